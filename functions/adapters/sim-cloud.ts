@@ -1,0 +1,276 @@
+import { randomUUID } from 'node:crypto';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  type QueryCommandInput,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
+import type { CloudHost, CloudInstance } from '../core/model.js';
+import type { CloudDriver } from '../core/ports.js';
+import type { HostType } from '../core/states.js';
+import { mapLimit } from '../shared/concurrency.js';
+import { batchWrite, deleteRequests, isConditionFailure, putRequests, queryAll } from './dynamo-helpers.js';
+
+/**
+ * The simulated cloud (DESIGN §6): hosts with vCPU capacity and instances placed on them, kept in
+ * the same DynamoDB table so every Lambda (and the local sim API) sees one durable cloud.
+ *   SIM#HOST / <name>        a host; `used_vcpus` is a counter kept with every placement change
+ *   SIM#INSTANCE / <id>      an instance (gsi1: by host, gsi2: by project)
+ */
+const HOST_PK = 'SIM#HOST';
+const INSTANCE_PK = 'SIM#INSTANCE';
+const byHost = (host: string) => `SIMHOST#${host}`;
+const byProject = (project: string) => `SIMPROJECT#${project}`;
+
+export interface Inventory {
+  hosts: { name: string; type: HostType; vcpus?: number }[];
+  instances: { id?: string; name: string; project_id: string; host: string; vcpus?: number }[];
+}
+
+const toHost = (item: Record<string, unknown>): CloudHost => ({
+  name: item.name as string,
+  type: item.type as HostType,
+  vcpus: item.vcpus as number,
+  used_vcpus: item.used_vcpus as number,
+  disabled: item.disabled as boolean,
+  maintained: item.maintained as boolean,
+});
+
+const toInstance = (item: Record<string, unknown>): CloudInstance => ({
+  id: item.id as string,
+  name: item.name as string,
+  project_id: item.project_id as string,
+  host: item.host as string,
+  vcpus: item.vcpus as number,
+});
+
+export class SimCloud implements CloudDriver {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  /** Replaces the whole simulated cloud with `inventory`. */
+  async load(inventory: Inventory): Promise<void> {
+    const hostNames = new Set(inventory.hosts.map((host) => host.name));
+    const used = new Map<string, number>();
+    for (const instance of inventory.instances) {
+      if (!hostNames.has(instance.host)) throw new ValidationError(`instance ${instance.name} is on unknown host ${instance.host}`);
+      used.set(instance.host, (used.get(instance.host) ?? 0) + (instance.vcpus ?? 1));
+    }
+    const old = [
+      ...(await this.queryAll({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': HOST_PK } })),
+      ...(await this.queryAll({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': INSTANCE_PK } })),
+    ];
+    await batchWrite(this.db, this.tableName, deleteRequests(old));
+    await batchWrite(
+      this.db,
+      this.tableName,
+      putRequests(
+        inventory.hosts.map((host) => ({
+            pk: HOST_PK,
+            sk: host.name,
+            name: host.name,
+            type: host.type,
+            vcpus: host.vcpus ?? 0,
+            used_vcpus: used.get(host.name) ?? 0,
+            disabled: false,
+            maintained: false,
+        })),
+      ),
+    );
+    await batchWrite(
+      this.db,
+      this.tableName,
+      putRequests(
+        inventory.instances.map((instance) =>
+          this.instanceItem({ ...instance, id: instance.id ?? randomUUID(), vcpus: instance.vcpus ?? 1 }),
+        ),
+      ),
+    );
+  }
+
+  private instanceItem(instance: CloudInstance): Record<string, unknown> {
+    return {
+      pk: INSTANCE_PK,
+      sk: instance.id,
+      gsi1pk: byHost(instance.host),
+      gsi1sk: instance.id,
+      gsi2pk: byProject(instance.project_id),
+      gsi2sk: instance.id,
+      ...instance,
+    };
+  }
+
+  async listHosts(): Promise<CloudHost[]> {
+    const items = await this.queryAll({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': HOST_PK } });
+    return items.map(toHost);
+  }
+
+  async getHosts(names: string[]): Promise<(CloudHost | undefined)[]> {
+    return mapLimit(names, 16, (name) => this.getHost(name));
+  }
+
+  async getHost(name: string): Promise<CloudHost | undefined> {
+    const result = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: HOST_PK, sk: name }, ConsistentRead: true }),
+    );
+    return result.Item ? toHost(result.Item) : undefined;
+  }
+
+  async listInstancesOnHost(host: string): Promise<CloudInstance[]> {
+    const items = await this.queryAll({
+      IndexName: 'gsi1',
+      KeyConditionExpression: 'gsi1pk = :pk',
+      ExpressionAttributeValues: { ':pk': byHost(host) },
+    });
+    return items.map(toInstance);
+  }
+
+  async listInstances(projectId?: string): Promise<CloudInstance[]> {
+    const items = projectId
+      ? await this.queryAll({
+          IndexName: 'gsi2',
+          KeyConditionExpression: 'gsi2pk = :pk',
+          ExpressionAttributeValues: { ':pk': byProject(projectId) },
+        })
+      : await this.queryAll({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': INSTANCE_PK } });
+    return items.map(toInstance);
+  }
+
+  async getInstance(id: string): Promise<CloudInstance | undefined> {
+    const result = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: INSTANCE_PK, sk: id }, ConsistentRead: true }),
+    );
+    return result.Item ? toInstance(result.Item) : undefined;
+  }
+
+  async setHostState(name: string, changes: { disabled?: boolean; maintained?: boolean }): Promise<void> {
+    const entries = Object.entries(changes);
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: HOST_PK, sk: name },
+          UpdateExpression: `SET ${entries.map(([key]) => `${key} = :${key}`).join(', ')}`,
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: Object.fromEntries(entries.map(([key, value]) => [`:${key}`, value])),
+        }),
+      );
+    } catch (error) {
+      if (isConditionFailure(error)) throw new NotFoundError(`no host ${name}`);
+      throw error;
+    }
+  }
+
+  /** Places a new instance: on `host` when given (it must be enabled and have room), else anywhere that fits. */
+  async createInstance(input: { name: string; project_id: string; vcpus: number; host?: string }): Promise<CloudInstance> {
+    const host = input.host ?? (await this.pickHost(input.vcpus, 'compute'));
+    if (!host) throw new ConflictError(`no enabled compute host has ${input.vcpus} free vCPUs`, 'no_capacity');
+    await this.reserve(host, input.vcpus);
+    const instance: CloudInstance = { id: randomUUID(), name: input.name, project_id: input.project_id, host, vcpus: input.vcpus };
+    await this.db.send(new PutCommand({ TableName: this.tableName, Item: this.instanceItem(instance) }));
+    return instance;
+  }
+
+  async deleteInstance(id: string): Promise<void> {
+    const instance = await this.getInstance(id);
+    if (!instance) throw new NotFoundError(`no instance ${id}`);
+    try {
+      await this.db.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: { pk: INSTANCE_PK, sk: id },
+          ConditionExpression: 'host = :host',
+          ExpressionAttributeValues: { ':host': instance.host },
+        }),
+      );
+    } catch (error) {
+      if (isConditionFailure(error)) return this.deleteInstance(id); // moved meanwhile: retry with its new host
+      throw error;
+    }
+    await this.release(instance.host, instance.vcpus);
+  }
+
+  /**
+   * Moves an instance to `target`, or to the best enabled host of the same type with room: one
+   * already maintained first (as Fenix does, so an instance moves once), then the most free vCPUs.
+   */
+  async moveInstance(id: string, target?: string): Promise<CloudInstance> {
+    const instance = await this.getInstance(id);
+    if (!instance) throw new NotFoundError(`no instance ${id}`);
+    const source = await this.getHost(instance.host);
+    const to = target ?? (await this.pickHost(instance.vcpus, source?.type ?? 'compute', instance.host));
+    if (!to) throw new ConflictError(`no enabled host has ${instance.vcpus} free vCPUs for instance ${id}`, 'no_capacity');
+    if (to === instance.host) throw new ConflictError(`instance ${id} is already on ${to}`, 'same_host');
+    await this.reserve(to, instance.vcpus);
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: INSTANCE_PK, sk: id },
+          UpdateExpression: 'SET host = :to, gsi1pk = :index',
+          ConditionExpression: 'host = :from',
+          ExpressionAttributeValues: { ':to': to, ':from': instance.host, ':index': byHost(to) },
+        }),
+      );
+    } catch (error) {
+      await this.release(to, instance.vcpus);
+      if (isConditionFailure(error)) throw new ConflictError(`instance ${id} moved or vanished meanwhile`, 'instance_changed');
+      throw error;
+    }
+    await this.release(instance.host, instance.vcpus);
+    return { ...instance, host: to };
+  }
+
+  private async pickHost(vcpus: number, type: HostType, exclude?: string): Promise<string | undefined> {
+    const candidates = (await this.listHosts()).filter(
+      (host) => host.type === type && !host.disabled && host.name !== exclude && host.vcpus - host.used_vcpus >= vcpus,
+    );
+    candidates.sort(
+      (a, b) =>
+        Number(b.maintained) - Number(a.maintained) ||
+        b.vcpus - b.used_vcpus - (a.vcpus - a.used_vcpus) ||
+        a.name.localeCompare(b.name),
+    );
+    return candidates[0]?.name;
+  }
+
+  /** Adds `vcpus` to a host's usage only if it is enabled and has room (the capacity check is the write). */
+  private async reserve(host: string, vcpus: number): Promise<void> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: HOST_PK, sk: host },
+          UpdateExpression: 'ADD used_vcpus :v',
+          ConditionExpression: 'attribute_exists(pk) AND disabled = :false AND used_vcpus + :v <= vcpus',
+          ExpressionAttributeValues: { ':v': vcpus, ':false': false },
+        }),
+      );
+    } catch (error) {
+      if (isConditionFailure(error)) {
+        throw new ConflictError(`host ${host} is unknown, disabled or has no ${vcpus} free vCPUs`, 'no_capacity');
+      }
+      throw error;
+    }
+  }
+
+  private async release(host: string, vcpus: number): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: HOST_PK, sk: host },
+        UpdateExpression: 'ADD used_vcpus :v',
+        ExpressionAttributeValues: { ':v': -vcpus },
+      }),
+    );
+  }
+
+  private queryAll(input: Omit<QueryCommandInput, 'TableName'>) {
+    return queryAll(this.db, this.tableName, input);
+  }
+}

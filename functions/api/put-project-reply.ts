@@ -1,0 +1,18 @@
+import { z } from 'zod';
+import type { Deps } from '../core/deps.js';
+import { replyToRound } from '../core/rounds.js';
+import { projectId, projectReplySchema, sessionIdParam } from '../core/schemas.js';
+import { defaultDeps } from '../shared/deps.js';
+import { httpHandler, json } from '../shared/http.js';
+
+/** PUT /v1/maintenance/{session_id}/{project_id} — a project's ACK/NACK and instance actions. */
+export const makeHandler = (deps: Deps) =>
+  httpHandler(
+    { access: 'project', params: z.object({ session_id: sessionIdParam, project_id: projectId }), body: projectReplySchema },
+    async ({ params, body, identity }) => {
+      await replyToRound(params.session_id, params.project_id, body, identity.subject, deps);
+      return json(200, {});
+    },
+  );
+
+export const handler = makeHandler(defaultDeps());

@@ -1,0 +1,20 @@
+import type { Clock, CloudDriver, EventPublisher, SessionStore, WorkflowEngine } from './ports.js';
+
+export interface Settings {
+  /** Base URL of the API, for `instance_ids` and `reply_url` in notifications. */
+  readonly apiBaseUrl: string;
+  readonly maintenanceReplySeconds: number;
+  readonly scaleInReplySeconds: number;
+  /** Installed action plug-ins: name → function to invoke. */
+  readonly plugins: Readonly<Record<string, string>>;
+}
+
+/** Everything a use case may touch, passed in (tests build it from real or in-memory parts). */
+export interface Deps {
+  store: SessionStore;
+  events: EventPublisher;
+  engine: WorkflowEngine;
+  cloud: CloudDriver;
+  clock: Clock;
+  settings: Settings;
+}

@@ -1,0 +1,151 @@
+import type { ActionPlugin } from './schemas.js';
+import type { HostType, InstanceAction, RoundState, SessionState } from './states.js';
+
+/** What the store keeps about a session (one item; nothing in it grows with instances or projects). */
+export interface Session {
+  session_id: string;
+  state: SessionState;
+  previous_state?: SessionState;
+  workflow: string;
+  /** ISO 8601 UTC. */
+  maintenance_at: string;
+  metadata: Record<string, unknown>;
+  download?: string[];
+  actions: ActionPlugin[];
+  host_count: number;
+  created_at: string;
+  updated_at: string;
+  /** Name of the Step Functions execution now running the session (`<id>`, then `<id>-r<n>` on resume). */
+  execution_name: string;
+  /** Last allocated event sequence number (events carry `event_seq`). */
+  event_seq: number;
+  /** Sequence number of the latest reply round, 0 before the first. */
+  round_seq: number;
+  previous_state_at?: string;
+  /** When the session entered its current state (a round opened before that belongs to an earlier step). */
+  state_entered_at?: string;
+  /** `event_seq` of the `maintenance.session` event of the current state. */
+  transition_seq?: number;
+  maintained_count?: number;
+  scale_in_rounds?: number;
+  empty_checks?: number;
+  /** How many executions ran this session (resume and continue-as-new start new ones). */
+  execution_count?: number;
+  /** `maintained_count` when the current execution started (it hands over after a budget of hosts). */
+  execution_base?: number;
+  pre_done?: boolean;
+  post_done?: boolean;
+  /** Why the session failed, when it did. */
+  failure?: { reason: string; details?: Record<string, unknown> };
+}
+
+export type HostPhase = 'PENDING' | 'IN_MAINTENANCE' | 'MAINTAINED' | 'FAILED';
+
+export interface SessionHost {
+  name: string;
+  type: HostType;
+  disabled: boolean;
+  maintained: boolean;
+  phase?: HostPhase;
+  started_at?: string;
+  finished_at?: string;
+  blocking_reason?: string;
+}
+
+/** An instance action asked for in a round, and whether the engine carried it out. */
+export interface ActionRecord {
+  session_id: string;
+  seq: number;
+  instance_id: string;
+  project_id: string;
+  host: string;
+  action: InstanceAction;
+  done: boolean;
+  target_host?: string;
+  error?: string;
+  at: string;
+}
+
+/** One run of an action plug-in (kept, success or not, for the detail view). */
+export interface PluginRun {
+  session_id: string;
+  host: string;
+  plugin: string;
+  phase: string;
+  state: 'DONE' | 'FAILED';
+  message?: string;
+  at: string;
+}
+
+export interface SessionProject {
+  project_id: string;
+  instance_count: number;
+}
+
+export interface SessionInstance {
+  instance_id: string;
+  project_id: string;
+  name: string;
+  host: string;
+  vcpus: number;
+  action?: InstanceAction;
+  action_done?: boolean;
+}
+
+export type RoundStatus = 'OPEN' | 'CLOSED';
+
+/** One notification round: the workflow waits for every expected project to answer. */
+export interface Round {
+  session_id: string;
+  seq: number;
+  state: RoundState;
+  /** The host being emptied, for PREPARE/PLANNED rounds. */
+  host?: string;
+  status: RoundStatus;
+  /** How the round ended: every project ACKed, one NACKed, or the deadline passed. */
+  outcome?: 'ACK' | 'NACK' | 'TIMEOUT';
+  expected_count: number;
+  opened_at: string;
+  /** ISO 8601 reply deadline (also sent as `reply_at`). */
+  deadline: string;
+  /** `actions_at` sent to projects. */
+  actions_at: string;
+  /** The Step Functions task token that is waiting on this round (absent until the wait starts). */
+  token?: string;
+  /** First `event_seq` of this round's notifications (one per expected project, in project order). */
+  first_event_seq?: number;
+}
+
+export type MembershipStatus = 'EXPECTED' | 'REPLIED' | 'SILENT';
+
+/** One project's part in a round: exactly one of the reply and the deadline moves it out of EXPECTED. */
+export interface RoundMember {
+  session_id: string;
+  seq: number;
+  project_id: string;
+  status: MembershipStatus;
+  /** Position of the project in the round (its notification's `event_seq` = first_event_seq + index). */
+  index: number;
+  reply_state?: string;
+  instance_actions?: Record<string, InstanceAction>;
+  replied_at?: string;
+  replied_by?: string;
+}
+
+/** A host of the (simulated or real) cloud, as the driver reports it. */
+export interface CloudHost {
+  name: string;
+  type: HostType;
+  vcpus: number;
+  used_vcpus: number;
+  disabled: boolean;
+  maintained: boolean;
+}
+
+export interface CloudInstance {
+  id: string;
+  name: string;
+  project_id: string;
+  host: string;
+  vcpus: number;
+}

@@ -1,0 +1,94 @@
+import type { FenixEvent } from './events.js';
+import type { ActionRecord, CloudHost, CloudInstance, PluginRun, Round, RoundMember, Session, SessionHost, SessionInstance, SessionProject } from './model.js';
+import type { InstanceAction } from './states.js';
+
+/** Persistence of sessions and everything that hangs off them. */
+export interface SessionStore {
+  /** Takes `host → session` locks; all or none. Throws ConflictError naming a busy host. */
+  lockHosts(sessionId: string, hosts: string[]): Promise<void>;
+  releaseHosts(sessionId: string, hosts: string[]): Promise<void>;
+  createSession(session: Session, hosts: SessionHost[]): Promise<void>;
+  getSession(sessionId: string): Promise<Session | undefined>;
+  listSessionIds(): Promise<string[]>;
+  /** Session ids not DONE/FAILED (Query on the sparse active index). */
+  listActiveSessionIds(): Promise<string[]>;
+  updateSession(sessionId: string, changes: Partial<Session>, expectedState?: Session['state']): Promise<Session>;
+  /** Atomically reserves `count` event sequence numbers; returns the first. */
+  allocateEventSeq(sessionId: string, count: number): Promise<number>;
+  /**
+   * Moves the session to `to` and stamps the step with a new `event_seq` (one UpdateItem). When the
+   * session is already in `to` (a retried step) nothing changes and the stamped seq is returned again.
+   */
+  transition(sessionId: string, to: Session['state'], changes?: Partial<Session>): Promise<{ session: Session; previous: Session['state'] | null; seq: number }>;
+  /** Atomically adds `by` to a numeric session field; returns the new value. */
+  increment(sessionId: string, field: 'scale_in_rounds' | 'empty_checks' | 'maintained_count', by?: number): Promise<number>;
+  /**
+   * Returns the `event_seq` recorded under `field` of item `sk`, reserving a new one on the first
+   * call: the outbox that makes a retried step re-send the same event.
+   */
+  stampEventSeq(sessionId: string, sk: string, field: string): Promise<number>;
+  /** Removes every record of the session. */
+  deleteSession(sessionId: string): Promise<void>;
+
+  listHosts(sessionId: string): Promise<SessionHost[]>;
+  updateHost(sessionId: string, name: string, changes: Partial<SessionHost>): Promise<void>;
+
+  /** Host item: PENDING → ... ; `maintained` false → true happens once (returns whether this call did it). */
+  markHostMaintained(sessionId: string, name: string): Promise<boolean>;
+
+  putInstances(sessionId: string, instances: SessionInstance[]): Promise<void>;
+  deleteInstances(sessionId: string, instances: SessionInstance[]): Promise<void>;
+  listInstances(sessionId: string): Promise<SessionInstance[]>;
+  /** Records an instance action (chosen / done) under the round that asked for it. */
+  putAction(record: ActionRecord): Promise<void>;
+  listActions(sessionId: string, seq: number): Promise<ActionRecord[]>;
+  putPluginRun(run: PluginRun): Promise<void>;
+  listPluginRuns(sessionId: string): Promise<PluginRun[]>;
+  putProjects(sessionId: string, projects: SessionProject[]): Promise<void>;
+  listProjects(sessionId: string): Promise<SessionProject[]>;
+  getProject(sessionId: string, projectId: string): Promise<SessionProject | undefined>;
+  listProjectInstances(sessionId: string, projectId: string): Promise<SessionInstance[]>;
+  setInstanceActions(sessionId: string, projectId: string, actions: Record<string, InstanceAction>): Promise<void>;
+
+  /** Creates round `seq` (conditional: fails with ConflictError if it exists) with its members. */
+  createRound(round: Round, projectIds: string[]): Promise<void>;
+  getRound(sessionId: string, seq: number): Promise<Round | undefined>;
+  setRoundToken(sessionId: string, seq: number, token: string, firstEventSeq: number): Promise<Round>;
+  /** OPEN → CLOSED with an outcome; false when someone else closed it first. */
+  closeRound(sessionId: string, seq: number, outcome: NonNullable<Round['outcome']>): Promise<boolean>;
+  listMembers(sessionId: string, seq: number): Promise<RoundMember[]>;
+  getMember(sessionId: string, seq: number, projectId: string): Promise<RoundMember | undefined>;
+  /** EXPECTED → REPLIED (before the deadline); returns false when the member was no longer EXPECTED. */
+  recordReply(member: RoundMember, deadline: string, now: string): Promise<boolean>;
+  /** EXPECTED → SILENT; false when the project replied first. */
+  markSilent(sessionId: string, seq: number, projectId: string): Promise<boolean>;
+}
+
+export interface EventPublisher {
+  publish(events: FenixEvent[]): Promise<void>;
+}
+
+/** The Step Functions side, as the API needs it. */
+export interface WorkflowEngine {
+  start(sessionId: string, executionName: string, input: Record<string, unknown>): Promise<void>;
+  stop(executionName: string, cause: string): Promise<void>;
+  /** Resumes a waiting task; false when the token is no longer valid (task closed). */
+  succeedTask(token: string, output: Record<string, unknown>): Promise<boolean>;
+}
+
+/** The infrastructure driver port: the simulated cloud today, real clouds behind the same calls later. */
+export interface CloudDriver {
+  listHosts(): Promise<CloudHost[]>;
+  getHosts(names: string[]): Promise<(CloudHost | undefined)[]>;
+  listInstancesOnHost(host: string): Promise<CloudInstance[]>;
+  listInstances(projectId?: string): Promise<CloudInstance[]>;
+  getHost(name: string): Promise<CloudHost | undefined>;
+  setHostState(name: string, changes: { disabled?: boolean; maintained?: boolean }): Promise<void>;
+  /** Migrates (cold or live; the simulation treats both alike) to the best host with room. */
+  moveInstance(id: string, target?: string): Promise<CloudInstance>;
+  deleteInstance(id: string): Promise<void>;
+}
+
+export interface Clock {
+  now(): Date;
+}

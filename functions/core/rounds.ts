@@ -1,0 +1,251 @@
+import type { Deps } from './deps.js';
+import { ConflictError, NotFoundError, ValidationError } from './errors.js';
+import { type FenixEvent, projectUrl } from './events.js';
+import type { Round, RoundMember, Session, SessionInstance } from './model.js';
+import { getSessionOrThrow } from './sessions.js';
+import { ALLOWED_ACTIONS, type RoundState, usesScaleInWindow } from './states.js';
+import { addSeconds, toFenixTime } from './time.js';
+import { parseReplyState, type ProjectReply } from './schemas.js';
+
+/**
+ * Reply rounds (DESIGN §10). A round is one item plus one membership item per expected project.
+ * A reply moves its membership EXPECTED → REPLIED, the deadline moves it EXPECTED → SILENT; both are
+ * conditional writes on the same item, so a reply racing the deadline is either counted or refused,
+ * never both. Whoever sees the round complete closes it (OPEN → CLOSED, conditional) and only then
+ * resumes the waiting execution, so the workflow is resumed once.
+ */
+
+export const replyWindowSeconds = (state: RoundState, deps: Pick<Deps, 'settings'>): number =>
+  usesScaleInWindow(state) ? deps.settings.scaleInReplySeconds : deps.settings.maintenanceReplySeconds;
+
+/** The round the session is waiting on, if any. */
+export const currentRound = async (session: Session, deps: Pick<Deps, 'store'>): Promise<Round | undefined> =>
+  session.round_seq > 0 ? deps.store.getRound(session.session_id, session.round_seq) : undefined;
+
+/** The instances of a project that the current state concerns: those on the host being emptied, or all. */
+const concernedInstances = (instances: SessionInstance[], round: Round | undefined): SessionInstance[] =>
+  round?.host ? instances.filter((instance) => instance.host === round.host) : instances;
+
+/** `GET /v1/maintenance/{s}/{p}`: the project's instances affected by the current state. */
+export const getProjectInstances = async (sessionId: string, projectId: string, deps: Deps): Promise<string[]> => {
+  const session = await getSessionOrThrow(sessionId, deps);
+  const project = await deps.store.getProject(sessionId, projectId);
+  if (!project) throw new NotFoundError(`project ${projectId} has no instances in session ${sessionId}`);
+  const round = await currentRound(session, deps);
+  const instances = await deps.store.listProjectInstances(sessionId, projectId);
+  return concernedInstances(instances, round)
+    .map((instance) => instance.instance_id)
+    .sort();
+};
+
+const sameReply = (member: RoundMember, reply: ProjectReply): boolean =>
+  member.reply_state === reply.state &&
+  JSON.stringify(Object.entries(member.instance_actions ?? {}).sort()) === JSON.stringify(Object.entries(reply.instance_actions).sort());
+
+/**
+ * `PUT /v1/maintenance/{s}/{p}`: records a project's reply to the round the session waits on.
+ * 1. 404 for an unknown session or a project not in it; 409 when no round is open, the round is
+ *    for another state, or the project is not expected in it.
+ * 2. 400 when an instance is not the project's, an action is not allowed in this round, or (ACK of
+ *    PREPARE/PLANNED) an instance on the host being emptied has no action.
+ * 3. Record it (EXPECTED → REPLIED before the deadline). A repeat of the recorded reply is a no-op
+ *    200; a different one, or one after the deadline, is a 409.
+ * 4. A NACK, or the reply that completes the round, closes it and resumes the workflow.
+ */
+export const replyToRound = async (
+  sessionId: string,
+  projectId: string,
+  reply: ProjectReply,
+  repliedBy: string,
+  deps: Deps,
+): Promise<void> => {
+  const session = await getSessionOrThrow(sessionId, deps);
+  const project = await deps.store.getProject(sessionId, projectId);
+  if (!project) throw new NotFoundError(`project ${projectId} has no instances in session ${sessionId}`);
+  const round = await currentRound(session, deps);
+  const answered = parseReplyState(reply.state);
+  if (!round) throw new ConflictError(`session ${sessionId} is not waiting for replies (state ${session.state})`, 'not_waiting');
+  if (answered.state !== round.state) {
+    throw new ConflictError(
+      `session ${sessionId} waits for ACK_${round.state} or NACK_${round.state}, not ${reply.state}`,
+      'wrong_state',
+    );
+  }
+  const member = await deps.store.getMember(sessionId, round.seq, projectId);
+  if (!member) throw new ConflictError(`project ${projectId} is not asked to reply in this round of ${round.state}`, 'not_expected');
+
+  await validateInstanceActions(session, round, projectId, reply, answered.verdict, deps);
+
+  if (member.status === 'REPLIED') {
+    if (!sameReply(member, reply)) {
+      throw new ConflictError(`project ${projectId} already replied ${member.reply_state} in this round`, 'already_replied');
+    }
+    // An identical repeat changes nothing, but finishes what a crashed first try may have left undone.
+    await settleRound(round, deps);
+    return;
+  }
+  if (member.status === 'SILENT' || round.status === 'CLOSED') {
+    throw new ConflictError(`the reply window of this ${round.state} round has closed`, 'round_closed');
+  }
+  const recorded = await deps.store.recordReply(
+    { ...member, reply_state: reply.state, instance_actions: reply.instance_actions, replied_by: repliedBy },
+    round.deadline,
+    deps.clock.now().toISOString(),
+  );
+  if (!recorded) {
+    // Lost a race: with our own duplicate (same reply → fine) or with the deadline (→ 409).
+    const now = await deps.store.getMember(sessionId, round.seq, projectId);
+    if (now?.status === 'REPLIED' && sameReply(now, reply)) return settleRound(round, deps);
+    if (now?.status === 'REPLIED') throw new ConflictError(`project ${projectId} already replied ${now.reply_state}`, 'already_replied');
+    throw new ConflictError(`the reply window of this ${round.state} round has closed`, 'round_closed');
+  }
+  await settleRound(round, deps);
+};
+
+const validateInstanceActions = async (
+  session: Session,
+  round: Round,
+  projectId: string,
+  reply: ProjectReply,
+  verdict: 'ACK' | 'NACK',
+  deps: Deps,
+): Promise<void> => {
+  const named = Object.entries(reply.instance_actions);
+  const needsActions = verdict === 'ACK' && ALLOWED_ACTIONS[round.state].length > 0;
+  if (named.length === 0 && !needsActions) return;
+  const instances = await deps.store.listProjectInstances(session.session_id, projectId);
+  const known = new Set(instances.map((instance) => instance.instance_id));
+  const allowed = ALLOWED_ACTIONS[round.state];
+  for (const [instanceId, action] of named) {
+    if (!known.has(instanceId)) {
+      throw new ValidationError(`instance_actions: instance ${instanceId} is not an instance of project ${projectId} in this session`);
+    }
+    if (!allowed.includes(action)) {
+      throw new ValidationError(
+        `instance_actions: ${action} is not allowed in ${round.state}${allowed.length ? ` (allowed: ${allowed.join(', ')})` : ' (no actions are)'}`,
+      );
+    }
+  }
+  if (needsActions) {
+    const missing = concernedInstances(instances, round).filter((instance) => !(instance.instance_id in reply.instance_actions));
+    if (missing.length > 0) {
+      throw new ValidationError(
+        `instance_actions: every instance on ${round.host} needs an action; missing ${missing.map((i) => i.instance_id).join(', ')}`,
+      );
+    }
+  }
+};
+
+/**
+ * Decides the round once it can be decided: any NACK ends it as NACK, all REPLIED (ACK) as ACK.
+ * Idempotent: the conditional close picks one winner; every caller that sees the round closed
+ * re-sends the outcome, which Step Functions accepts once (later sends get TaskTimedOut → ignored).
+ */
+export const settleRound = async (round: Round, deps: Deps): Promise<void> => {
+  let outcome = round.outcome;
+  if (round.status === 'OPEN') {
+    const members = await deps.store.listMembers(round.session_id, round.seq);
+    const nack = members.some((m) => m.status === 'REPLIED' && m.reply_state?.startsWith('NACK_'));
+    const complete = members.every((m) => m.status === 'REPLIED');
+    if (!nack && !complete) return;
+    outcome = nack ? 'NACK' : 'ACK';
+    await deps.store.closeRound(round.session_id, round.seq, outcome);
+  }
+  const latest = await deps.store.getRound(round.session_id, round.seq);
+  if (latest?.token && latest.status === 'CLOSED') {
+    await deps.engine.succeedTask(latest.token, { outcome: latest.outcome ?? outcome ?? 'ACK', round_seq: round.seq });
+  }
+};
+
+/** Opens a round for `state` (optionally about one host) addressed to `projectIds`. */
+export const openRound = async (
+  session: Session,
+  state: RoundState,
+  projectIds: string[],
+  deps: Deps,
+  options: { host?: string; actionsAt?: Date } = {},
+): Promise<Round> => {
+  const existing = await currentRound(session, deps);
+  // A retried task finds the round it opened before, still open, and reuses it.
+  if (existing && existing.status === 'OPEN' && existing.state === state && existing.host === options.host) return existing;
+  const now = deps.clock.now();
+  const window = replyWindowSeconds(state, deps);
+  const deadline = addSeconds(now, window);
+  const round: Round = {
+    session_id: session.session_id,
+    seq: session.round_seq + 1,
+    state,
+    ...(options.host ? { host: options.host } : {}),
+    status: 'OPEN',
+    expected_count: projectIds.length,
+    opened_at: now.toISOString(),
+    deadline: deadline.toISOString(),
+    actions_at: (options.actionsAt ?? deadline).toISOString(),
+  };
+  await deps.store.createRound(round, projectIds);
+  await deps.store.updateSession(session.session_id, { round_seq: round.seq, updated_at: now.toISOString() });
+  return round;
+};
+
+/** Seconds left until the round's deadline, at least 1 (Step Functions' TimeoutSeconds minimum). */
+export const secondsLeft = (round: Round, deps: Pick<Deps, 'clock'>): number =>
+  Math.max(1, Math.ceil((new Date(round.deadline).getTime() - deps.clock.now().getTime()) / 1000));
+
+/**
+ * Attaches the waiting task's token to the round, then notifies every expected project. The event
+ * numbers are reserved on the first try and kept, so a retried wait sends identical events. If the
+ * round was decided before the token arrived, the outcome is sent straight back.
+ */
+export const awaitRound = async (sessionId: string, seq: number, token: string, deps: Deps): Promise<void> => {
+  const session = await getSessionOrThrow(sessionId, deps);
+  const round = await deps.store.getRound(sessionId, seq);
+  if (!round) throw new NotFoundError(`round ${seq} of session ${sessionId} does not exist`);
+  const firstSeq = round.first_event_seq ?? (await deps.store.allocateEventSeq(sessionId, Math.max(1, round.expected_count)));
+  const withToken = await deps.store.setRoundToken(sessionId, seq, token, firstSeq);
+  const members = await deps.store.listMembers(sessionId, seq);
+  await deps.events.publish(members.map((member) => scheduledEvent(session, withToken, member, deps)));
+  if (withToken.status === 'CLOSED') await settleRound(withToken, deps);
+};
+
+const scheduledEvent = (session: Session, round: Round, member: RoundMember, deps: Deps): FenixEvent => {
+  const url = projectUrl(deps.settings.apiBaseUrl, session.session_id, member.project_id);
+  return {
+    detailType: 'maintenance.scheduled',
+    detail: {
+      service: 'fenix',
+      session_id: session.session_id,
+      project_id: member.project_id,
+      state: round.state,
+      instance_ids: url,
+      reply_url: url,
+      allowed_actions: [...ALLOWED_ACTIONS[round.state]],
+      actions_at: toFenixTime(round.actions_at),
+      reply_at: toFenixTime(round.deadline),
+      metadata: session.metadata,
+      event_seq: (round.first_event_seq ?? 0) + member.index,
+    },
+  };
+};
+
+/**
+ * The deadline passed (States.Timeout). Every still-EXPECTED member becomes SILENT; a project whose
+ * reply landed first is counted. Returns the round's final outcome and the silent projects.
+ */
+export const expireRound = async (
+  sessionId: string,
+  seq: number,
+  deps: Deps,
+): Promise<{ outcome: NonNullable<Round['outcome']>; silent: string[] }> => {
+  const members = await deps.store.listMembers(sessionId, seq);
+  const silent: string[] = [];
+  for (const member of members.filter((m) => m.status === 'EXPECTED')) {
+    if (await deps.store.markSilent(sessionId, seq, member.project_id)) silent.push(member.project_id);
+  }
+  const latest = await deps.store.listMembers(sessionId, seq);
+  const nack = latest.some((m) => m.status === 'REPLIED' && m.reply_state?.startsWith('NACK_'));
+  const outcome = silent.length > 0 ? 'TIMEOUT' : nack ? 'NACK' : 'ACK';
+  await deps.store.closeRound(sessionId, seq, outcome);
+  const round = await deps.store.getRound(sessionId, seq);
+  return { outcome: round?.outcome ?? outcome, silent };
+};
+

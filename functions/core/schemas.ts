@@ -1,0 +1,97 @@
+import { z } from 'zod';
+import { INSTANCE_ACTIONS, PLUGIN_TYPES, ROUND_STATES } from './states.js';
+import { parseFenixTime } from './time.js';
+
+/**
+ * Request schemas: the single source of validation for the handlers (and, later, of the OpenAPI
+ * document). Every object is strict, so an unknown field is a 400 that names it.
+ */
+
+/** Names of hosts, projects, instances and plug-ins: printable, no path or query metacharacters. */
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._:@-]*$/;
+const name = (what: string, max: number) =>
+  z
+    .string({ error: `${what} must be a string` })
+    .min(1, `${what} must not be empty`)
+    .max(max, `${what} must be at most ${max} characters`)
+    .regex(NAME, `${what} may hold only letters, digits and . _ : @ -, starting with a letter or digit`);
+
+export const hostName = name('host name', 255);
+export const projectId = name('project_id', 64);
+export const instanceId = name('instance id', 128);
+export const pluginName = name('plugin', 64).regex(/^[a-z0-9_-]+$/, 'plugin must be lower-case letters, digits, _ or -');
+
+export const sessionIdParam = z.uuid({ error: 'session_id must be a UUID' });
+
+const fenixTime = z
+  .string({ error: 'must be a time string "YYYY-MM-DD HH:MM:SS" (UTC)' })
+  .max(40, 'must be a time string "YYYY-MM-DD HH:MM:SS" (UTC)')
+  .refine((text) => parseFenixTime(text) !== undefined, 'must be a time "YYYY-MM-DD HH:MM:SS" (UTC) or ISO 8601');
+
+/** Free-form hints; capped because they travel inside every notification (256 KB event limit). */
+export const METADATA_MAX_BYTES = 8192;
+const metadata = z
+  .record(z.string().max(256), z.json())
+  .refine((value) => Buffer.byteLength(JSON.stringify(value)) <= METADATA_MAX_BYTES, {
+    message: `must be at most ${METADATA_MAX_BYTES} bytes of JSON`,
+  });
+
+export const MAX_HOSTS = 5000;
+
+export const actionPluginSchema = z.strictObject({
+  plugin: pluginName,
+  type: z.enum(PLUGIN_TYPES, { error: `type must be one of ${PLUGIN_TYPES.join(', ')}` }),
+  metadata: metadata.optional(),
+});
+export type ActionPlugin = z.infer<typeof actionPluginSchema>;
+
+export const createSessionSchema = z.strictObject({
+  state: z.literal('MAINTENANCE', { error: 'state must be "MAINTENANCE" (the initial state)' }),
+  maintenance_at: fenixTime,
+  hosts: z
+    .array(hostName)
+    .max(MAX_HOSTS, `at most ${MAX_HOSTS} hosts per session`)
+    .refine((hosts) => new Set(hosts).size === hosts.length, 'hosts must not repeat a name')
+    .default([]),
+  workflow: z.literal('default', { error: 'workflow must be "default" (the only workflow installed)' }).default('default'),
+  metadata: metadata.default({}),
+  download: z.array(z.string().max(2048, 'download entries must be at most 2048 characters')).max(100).optional(),
+  actions: z.array(actionPluginSchema).max(100).default([]),
+});
+export type CreateSessionRequest = z.infer<typeof createSessionSchema>;
+
+const REPLY_STATE = new RegExp(`^(ACK|NACK)_(${ROUND_STATES.join('|')})$`);
+
+export const projectReplySchema = z.strictObject({
+  state: z
+    .string({ error: 'state must be a string such as "ACK_MAINTENANCE"' })
+    .max(64)
+    .regex(REPLY_STATE, `state must be ACK_ or NACK_ followed by one of ${ROUND_STATES.join(', ')}`),
+  instance_actions: z
+    .record(instanceId, z.enum(INSTANCE_ACTIONS, { error: `each action must be one of ${INSTANCE_ACTIONS.join(', ')}` }))
+    .refine((value) => Object.keys(value).length <= 10000, 'at most 10000 instance actions')
+    .default({}),
+});
+export type ProjectReply = z.infer<typeof projectReplySchema>;
+
+/** Splits a validated reply state into its verdict and the state it answers. */
+export const parseReplyState = (state: string) => {
+  const match = REPLY_STATE.exec(state);
+  if (!match) throw new Error(`not a reply state: ${state}`);
+  return { verdict: match[1] as 'ACK' | 'NACK', state: match[2] as (typeof ROUND_STATES)[number] };
+};
+
+/** One sentence naming the first offending field, for the `message` of a 400. */
+export const describeIssues = (error: z.ZodError): string => {
+  const issue = error.issues[0];
+  if (!issue) return 'invalid request';
+  const path = issue.path.map(String).join('.');
+  if (issue.code === 'unrecognized_keys') {
+    const where = path ? ` in ${path}` : '';
+    return `unknown field${issue.keys.length > 1 ? 's' : ''}${where}: ${issue.keys.join(', ')}`;
+  }
+  if (issue.code === 'invalid_key') {
+    return `${path}: invalid key (${issue.issues[0]?.message ?? 'not allowed'})`;
+  }
+  return path ? `${path}: ${issue.message}` : issue.message;
+};

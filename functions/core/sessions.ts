@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto';
+import type { Deps } from './deps.js';
+import { ConflictError, NotFoundError, ValidationError } from './errors.js';
+import type { Session, SessionHost } from './model.js';
+import type { CreateSessionRequest } from './schemas.js';
+import { parseFenixTime, toIsoSeconds } from './time.js';
+
+/**
+ * Creates a session and starts its workflow.
+ * 1. Resolve the hosts: the named ones (each must exist and be enabled) or, when none is named,
+ *    every compute and controller of the cloud (Fenix's "one click" discovery).
+ * 2. Lock the hosts: a host already in another active session → 409, and nothing is written.
+ * 3. Store the session, then start one execution named after it. If the start fails, undo 2–3.
+ */
+export const createSession = async (request: CreateSessionRequest, deps: Deps): Promise<{ session_id: string }> => {
+  const maintenanceAt = parseFenixTime(request.maintenance_at);
+  if (!maintenanceAt) throw new ValidationError('maintenance_at: not a valid time');
+  request.actions.forEach((action, index) => {
+    if (!(action.plugin in deps.settings.plugins)) {
+      const installed = Object.keys(deps.settings.plugins).sort().join(', ') || 'none';
+      throw new ValidationError(`actions.${index}.plugin: no plug-in named ${action.plugin} is installed (installed: ${installed})`);
+    }
+  });
+  const hosts = await resolveHosts(request.hosts, deps);
+
+  const sessionId = randomUUID();
+  const names = hosts.map((host) => host.name);
+  await deps.store.lockHosts(sessionId, names);
+  const now = deps.clock.now().toISOString();
+  const session: Session = {
+    session_id: sessionId,
+    state: 'MAINTENANCE',
+    workflow: request.workflow,
+    maintenance_at: toIsoSeconds(maintenanceAt),
+    metadata: request.metadata,
+    ...(request.download ? { download: request.download } : {}),
+    actions: request.actions,
+    host_count: hosts.length,
+    created_at: now,
+    updated_at: now,
+    execution_name: sessionId,
+    event_seq: 0,
+    round_seq: 0,
+  };
+  try {
+    await deps.store.createSession(session, hosts);
+    await deps.engine.start(sessionId, sessionId, { session_id: sessionId });
+  } catch (error) {
+    await deps.store.deleteSession(sessionId);
+    await deps.store.releaseHosts(sessionId, names);
+    throw error;
+  }
+  return { session_id: sessionId };
+};
+
+const resolveHosts = async (names: string[], deps: Deps): Promise<SessionHost[]> => {
+  if (names.length === 0) {
+    const discovered = (await deps.cloud.listHosts()).filter((host) => host.type === 'compute' || host.type === 'controller');
+    if (discovered.length === 0) throw new ValidationError('hosts: none given and the cloud has no hosts to discover');
+    const disabled = discovered.filter((host) => host.disabled);
+    if (disabled.length > 0) {
+      throw new ConflictError(`host ${disabled[0]?.name} is already disabled; enable it or name the hosts explicitly`, 'host_disabled');
+    }
+    return discovered.map((host) => ({ name: host.name, type: host.type, disabled: false, maintained: false }));
+  }
+  const found = await deps.cloud.getHosts(names);
+  return names.map((name, index) => {
+    const host = found[index];
+    if (!host) throw new ValidationError(`hosts.${index}: no host named ${name} in the cloud`);
+    if (host.disabled) throw new ConflictError(`host ${name} is already disabled`, 'host_disabled');
+    return { name, type: host.type, disabled: false, maintained: false };
+  });
+};
+
+export const getSessionOrThrow = async (sessionId: string, deps: Pick<Deps, 'store'>): Promise<Session> => {
+  const session = await deps.store.getSession(sessionId);
+  if (!session) throw new NotFoundError(`no maintenance session ${sessionId}`);
+  return session;
+};
+
+/**
+ * Deletes a session: stops its execution first (so nothing it started keeps running), re-enables
+ * the hosts it disabled, then removes its records and releases its host locks.
+ */
+export const deleteSession = async (sessionId: string, deps: Deps): Promise<void> => {
+  const session = await getSessionOrThrow(sessionId, deps);
+  await deps.engine.stop(session.execution_name, 'session deleted');
+  const hosts = await deps.store.listHosts(sessionId);
+  for (const host of hosts.filter((h) => h.disabled)) await deps.cloud.setHostState(host.name, { disabled: false });
+  await deps.store.deleteSession(sessionId);
+  await deps.store.releaseHosts(
+    sessionId,
+    hosts.map((host) => host.name),
+  );
+};

@@ -1,0 +1,446 @@
+import type { Deps } from './deps.js';
+import { ConflictError } from './errors.js';
+import { type FenixEvent, projectUrl } from './events.js';
+import type { CloudInstance, Round, Session, SessionHost, SessionInstance, SessionProject } from './model.js';
+import { awaitRound, currentRound, expireRound, openRound, secondsLeft } from './rounds.js';
+import type { ActionPlugin } from './schemas.js';
+import { getSessionOrThrow } from './sessions.js';
+import type { RoundState, SessionState } from './states.js';
+
+/**
+ * The default workflow's steps, one function per ASL task (statemachines/session.asl.json and
+ * host.asl.json route between them). Every step reads what it needs from the store, never from the
+ * execution input, so a fresh execution can resume a session from any persisted state; and every
+ * step is safe to run twice (Step Functions tasks are at-least-once).
+ */
+
+export interface WorkflowSettings {
+  /** SCALE_IN rounds allowed before the session fails (Fenix could loop forever). */
+  maxScaleInRounds: number;
+  /** How often, and how many times, to check that a host emptied after the instance actions. */
+  emptyCheckSeconds: number;
+  emptyCheckAttempts: number;
+  /** Hosts one execution maintains before handing over to a fresh one (bounds its history). */
+  hostsPerExecution: number;
+  /** plug-in name → function name or ARN to invoke. */
+  plugins: Record<string, string>;
+}
+
+export type WorkflowDeps = Deps & { workflow: WorkflowSettings };
+
+export type Step = { next: string } & Record<string, unknown>;
+
+// ---------------------------------------------------------------- transitions and failure
+
+const percentDone = (session: Session): number =>
+  session.state === 'MAINTENANCE_DONE' ? 100 : Math.floor((100 * (session.maintained_count ?? 0)) / Math.max(1, session.host_count));
+
+/** Enters `to`, then publishes `maintenance.session` with the seq stamped on the step. */
+const moveTo = async (sessionId: string, to: SessionState, deps: Deps, changes: Partial<Session> = {}): Promise<Session> => {
+  const { session, previous, seq } = await deps.store.transition(sessionId, to, { ...changes });
+  await deps.events.publish([
+    {
+      detailType: 'maintenance.session',
+      detail: {
+        service: 'fenix',
+        session_id: sessionId,
+        state: session.state,
+        previous_state: previous,
+        percent_done: percentDone(session),
+        event_seq: seq,
+      },
+    },
+  ]);
+  return session;
+};
+
+export const failSession = async (sessionId: string, reason: string, deps: Deps, details?: Record<string, unknown>): Promise<Step> => {
+  const session = await getSessionOrThrow(sessionId, deps);
+  if (session.state !== 'MAINTENANCE_FAILED') {
+    await moveTo(sessionId, 'MAINTENANCE_FAILED', deps, { failure: { reason, ...(details ? { details } : {}) } });
+  }
+  return { next: 'MAINTENANCE_FAILED', reason };
+};
+
+// ---------------------------------------------------------------- the cloud snapshot
+
+const computes = (hosts: SessionHost[]) => hosts.filter((host) => host.type === 'compute');
+
+/**
+ * Re-reads which instances sit on the session's computes (Fenix's "refresh"): new instances are
+ * added, vanished ones dropped, and every project ever seen keeps its item (it gets MAINTENANCE_COMPLETE).
+ */
+export const refreshSnapshot = async (sessionId: string, deps: Deps): Promise<SessionInstance[]> => {
+  const hosts = computes(await deps.store.listHosts(sessionId));
+  const live: CloudInstance[] = [];
+  for (const host of hosts) live.push(...(await deps.cloud.listInstancesOnHost(host.name)));
+  const before = await deps.store.listInstances(sessionId);
+  const liveIds = new Set(live.map((instance) => instance.id));
+  const instances: SessionInstance[] = live.map((instance) => ({
+    instance_id: instance.id,
+    project_id: instance.project_id,
+    name: instance.name,
+    host: instance.host,
+    vcpus: instance.vcpus,
+  }));
+  await deps.store.putInstances(sessionId, instances);
+  await deps.store.deleteInstances(
+    sessionId,
+    before.filter((instance) => !liveIds.has(instance.instance_id)),
+  );
+  const counts = new Map<string, number>();
+  for (const project of await deps.store.listProjects(sessionId)) counts.set(project.project_id, 0);
+  for (const instance of instances) counts.set(instance.project_id, (counts.get(instance.project_id) ?? 0) + 1);
+  await deps.store.putProjects(
+    sessionId,
+    [...counts].map(([project_id, instance_count]): SessionProject => ({ project_id, instance_count })),
+  );
+  return instances;
+};
+
+const projectsWithInstances = (instances: SessionInstance[], host?: string): string[] =>
+  [...new Set(instances.filter((i) => !host || i.host === host).map((i) => i.project_id))].sort();
+
+// ---------------------------------------------------------------- entering a state
+
+/** Opens the round of `state`, or skips it when nobody is concerned. */
+const roundStep = async (session: Session, state: RoundState, projects: string[], deps: Deps, options: { host?: string; actionsAt?: Date } = {}): Promise<Step> => {
+  if (projects.length === 0) return { next: 'SKIP', round_seq: 0 };
+  const round = await openRound(session, state, projects, deps, options);
+  return { next: 'AWAIT', round_seq: round.seq, timeout_seconds: secondsLeft(round, deps) };
+};
+
+/** The compute to empty in PREPARE: the least loaded not yet maintained (Fenix's heuristic, minus floating IPs). */
+const hostToEmpty = async (hosts: SessionHost[], deps: Deps) => {
+  const candidates = (await deps.cloud.getHosts(computes(hosts).filter((h) => !h.maintained).map((h) => h.name))).filter(
+    (host) => host !== undefined,
+  );
+  candidates.sort((a, b) => a.used_vcpus - b.used_vcpus || a.name.localeCompare(b.name));
+  return candidates[0];
+};
+
+export const enter = async (sessionId: string, state: SessionState, deps: WorkflowDeps): Promise<Step> => {
+  const current = await getSessionOrThrow(sessionId, deps);
+  if (current.state === 'MAINTENANCE_FAILED' || current.state === 'MAINTENANCE_DONE') return { next: current.state };
+  const session = current.state === state && current.transition_seq !== undefined ? current : await moveTo(sessionId, state, deps);
+  switch (state) {
+    case 'MAINTENANCE': {
+      const instances = await refreshSnapshot(sessionId, deps);
+      const replyBy = Date.now() + deps.settings.maintenanceReplySeconds * 1000;
+      if (replyBy > new Date(session.maintenance_at).getTime()) {
+        return failSession(
+          sessionId,
+          `maintenance_at ${session.maintenance_at} leaves projects less than the ${deps.settings.maintenanceReplySeconds} s reply window`,
+          deps,
+        );
+      }
+      return roundStep(session, state, projectsWithInstances(instances), deps, { actionsAt: new Date(session.maintenance_at) });
+    }
+    case 'SCALE_IN': {
+      const rounds = await deps.store.increment(sessionId, 'scale_in_rounds');
+      if (rounds > deps.workflow.maxScaleInRounds) {
+        return failSession(sessionId, `no host could be emptied after ${deps.workflow.maxScaleInRounds} SCALE_IN rounds`, deps);
+      }
+      return roundStep(session, state, (await deps.store.listProjects(sessionId)).filter((p) => p.instance_count > 0).map((p) => p.project_id), deps);
+    }
+    case 'PREPARE_MAINTENANCE':
+    case 'PLANNED_MAINTENANCE': {
+      const hosts = await deps.store.listHosts(sessionId);
+      const host =
+        state === 'PREPARE_MAINTENANCE'
+          ? (await hostToEmpty(hosts, deps))?.name
+          : computes(hosts).filter((h) => !h.maintained).sort((a, b) => a.name.localeCompare(b.name))[0]?.name;
+      if (!host) return failSession(sessionId, `${state}: no compute is left to empty`, deps);
+      await deps.store.updateSession(sessionId, { empty_checks: 0 });
+      const instances = await deps.store.listInstances(sessionId);
+      return { ...(await roundStep(session, state, projectsWithInstances(instances, host), deps, { host })), host };
+    }
+    case 'MAINTENANCE_COMPLETE': {
+      await refreshSnapshot(sessionId, deps);
+      return roundStep(session, state, (await deps.store.listProjects(sessionId)).map((p) => p.project_id), deps);
+    }
+    case 'START_MAINTENANCE': {
+      // First pass: disable every session compute, so moved instances can land only on hosts
+      // already maintained (or outside the session). Idempotent: each host records it.
+      const hosts = computes(await deps.store.listHosts(sessionId));
+      if (!hosts.some((host) => host.maintained)) {
+        for (const host of hosts.filter((h) => !h.disabled)) {
+          await deps.cloud.setHostState(host.name, { disabled: true });
+          await deps.store.updateHost(sessionId, host.name, { disabled: true });
+        }
+      }
+      return { next: 'NEXT_HOST' };
+    }
+    default:
+      throw new ConflictError(`cannot enter ${state}`, 'bad_state');
+  }
+};
+
+// ---------------------------------------------------------------- after a round
+
+/** The round opened since the session entered `state`, if any (a skipped round leaves none). */
+const roundOfThisStep = async (session: Session, state: RoundState, deps: Deps): Promise<Round | undefined> => {
+  const round = await currentRound(session, deps);
+  if (!round || round.state !== state) return undefined;
+  return round.opened_at >= (session.state_entered_at ?? '') ? round : undefined;
+};
+
+export const afterRound = async (sessionId: string, state: RoundState, deps: WorkflowDeps): Promise<Step> => {
+  const session = await getSessionOrThrow(sessionId, deps);
+  if (session.state !== state) return { next: session.state === 'MAINTENANCE_FAILED' ? 'MAINTENANCE_FAILED' : 'UNEXPECTED' };
+  const round = await roundOfThisStep(session, state, deps);
+  if (round) {
+    const decided = round.status === 'CLOSED' ? round.outcome : undefined;
+    const members = await deps.store.listMembers(sessionId, round.seq);
+    const nacked = members.filter((m) => m.reply_state?.startsWith('NACK_')).map((m) => m.project_id);
+    if (nacked.length > 0 || decided === 'NACK') {
+      return failSession(sessionId, `${state}: project ${nacked.join(', ')} replied NACK_${state}`, deps, { nacked_by: nacked, round: round.seq });
+    }
+    const silent = members.filter((m) => m.status !== 'REPLIED').map((m) => m.project_id);
+    if (silent.length > 0 || decided === 'TIMEOUT') {
+      return failSession(sessionId, `${state}: no reply before ${round.deadline} from project ${silent.join(', ')}`, deps, {
+        silent_projects: silent,
+        round: round.seq,
+      });
+    }
+  }
+  switch (state) {
+    case 'MAINTENANCE':
+      return { next: 'WAIT_UNTIL', until: session.maintenance_at };
+    case 'SCALE_IN':
+      await refreshSnapshot(sessionId, deps);
+      return chooseNext(sessionId, deps);
+    case 'PREPARE_MAINTENANCE':
+    case 'PLANNED_MAINTENANCE':
+      return round?.host ? executeActions(session, round, deps) : emptied(sessionId, state, deps);
+    case 'MAINTENANCE_COMPLETE':
+      await moveTo(sessionId, 'MAINTENANCE_DONE', deps);
+      await deps.store.releaseHosts(sessionId, (await deps.store.listHosts(sessionId)).map((h) => h.name));
+      return { next: 'MAINTENANCE_DONE' };
+  }
+};
+
+/**
+ * Fenix's three-way choice once projects have ACKed: an empty compute → START; room to empty the
+ * least loaded one → PREPARE; neither → SCALE_IN. Room counts every enabled compute of the cloud
+ * but the candidate (migrations may land outside the session); Fenix assumed identical computes
+ * and counted only the session's.
+ */
+export const chooseNext = async (sessionId: string, deps: Deps): Promise<Step> => {
+  const pending = new Set(computes(await deps.store.listHosts(sessionId)).filter((h) => !h.maintained).map((h) => h.name));
+  const cloud = (await deps.cloud.listHosts()).filter((host) => host.type === 'compute');
+  const candidates = cloud.filter((host) => pending.has(host.name)).sort((a, b) => a.used_vcpus - b.used_vcpus || a.name.localeCompare(b.name));
+  const candidate = candidates[0];
+  if (!candidate || candidate.used_vcpus === 0) return { next: 'START_MAINTENANCE' };
+  const free = cloud
+    .filter((host) => host.name !== candidate.name && !host.disabled)
+    .reduce((sum, host) => sum + Math.max(0, host.vcpus - host.used_vcpus), 0);
+  return { next: free >= candidate.used_vcpus ? 'PREPARE_MAINTENANCE' : 'SCALE_IN' };
+};
+
+const actionDoneEvent = (session: Session, instance: SessionInstance, seq: number, deps: Deps): FenixEvent => ({
+  detailType: 'maintenance.scheduled',
+  detail: {
+    service: 'fenix',
+    session_id: session.session_id,
+    project_id: instance.project_id,
+    state: 'INSTANCE_ACTION_DONE',
+    instance_ids: [instance.instance_id],
+    reply_url: projectUrl(deps.settings.apiBaseUrl, session.session_id, instance.project_id),
+    allowed_actions: [],
+    actions_at: null,
+    reply_at: null,
+    metadata: {},
+    event_seq: seq,
+  },
+});
+
+/**
+ * Carries out the instance actions of a PREPARE/PLANNED round on its host: MIGRATE and LIVE_MIGRATE
+ * move the instance (then INSTANCE_ACTION_DONE to its owner), EVICTION removes it, OWN_ACTION leaves
+ * it to the project. Each action is recorded, so a retry skips what is done.
+ */
+const executeActions = async (session: Session, round: Round, deps: WorkflowDeps): Promise<Step> => {
+  const host = round.host as string;
+  const members = await deps.store.listMembers(session.session_id, round.seq);
+  const done = new Map((await deps.store.listActions(session.session_id, round.seq)).map((a) => [a.instance_id, a]));
+  const onHost = new Map((await deps.cloud.listInstancesOnHost(host)).map((i) => [i.id, i]));
+  const instances = new Map((await deps.store.listInstances(session.session_id)).map((i) => [i.instance_id, i]));
+  for (const member of members) {
+    for (const [instanceId, action] of Object.entries(member.instance_actions ?? {})) {
+      const instance = instances.get(instanceId);
+      if (!instance || done.get(instanceId)?.done || !onHost.has(instanceId)) continue;
+      const record = { session_id: session.session_id, seq: round.seq, instance_id: instanceId, project_id: member.project_id, host, action, at: new Date().toISOString() };
+      if (action === 'OWN_ACTION') {
+        await deps.store.putAction({ ...record, done: false });
+        continue;
+      }
+      try {
+        let target: string | undefined;
+        if (action === 'EVICTION') await deps.cloud.deleteInstance(instanceId);
+        else target = (await deps.cloud.moveInstance(instanceId)).host;
+        await deps.store.putAction({ ...record, done: true, ...(target ? { target_host: target } : {}) });
+        const seq = await deps.store.stampEventSeq(session.session_id, `ACTION#ROUND#${String(round.seq).padStart(6, '0')}#${instanceId}`, 'event_seq');
+        await deps.events.publish([actionDoneEvent(session, instance, seq, deps)]);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        await deps.store.putAction({ ...record, done: false, error: message });
+        return cannotEmpty(session.session_id, round.state, `${action} of instance ${instanceId} failed: ${message}`, deps);
+      }
+    }
+  }
+  return emptied(session.session_id, round.state, deps);
+};
+
+/** PREPARE falls back to SCALE_IN when a host cannot be emptied; PLANNED fails (Fenix's rules). */
+const cannotEmpty = async (sessionId: string, state: RoundState, why: string, deps: WorkflowDeps): Promise<Step> => {
+  if (state === 'PREPARE_MAINTENANCE') {
+    await refreshSnapshot(sessionId, deps);
+    return { next: 'SCALE_IN', reason: why };
+  }
+  return failSession(sessionId, `${state}: ${why}`, deps);
+};
+
+/** Is the round's host empty yet? If not, wait (bounded) for OWN_ACTION projects to move their instances. */
+export const emptied = async (sessionId: string, state: RoundState, deps: WorkflowDeps): Promise<Step> => {
+  const session = await getSessionOrThrow(sessionId, deps);
+  const round = await roundOfThisStep(session, state, deps);
+  const host = round?.host;
+  const left = host ? await deps.cloud.listInstancesOnHost(host) : [];
+  if (left.length === 0) {
+    await refreshSnapshot(sessionId, deps);
+    return { next: 'START_MAINTENANCE' };
+  }
+  const checks = await deps.store.increment(sessionId, 'empty_checks');
+  if (checks > deps.workflow.emptyCheckAttempts) {
+    const names = left.map((i) => `${i.id} (${i.project_id})`).join(', ');
+    return cannotEmpty(sessionId, state, `host ${host} still holds ${names}`, deps);
+  }
+  return { next: 'WAIT_EMPTY', wait_seconds: deps.workflow.emptyCheckSeconds };
+};
+
+// ---------------------------------------------------------------- host maintenance
+
+const sortedPlugins = (actions: ActionPlugin[], type: string) =>
+  actions.filter((a) => a.type === type).sort((a, b) => a.plugin.localeCompare(b.plugin));
+
+/**
+ * Picks what START_MAINTENANCE does next: `pre` plug-ins once, then each empty compute, then
+ * PLANNED for a compute still holding instances; when every compute is maintained, the controllers,
+ * then `post` plug-ins once, then MAINTENANCE_COMPLETE. Hands over to a fresh execution when this
+ * one has maintained its budget of hosts.
+ */
+export const nextHost = async (sessionId: string, deps: WorkflowDeps): Promise<Step> => {
+  const session = await getSessionOrThrow(sessionId, deps);
+  const attempt = session.execution_count ?? 1;
+  const child = (host: string, phase: string) => ({
+    next: 'MAINTAIN_HOST',
+    host,
+    phase,
+    execution_name: `${sessionId}-${attempt}-${phase === 'host' ? `h${(session.maintained_count ?? 0) + 1}` : phase}`,
+  });
+  if (!session.pre_done && sortedPlugins(session.actions, 'pre').length > 0) return child('', 'pre');
+  const hosts = await deps.store.listHosts(sessionId);
+  const pending = hosts.filter((h) => !h.maintained);
+  if (pending.length > 0 && (session.maintained_count ?? 0) - (session.execution_base ?? 0) >= deps.workflow.hostsPerExecution) {
+    const name = `${sessionId}-${attempt + 1}`;
+    await deps.store.updateSession(sessionId, {
+      execution_name: name,
+      execution_count: attempt + 1,
+      execution_base: session.maintained_count ?? 0,
+    });
+    return { next: 'CONTINUE_AS_NEW', execution_name: name, resume_from: 'START_MAINTENANCE' };
+  }
+  const pendingComputes = computes(pending).sort((a, b) => a.name.localeCompare(b.name));
+  for (const host of pendingComputes) {
+    const cloudHost = await deps.cloud.getHost(host.name);
+    if (cloudHost && cloudHost.used_vcpus === 0) return child(host.name, 'host');
+  }
+  if (pendingComputes.length > 0) return { next: 'PLANNED_MAINTENANCE' };
+  const controller = pending.filter((h) => h.type === 'controller').sort((a, b) => a.name.localeCompare(b.name))[0];
+  if (controller) return child(controller.name, 'host');
+  if (!session.post_done && sortedPlugins(session.actions, 'post').length > 0) return child('', 'post');
+  return { next: 'MAINTENANCE_COMPLETE' };
+};
+
+const hostEvent = async (sessionId: string, host: string, state: 'IN_MAINTENANCE' | 'MAINTENANCE_COMPLETE', deps: Deps) => {
+  const seq = await deps.store.stampEventSeq(sessionId, `HOST#${host}`, state === 'IN_MAINTENANCE' ? 'in_seq' : 'complete_seq');
+  await deps.events.publish([{ detailType: 'maintenance.host', detail: { service: 'fenix', session_id: sessionId, host, state, event_seq: seq } }]);
+};
+
+/** Starts a host (or a pre/post phase): checks it is empty, announces it, returns its plug-ins in order. */
+export const hostBegin = async (sessionId: string, host: string, phase: string, deps: WorkflowDeps): Promise<Step> => {
+  const session = await getSessionOrThrow(sessionId, deps);
+  let plugins: ActionPlugin[];
+  if (phase === 'host') {
+    const hostItem = (await deps.store.listHosts(sessionId)).find((h) => h.name === host);
+    if (!hostItem) throw new ConflictError(`host ${host} is not in session ${sessionId}`, 'unknown_host');
+    const cloudHost = await deps.cloud.getHost(host);
+    if (cloudHost && cloudHost.used_vcpus > 0) throw new ConflictError(`host ${host} is not empty (${cloudHost.used_vcpus} vCPUs in use)`, 'host_not_empty');
+    if (!cloudHost?.disabled) await deps.cloud.setHostState(host, { disabled: true });
+    await deps.store.updateHost(sessionId, host, { phase: 'IN_MAINTENANCE', disabled: true, started_at: new Date().toISOString() });
+    await hostEvent(sessionId, host, 'IN_MAINTENANCE', deps);
+    plugins = [...sortedPlugins(session.actions, 'host'), ...sortedPlugins(session.actions, hostItem.type)];
+  } else {
+    plugins = sortedPlugins(session.actions, phase);
+  }
+  return {
+    next: 'RUN_PLUGINS',
+    plugins: plugins.map((plugin) => ({
+      function_name: deps.workflow.plugins[plugin.plugin] ?? plugin.plugin,
+      payload: {
+        session_id: sessionId,
+        host: host || null,
+        plugin: plugin.plugin,
+        metadata: plugin.metadata ?? {},
+        download: session.download ?? [],
+      },
+    })),
+  };
+};
+
+/** Records a plug-in's answer (or its throw) and says whether the host may go on. */
+export const pluginResult = async (
+  sessionId: string,
+  host: string,
+  phase: string,
+  plugin: string,
+  outcome: { result?: { state?: unknown; message?: unknown }; Error?: string; Cause?: string },
+  deps: Deps,
+): Promise<Step> => {
+  const state = outcome.result?.state === 'DONE' ? 'DONE' : 'FAILED';
+  const message =
+    typeof outcome.result?.message === 'string'
+      ? outcome.result.message
+      : outcome.Error
+        ? `${outcome.Error}: ${outcome.Cause ?? ''}`.slice(0, 1000)
+        : state === 'FAILED'
+          ? `plug-in answered ${JSON.stringify(outcome.result ?? null).slice(0, 200)} instead of {"state":"DONE"}`
+          : undefined;
+  await deps.store.putPluginRun({ session_id: sessionId, host: host || '-', plugin, phase, state, ...(message ? { message } : {}), at: new Date().toISOString() });
+  return { next: state };
+};
+
+/** Ends a host: MAINTENANCE_COMPLETE, enable it, mark it maintained (once). */
+export const hostEnd = async (sessionId: string, host: string, phase: string, deps: Deps): Promise<Step> => {
+  if (phase !== 'host') {
+    await deps.store.updateSession(sessionId, phase === 'pre' ? { pre_done: true } : { post_done: true });
+    return { next: 'DONE' };
+  }
+  await hostEvent(sessionId, host, 'MAINTENANCE_COMPLETE', deps);
+  await deps.cloud.setHostState(host, { disabled: false, maintained: true });
+  if (await deps.store.markHostMaintained(sessionId, host)) await deps.store.increment(sessionId, 'maintained_count');
+  return { next: 'DONE' };
+};
+
+/** A host's child execution failed: record which plug-in (or step) and why, then fail the session. */
+export const hostFailed = async (sessionId: string, host: string, error: { Error?: string; Cause?: string }, deps: Deps): Promise<Step> => {
+  const failedRun = (await deps.store.listPluginRuns(sessionId)).find((run) => run.state === 'FAILED' && run.host === (host || '-'));
+  const reason = failedRun
+    ? `plug-in ${failedRun.plugin} failed on ${host || failedRun.phase}: ${failedRun.message ?? 'no message'}`
+    : `maintenance of ${host || 'plug-in phase'} failed: ${error.Error ?? 'error'} ${error.Cause ?? ''}`.trim();
+  if (host) await deps.store.updateHost(sessionId, host, { phase: 'FAILED', blocking_reason: reason });
+  return failSession(sessionId, reason, deps, { host, ...(failedRun ? { plugin: failedRun.plugin } : {}) });
+};
+
+export { awaitRound, expireRound };

@@ -1,0 +1,69 @@
+/**
+ * Environment, read once per variable and validated where it is used: a missing table or bus name
+ * fails fast with a clear message instead of defaulting to something that would silently misbehave.
+ */
+const required = (name: string): string => {
+  const value = process.env[name];
+  if (!value) throw new Error(`environment variable ${name} is not set`);
+  return value;
+};
+
+const integer = (name: string, fallback: number): number => {
+  const value = seconds(name, fallback);
+  if (!Number.isInteger(value)) throw new Error(`${name} must be a whole number, got "${process.env[name]}"`);
+  return value;
+};
+
+const seconds = (name: string, fallback: number): number => {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number of seconds, got "${raw}"`);
+  return value;
+};
+
+export const config = {
+  get tableName() {
+    return required('TABLE_NAME');
+  },
+  get eventBusName() {
+    return required('EVENT_BUS_NAME');
+  },
+  get stateMachineArn() {
+    return required('STATE_MACHINE_ARN');
+  },
+  get apiBaseUrl() {
+    return required('API_BASE_URL');
+  },
+  /** Fenix `project_maintenance_reply`: reply window of MAINTENANCE, PREPARE and PLANNED rounds. */
+  get maintenanceReplySeconds() {
+    return seconds('FENIX_PROJECT_MAINTENANCE_REPLY', 20);
+  },
+  /** Fenix `project_scale_in_reply`: reply window of SCALE_IN and MAINTENANCE_COMPLETE rounds. */
+  get scaleInReplySeconds() {
+    return seconds('FENIX_PROJECT_SCALE_IN_REPLY', 60);
+  },
+  /** SCALE_IN rounds allowed before the session fails (Fenix could loop forever). */
+  get maxScaleInRounds() {
+    return integer('FENIX_MAX_SCALE_IN_ROUNDS', 3);
+  },
+  /** Seconds between checks that a host emptied (OWN_ACTION), and how many checks before giving up. */
+  get emptyCheckSeconds() {
+    return integer('FENIX_EMPTY_CHECK_SECONDS', 5);
+  },
+  get emptyCheckAttempts() {
+    return integer('FENIX_EMPTY_CHECK_ATTEMPTS', 36);
+  },
+  /** Hosts one execution maintains before it hands the session to a fresh one (history bound). */
+  get hostsPerExecution() {
+    return integer('FENIX_HOSTS_PER_EXECUTION', 100);
+  },
+  /** JSON map plug-in name → Lambda function name/ARN (set by the stack, or by the local runtime). */
+  get plugins(): Record<string, string> {
+    const raw = process.env.FENIX_PLUGINS;
+    if (!raw) return {};
+    const parsed: unknown = JSON.parse(raw);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('FENIX_PLUGINS must be a JSON object');
+    return parsed as Record<string, string>;
+  },
+};

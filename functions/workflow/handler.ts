@@ -1,0 +1,103 @@
+import { z } from 'zod';
+import { ROUND_STATES, SESSION_STATES } from '../core/states.js';
+import {
+  afterRound,
+  awaitRound,
+  chooseNext,
+  emptied,
+  enter,
+  expireRound,
+  failSession,
+  hostBegin,
+  hostEnd,
+  hostFailed,
+  nextHost,
+  pluginResult,
+  type Step,
+  type WorkflowDeps,
+} from '../core/workflow.js';
+import { config } from '../shared/config.js';
+import { defaultDeps } from '../shared/deps.js';
+import { logger } from '../shared/observability.js';
+
+/**
+ * The one Lambda behind every task of the session and host state machines. The payload's `action`
+ * names the step; the ASL passes only ids, and each step reads the session from DynamoDB.
+ */
+const base = { session_id: z.uuid() };
+const errorInfo = z.object({ Error: z.string().optional(), Cause: z.string().optional() }).passthrough();
+const hostFields = { host: z.string(), phase: z.enum(['pre', 'host', 'post']) };
+const taskSchema = z.discriminatedUnion('action', [
+  z.object({ action: z.literal('enter'), ...base, state: z.enum(SESSION_STATES) }),
+  z.object({ action: z.literal('await'), ...base, round_seq: z.number().int().positive(), token: z.string().min(1) }),
+  z.object({ action: z.literal('expire'), ...base, round_seq: z.number().int().positive() }),
+  z.object({ action: z.literal('after_round'), ...base, state: z.enum(ROUND_STATES) }),
+  z.object({ action: z.literal('choose_next'), ...base }),
+  z.object({ action: z.literal('check_empty'), ...base, state: z.enum(['PREPARE_MAINTENANCE', 'PLANNED_MAINTENANCE']) }),
+  z.object({ action: z.literal('next_host'), ...base }),
+  z.object({ action: z.literal('host_begin'), ...base, ...hostFields }),
+  z.object({ action: z.literal('plugin_result'), ...base, ...hostFields, plugin: z.string(), outcome: z.record(z.string(), z.unknown()) }),
+  z.object({ action: z.literal('host_end'), ...base, ...hostFields }),
+  z.object({ action: z.literal('host_failed'), ...base, host: z.string(), error: errorInfo }),
+  z.object({ action: z.literal('fail'), ...base, error: errorInfo }),
+]);
+export type WorkflowTask = z.infer<typeof taskSchema>;
+
+export const workflowSettings = () => ({
+  maxScaleInRounds: config.maxScaleInRounds,
+  emptyCheckSeconds: config.emptyCheckSeconds,
+  emptyCheckAttempts: config.emptyCheckAttempts,
+  hostsPerExecution: config.hostsPerExecution,
+  plugins: config.plugins,
+});
+
+export const runTask = async (task: WorkflowTask, deps: WorkflowDeps): Promise<Step> => {
+  const id = task.session_id;
+  switch (task.action) {
+    case 'enter':
+      return enter(id, task.state, deps);
+    case 'await':
+      await awaitRound(id, task.round_seq, task.token, deps);
+      return { next: 'WAITING' };
+    case 'expire':
+      return { next: 'EXPIRED', ...(await expireRound(id, task.round_seq, deps)) };
+    case 'after_round':
+      return afterRound(id, task.state, deps);
+    case 'choose_next':
+      return chooseNext(id, deps);
+    case 'check_empty':
+      return emptied(id, task.state, deps);
+    case 'next_host':
+      return nextHost(id, deps);
+    case 'host_begin':
+      return hostBegin(id, task.host, task.phase, deps);
+    case 'plugin_result':
+      return pluginResult(id, task.host, task.phase, task.plugin, task.outcome, deps);
+    case 'host_end':
+      return hostEnd(id, task.host, task.phase, deps);
+    case 'host_failed':
+      return hostFailed(id, task.host, task.error, deps);
+    case 'fail':
+      return failSession(id, `workflow error: ${task.error.Error ?? 'error'}: ${task.error.Cause ?? ''}`.slice(0, 1000), deps);
+  }
+};
+
+export const makeHandler = (deps: WorkflowDeps) => async (event: unknown): Promise<Step> => {
+  const task = taskSchema.parse(event);
+  logger.appendKeys({ session_id: task.session_id });
+  try {
+    const step = await runTask(task, deps);
+    logger.info('workflow step', { action: task.action, next: step.next });
+    return step;
+  } finally {
+    logger.removeKeys(['session_id']);
+  }
+};
+
+const productionDeps = (): WorkflowDeps => {
+  const deps = defaultDeps() as WorkflowDeps;
+  Object.defineProperty(deps, 'workflow', { get: workflowSettings, enumerable: true });
+  return deps;
+};
+
+export const handler = makeHandler(productionDeps());

@@ -1,0 +1,143 @@
+import { Duration, Fn, Names, Stack, Validations } from 'aws-cdk-lib';
+import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import * as cognito from 'aws-cdk-lib/aws-cognito';
+import { Construct } from 'constructs';
+
+/** Scope names the routes require (and the handlers check again). */
+export const ADMIN_SCOPE = 'fenix/admin';
+export const PROJECT_SCOPE = 'fenix/project';
+
+/** An existing OpenID Connect issuer used instead of the built-in user pool. */
+export interface OidcIssuer {
+  /** Issuer URL, exactly as in the tokens' `iss` claim (its JWKS must be public). */
+  readonly issuerUrl: string;
+  /** Accepted `aud` values (or `client_id`, when a token has no `aud`). */
+  readonly audience: string[];
+}
+
+export interface ApiAuthProps {
+  /**
+   * Trust an existing OIDC issuer. Its access tokens must carry the scopes
+   * `fenix/admin` (admins) or `fenix/project` (VNFMs) in `scope`/`scp`.
+   * @default - a Cognito user pool with an admin machine client is created
+   */
+  readonly oidc?: OidcIssuer;
+}
+
+/**
+ * Who may call the API: the JWT authorizer plus, by default, a Cognito user
+ * pool to issue the tokens (machine clients only, no self sign-up), so that a
+ * bare `cdk deploy` yields a working authenticated API.
+ */
+export class ApiAuth extends Construct {
+  readonly authorizer: HttpJwtAuthorizer;
+  readonly issuerUrl: string;
+  readonly audience: string[];
+  /** Only with the built-in user pool. */
+  readonly userPool?: cognito.UserPool;
+  readonly adminClient?: cognito.UserPoolClient;
+  readonly tokenEndpoint?: string;
+
+  constructor(scope: Construct, id: string, props: ApiAuthProps = {}) {
+    super(scope, id);
+
+    if (props.oidc) {
+      if (!props.oidc.issuerUrl.startsWith('https://')) {
+        throw new Error('oidc.issuerUrl must be an https:// URL');
+      }
+      if (props.oidc.audience.length === 0) {
+        throw new Error('oidc.audience must list at least one audience');
+      }
+      this.issuerUrl = props.oidc.issuerUrl;
+      this.audience = props.oidc.audience;
+    } else {
+      const pool = new cognito.UserPool(this, 'UserPool', {
+        selfSignUpEnabled: false,
+        signInAliases: { username: true },
+        // Only machine clients use this pool today; should people be added,
+        // they get a strong password policy from the start.
+        passwordPolicy: {
+          minLength: 14,
+          requireDigits: true,
+          requireLowercase: true,
+          requireUppercase: true,
+          requireSymbols: true,
+        },
+        accountRecovery: cognito.AccountRecovery.NONE,
+        // Essentials (the default plan) is needed should machine tokens ever get
+        // a project claim from a pre-token-generation trigger; no users, no MAU cost.
+        featurePlan: cognito.FeaturePlan.ESSENTIALS,
+      });
+      Validations.of(pool).acknowledge({
+        id: 'AwsSolutions-COG2',
+        reason:
+          'No human users: only OAuth client-credentials clients, which MFA does not apply to; self sign-up is disabled',
+      });
+      Validations.of(pool).acknowledge({
+        id: 'AwsSolutions-COG3',
+        reason:
+          'Threat protection evaluates user sign-ins; this pool only issues client-credentials tokens to machine clients',
+      });
+      Validations.of(pool).acknowledge({
+        id: 'AwsSolutions-COG8',
+        reason:
+          'The Plus plan only adds threat protection for user sign-ins; this pool has no users, only machine clients',
+      });
+
+      const server = pool.addResourceServer('ResourceServer', {
+        identifier: 'fenix',
+        scopes: [
+          new cognito.ResourceServerScope({ scopeName: 'admin', scopeDescription: 'Fenix administrator' }),
+          new cognito.ResourceServerScope({ scopeName: 'project', scopeDescription: 'Fenix project (VNFM)' }),
+        ],
+      });
+
+      const adminClient = pool.addClient('AdminClient', {
+        generateSecret: true,
+        oAuth: {
+          flows: { clientCredentials: true },
+          scopes: [cognito.OAuthScope.custom(ADMIN_SCOPE)],
+        },
+        accessTokenValidity: Duration.hours(1),
+        preventUserExistenceErrors: true,
+      });
+      adminClient.node.addDependency(server);
+
+      // The hosted domain serves /oauth2/token. Prefixes are global per
+      // Region, so the account id plus a hash of this construct's path keep it
+      // unique across accounts and across stages in one account.
+      const domain = pool.addDomain('Domain', {
+        cognitoDomain: {
+          domainPrefix: `fenix-${Stack.of(this).account}-${Names.uniqueId(this).slice(-8).toLowerCase()}`,
+        },
+      });
+
+      this.userPool = pool;
+      this.adminClient = adminClient;
+      this.tokenEndpoint = `${domain.baseUrl()}/oauth2/token`;
+      this.issuerUrl = pool.userPoolProviderUrl;
+      // Cognito access tokens have no `aud`; the HTTP API authorizer then
+      // matches `client_id` against this list. Add project clients here.
+      this.audience = [adminClient.userPoolClientId];
+    }
+
+    this.authorizer = new HttpJwtAuthorizer('JwtAuthorizer', this.issuerUrl, {
+      jwtAudience: this.audience,
+    });
+  }
+
+  /**
+   * What the handlers need to know about the authorizer. Claims arrive in
+   * `event.requestContext.authorizer.jwt.claims` (and the scopes, split, in
+   * `event.requestContext.authorizer.jwt.scopes`).
+   */
+  get environment(): Record<string, string> {
+    return {
+      AUTH_MODE: 'jwt',
+      AUTH_ISSUER: this.issuerUrl,
+      AUTH_AUDIENCE: Fn.join(',', this.audience),
+      AUTH_ADMIN_SCOPE: ADMIN_SCOPE,
+      AUTH_PROJECT_SCOPE: PROJECT_SCOPE,
+    };
+  }
+}

@@ -1,0 +1,205 @@
+import { existsSync } from 'node:fs';
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { Construct } from 'constructs';
+import { FenixApi } from '../constructs/api.js';
+import { ADMIN_SCOPE, ApiAuth, type OidcIssuer, PROJECT_SCOPE } from '../constructs/api-auth.js';
+import { ServiceFunction } from '../constructs/service-function.js';
+import { Workflow } from '../constructs/workflow.js';
+import { repoPath } from '../paths.js';
+import { TABLE_INDEXES } from './data-stack.js';
+
+export interface ServiceStackProps extends StackProps {
+  readonly table: dynamodb.ITableV2;
+  readonly bus: events.IEventBus;
+  /**
+   * Reply window for MAINTENANCE, PREPARE_MAINTENANCE and PLANNED_MAINTENANCE
+   * (Fenix `project_maintenance_reply`).
+   * @default 20 seconds
+   */
+  readonly projectMaintenanceReply?: Duration;
+  /**
+   * Reply window for SCALE_IN and MAINTENANCE_COMPLETE (Fenix `project_scale_in_reply`).
+   * @default 60 seconds
+   */
+  readonly projectScaleInReply?: Duration;
+  /**
+   * Action plug-ins: name (as used in a session's `actions[].plugin`) to
+   * Lambda function ARN. The state machine may invoke exactly these.
+   * @default - no plug-ins
+   */
+  readonly plugins?: Record<string, string>;
+  /**
+   * Trust an existing OIDC issuer instead of creating a Cognito user pool.
+   * @default - a Cognito user pool with an admin machine client
+   */
+  readonly oidc?: OidcIssuer;
+}
+
+type TableAccess = 'read' | 'readWrite';
+type ExecutionAccess = 'start' | 'stop' | 'describe' | 'taskResponse';
+
+/** One Lambda per route; everything it may touch is listed here. */
+interface RouteSpec {
+  readonly id: string;
+  readonly method: HttpMethod;
+  readonly path: string;
+  readonly entry: string;
+  readonly scopes: string[];
+  readonly table: TableAccess;
+  readonly executions?: ExecutionAccess[];
+  /** Needs the plug-in map (to validate `actions[].plugin`). */
+  readonly plugins?: boolean;
+}
+
+const ADMIN = [ADMIN_SCOPE];
+const ADMIN_OR_PROJECT = [ADMIN_SCOPE, PROJECT_SCOPE];
+const SESSION = '/v1/maintenance/{session_id}';
+
+const ROUTES: RouteSpec[] = [
+  { id: 'CreateSession', method: HttpMethod.POST, path: '/v1/maintenance', entry: 'functions/api/create-session.ts', scopes: ADMIN, table: 'readWrite', executions: ['start', 'describe'], plugins: true },
+  { id: 'ListSessions', method: HttpMethod.GET, path: '/v1/maintenance', entry: 'functions/api/list-sessions.ts', scopes: ADMIN, table: 'read' },
+  { id: 'GetSession', method: HttpMethod.GET, path: SESSION, entry: 'functions/api/get-session.ts', scopes: ADMIN, table: 'read' },
+  { id: 'UpdateSession', method: HttpMethod.PUT, path: SESSION, entry: 'functions/api/update-session.ts', scopes: ADMIN, table: 'readWrite', executions: ['start', 'stop', 'describe', 'taskResponse'], plugins: true },
+  { id: 'DeleteSession', method: HttpMethod.DELETE, path: SESSION, entry: 'functions/api/delete-session.ts', scopes: ADMIN, table: 'readWrite', executions: ['stop', 'describe'] },
+  { id: 'GetSessionDetail', method: HttpMethod.GET, path: `${SESSION}/detail`, entry: 'functions/api/get-session-detail.ts', scopes: ADMIN, table: 'read' },
+  { id: 'GetProject', method: HttpMethod.GET, path: `${SESSION}/{project_id}`, entry: 'functions/api/get-project.ts', scopes: ADMIN_OR_PROJECT, table: 'read' },
+  { id: 'PutProjectReply', method: HttpMethod.PUT, path: `${SESSION}/{project_id}`, entry: 'functions/api/put-project-reply.ts', scopes: ADMIN_OR_PROJECT, table: 'readWrite', executions: ['taskResponse'] },
+];
+
+/** Per-host child workflow; wired in only once its ASL exists. */
+const HOST_ASL = 'statemachines/host.asl.json';
+
+/**
+ * Stateless part: HTTP API, handlers, workflow Lambda and state machine(s).
+ *
+ * No dependency cycle although everything points at everything: the state
+ * machine references the workflow Lambda (WorkflowFunctionArn), the workflow
+ * Lambda gets the API endpoint (API_BASE_URL) and the state machine ARN
+ * built from its deterministic name (see Workflow), never a reference to the
+ * state machine resource.
+ */
+export class ServiceStack extends Stack {
+  constructor(scope: Construct, id: string, props: ServiceStackProps) {
+    super(scope, id, props);
+    const { table, bus } = props;
+    const plugins = props.plugins ?? {};
+    const pluginsJson = JSON.stringify(plugins);
+    const grantTable = tableGranter(this, table);
+
+    const auth = new ApiAuth(this, 'Auth', { oidc: props.oidc });
+    const api = new FenixApi(this, 'Api', { auth });
+
+    // Created before the state machines that invoke it; it receives the
+    // session state machine ARN further down (name-derived, so no cycle).
+    const workflowFn = new ServiceFunction(this, 'WorkflowFunction', {
+      entry: 'functions/workflow/handler.ts',
+      description: 'Fenix workflow tasks (dispatches on the payload action)',
+      timeout: Duration.seconds(60),
+      environment: {
+        TABLE_NAME: table.tableName,
+        EVENT_BUS_NAME: bus.eventBusName,
+        API_BASE_URL: api.baseUrl,
+        FENIX_PROJECT_MAINTENANCE_REPLY: String((props.projectMaintenanceReply ?? Duration.seconds(20)).toSeconds()),
+        FENIX_PROJECT_SCALE_IN_REPLY: String((props.projectScaleInReply ?? Duration.seconds(60)).toSeconds()),
+        FENIX_PLUGINS: pluginsJson,
+      },
+    });
+    grantTable(workflowFn, 'readWrite');
+    bus.grantPutEventsTo(workflowFn);
+
+    // Plug-ins run in the per-host workflow (one child execution per host or
+    // per pre/post phase); only without it would the session run them.
+    const host = existsSync(repoPath(HOST_ASL))
+      ? new Workflow(this, 'HostWorkflow', {
+          definitionFile: HOST_ASL,
+          substitutions: { WorkflowFunctionArn: workflowFn.function.functionArn },
+          functions: [workflowFn.function],
+          invokeArns: Object.values(plugins),
+        })
+      : undefined;
+    const session = new Workflow(this, 'SessionWorkflow', {
+      definitionFile: 'statemachines/session.asl.json',
+      substitutions: {
+        WorkflowFunctionArn: workflowFn.function.functionArn,
+        ...(host && { HostStateMachineArn: host.stateMachineArn }),
+      },
+      functions: [workflowFn.function],
+      invokeArns: host ? [] : Object.values(plugins),
+      continueAsNew: true,
+    });
+    if (host) session.grantStartChildSync(host);
+
+    // The workflow answers task tokens itself when a round closed before its
+    // token was stored, and may start (resume) session executions.
+    workflowFn.function.addEnvironment('STATE_MACHINE_ARN', session.stateMachineArn);
+    session.grantTaskResponse(workflowFn);
+    session.grantStartExecution(workflowFn);
+
+    const authEnv = auth.environment;
+    for (const route of ROUTES) {
+      const fn = new ServiceFunction(this, `${route.id}Function`, {
+        entry: route.entry,
+        description: `${route.method} ${route.path}`,
+        environment: {
+          ...authEnv,
+          TABLE_NAME: table.tableName,
+          ...(route.executions && { STATE_MACHINE_ARN: session.stateMachineArn }),
+          ...(route.plugins && { FENIX_PLUGINS: pluginsJson }),
+        },
+      });
+
+      grantTable(fn, route.table);
+
+      const executions = route.executions ?? [];
+      if (executions.includes('start')) session.grantStartExecution(fn);
+      // Task tokens only come from the session workflow (the host one has no
+      // callback tasks).
+      if (executions.includes('taskResponse')) session.grantTaskResponse(fn);
+      const onExecutions = [
+        ...(executions.includes('stop') ? ['states:StopExecution'] : []),
+        ...(executions.includes('describe') ? ['states:DescribeExecution'] : []),
+      ];
+      if (onExecutions.length > 0) session.grantExecution(fn, ...onExecutions);
+
+      api.addRoute(route.method, route.path, fn.function, route.scopes);
+    }
+
+    new CfnOutput(this, 'ApiUrl', { value: api.baseUrl });
+    new CfnOutput(this, 'EventBusName', { value: bus.eventBusName });
+    new CfnOutput(this, 'EventBusArn', { value: bus.eventBusArn });
+    new CfnOutput(this, 'StateMachineArn', { value: session.stateMachineArn });
+    if (auth.userPool && auth.adminClient && auth.tokenEndpoint) {
+      new CfnOutput(this, 'UserPoolId', { value: auth.userPool.userPoolId });
+      new CfnOutput(this, 'AdminClientId', {
+        value: auth.adminClient.userPoolClientId,
+        description: 'Client-credentials client with scope fenix/admin; read its secret from the Cognito console or DescribeUserPoolClient',
+      });
+      new CfnOutput(this, 'TokenEndpoint', { value: auth.tokenEndpoint });
+    }
+  }
+}
+
+/**
+ * Table grants without CDK's `index/*` wildcard: item actions on the table,
+ * Query/Scan on each named index (writes never target an index).
+ */
+function tableGranter(scope: Construct, table: dynamodb.ITableV2) {
+  const tableOnly = dynamodb.TableV2.fromTableAttributes(scope, 'TableRef', {
+    tableArn: table.tableArn,
+    grantIndexPermissions: false,
+  });
+  return (fn: ServiceFunction, access: TableAccess): void => {
+    if (access === 'read') tableOnly.grantReadData(fn);
+    else tableOnly.grantReadWriteData(fn);
+    fn.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:Query', 'dynamodb:Scan'],
+        resources: TABLE_INDEXES.map((index) => `${table.tableArn}/index/${index}`),
+      }),
+    );
+  };
+}

@@ -1,0 +1,145 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+
+export type ApiHandler = (event: APIGatewayProxyEventV2, context: unknown) => Promise<APIGatewayProxyStructuredResultV2>;
+
+export interface Route {
+  method: string;
+  /** API Gateway route path, e.g. `/v1/maintenance/{session_id}`. */
+  path: string;
+  handler: ApiHandler;
+}
+
+/** API Gateway's own cap on payloads; bodies above it are refused before any handler runs. */
+export const GATEWAY_MAX_BODY_BYTES = 1024 * 1024;
+
+const errorBody = (status: number, error: string, message: string) => ({
+  statusCode: status,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ error, message }),
+});
+
+/** Turns a route path into a matcher; `{name}` matches one non-empty segment. Trailing slash optional. */
+const compile = (path: string) => {
+  const names: string[] = [];
+  const source = path.replace(/\{(\w+)\}/g, (_, name: string) => {
+    names.push(name);
+    return '([^/]+)';
+  });
+  const regex = new RegExp(`^${source}/?$`);
+  return (rawPath: string): Record<string, string> | undefined => {
+    const match = regex.exec(rawPath);
+    if (!match) return undefined;
+    const params: Record<string, string> = {};
+    names.forEach((name, index) => {
+      const raw = match[index + 1] as string;
+      try {
+        params[name] = decodeURIComponent(raw);
+      } catch {
+        params[name] = raw; // malformed %-escape: handed over as is, the handler's validation refuses it
+      }
+    });
+    return params;
+  };
+};
+
+/** Static segments beat parameters (as in API Gateway): `/{s}/detail` wins over `/{s}/{p}`. */
+const specificity = (path: string) => path.split('/').filter((segment) => segment && !segment.startsWith('{')).length;
+
+/**
+ * The local stand-in for an HTTP API: matches the route, builds the same payload-format-2.0 event
+ * API Gateway sends, calls the handler export Lambda would call, and writes its result back.
+ * `authenticate` plays the JWT authorizer: it may refuse (401) or attach the verified claims.
+ */
+export const createGateway = (
+  routes: Route[],
+  authenticate: (event: APIGatewayProxyEventV2) => APIGatewayProxyStructuredResultV2 | undefined,
+  fallback?: (request: IncomingMessage, response: ServerResponse, body: string) => Promise<boolean>,
+) => {
+  const compiled = [...routes]
+    .sort((a, b) => specificity(b.path) - specificity(a.path))
+    .map((route) => ({ ...route, match: compile(route.path) }));
+
+  return async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const reply = (result: APIGatewayProxyStructuredResultV2) => {
+      response.writeHead(result.statusCode ?? 200, (result.headers ?? {}) as Record<string, string>);
+      response.end(result.body ?? '');
+    };
+    const body = await readCapped(request);
+    if (body === undefined) return reply(errorBody(413, 'payload_too_large', `request body is over ${GATEWAY_MAX_BODY_BYTES} bytes`));
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    if (fallback && (await fallback(request, response, body))) return;
+    const method = (request.method ?? 'GET').toUpperCase();
+    const candidates = compiled.map((route) => ({ route, params: route.match(url.pathname) })).filter((c) => c.params);
+    const found = candidates.find((c) => c.route.method === method);
+    if (!found) {
+      if (candidates.length > 0) {
+        const allow = candidates.map((c) => c.route.method).join(', ');
+        return reply({ ...errorBody(405, 'method_not_allowed', `${method} is not allowed on ${url.pathname} (allowed: ${allow})`), headers: { 'content-type': 'application/json', allow } });
+      }
+      return reply(errorBody(404, 'not_found', `no route for ${method} ${url.pathname}`));
+    }
+    const headers: Record<string, string> = {};
+    for (const [key, value] of Object.entries(request.headers)) if (value !== undefined) headers[key.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
+    const routeKey = `${found.route.method} ${found.route.path}`;
+    const event: APIGatewayProxyEventV2 = {
+      version: '2.0',
+      routeKey,
+      rawPath: url.pathname,
+      rawQueryString: url.search.slice(1),
+      headers,
+      ...(url.search ? { queryStringParameters: Object.fromEntries(url.searchParams) } : {}),
+      ...(Object.keys(found.params ?? {}).length ? { pathParameters: found.params } : {}),
+      requestContext: {
+        accountId: '000000000000',
+        apiId: 'local',
+        domainName: headers.host ?? 'localhost',
+        domainPrefix: 'local',
+        http: { method, path: url.pathname, protocol: 'HTTP/1.1', sourceIp: request.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
+        requestId: randomUUID(),
+        routeKey,
+        stage: '$default',
+        time: new Date().toISOString(),
+        timeEpoch: Date.now(),
+      },
+      ...(body ? { body } : {}),
+      isBase64Encoded: false,
+    };
+    const refused = authenticate(event);
+    if (refused) return reply(refused);
+    try {
+      reply(await found.route.handler(event, lambdaContext(routeKey)));
+    } catch {
+      reply(errorBody(500, 'internal_error', 'The request could not be completed; it has been logged.'));
+    }
+  };
+};
+
+export const lambdaContext = (name: string) => ({
+  callbackWaitsForEmptyEventLoop: false,
+  functionName: `fenix-local-${name.replace(/\W+/g, '-')}`,
+  functionVersion: '$LATEST',
+  invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:fenix-local`,
+  memoryLimitInMB: '512',
+  awsRequestId: randomUUID(),
+  logGroupName: '/local/fenix',
+  logStreamName: 'local',
+  getRemainingTimeInMillis: () => 30_000,
+  done: () => undefined,
+  fail: () => undefined,
+  succeed: () => undefined,
+});
+
+/** Reads the body, or undefined when it is over the gateway cap (the rest is drained, not cut off). */
+const readCapped = (request: IncomingMessage): Promise<string | undefined> =>
+  new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= GATEWAY_MAX_BODY_BYTES) chunks.push(chunk);
+    });
+    request.on('end', () => resolve(size > GATEWAY_MAX_BODY_BYTES ? undefined : Buffer.concat(chunks).toString('utf8')));
+    request.on('error', reject);
+  });

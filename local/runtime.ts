@@ -1,0 +1,212 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { basename, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import dynalite from 'dynalite';
+import { z } from 'zod';
+import { createGateway, type Route } from './api-gateway.js';
+import { startAwsJsonServer } from './aws-json-server.js';
+import { LocalEventBridge, loadSubscriptions } from './eventbridge-shim.js';
+import { type LocalFunction, LocalStepFunctions } from './sfn-shim.js';
+import { simApi } from './sim-api.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const DEMO_INVENTORY = join(ROOT, 'local', 'demo-inventory.json');
+export const TABLE_NAME = 'fenix';
+export const BUS_NAME = 'fenix';
+
+export interface RuntimeOptions {
+  /** API port; 0 picks a free one. */
+  port: number;
+  dataDir: string;
+  /** Inventory file of the simulated cloud; the built-in demo inventory when undefined. */
+  inventoryFile?: string;
+  subscriptionsFile?: string;
+  /** Extra environment for the handlers (reply windows, check intervals …), as Lambda env would be. */
+  env?: Record<string, string>;
+  log?: (line: string) => void;
+}
+
+const inventorySchema = z.strictObject({
+  hosts: z.array(z.strictObject({ name: z.string().min(1), type: z.enum(['compute', 'controller']), vcpus: z.number().int().min(0).optional() })).min(1),
+  instances: z
+    .array(
+      z.strictObject({
+        id: z.string().min(1).optional(),
+        name: z.string().min(1),
+        project_id: z.string().min(1),
+        host: z.string().min(1),
+        vcpus: z.number().int().min(1).optional(),
+      }),
+    )
+    .default([]),
+});
+
+const listen = (server: Server, port: number): Promise<number> =>
+  new Promise((done, fail) => {
+    server.once('error', fail);
+    server.listen(port, '127.0.0.1', () => done((server.address() as AddressInfo).port));
+  });
+
+/**
+ * The whole product on one machine: dynalite (persisted), the SFN and EventBridge shims, and an
+ * HTTP gateway calling the same handler exports Lambda runs. Handlers find the emulators only
+ * through AWS_ENDPOINT_URL_*, exactly as they find AWS in the cloud.
+ */
+export const startRuntime = async (options: RuntimeOptions) => {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const dataDir = resolve(options.dataDir);
+  mkdirSync(join(dataDir, 'dynamodb'), { recursive: true });
+
+  const dynamo = dynalite({ path: join(dataDir, 'dynamodb'), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const dynamoPort = await listen(dynamo, 0);
+
+  const subscriptions = options.subscriptionsFile ? loadSubscriptions(options.subscriptionsFile) : [];
+  const bus = new LocalEventBridge(subscriptions, join(dataDir, 'events.ndjson'));
+  const eventServer = await startAwsJsonServer('EventBridge', bus.operations);
+
+  const functions = new Map<string, LocalFunction>();
+  const sfn = new LocalStepFunctions(functions);
+  const sfnServer = await startAwsJsonServer('SFN', sfn.operations);
+
+  const api = createServer();
+  const apiPort = await listen(api, options.port);
+  const url = `http://127.0.0.1:${apiPort}`;
+
+  const plugins = readdirSync(join(ROOT, 'functions', 'plugins'))
+    .filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'))
+    .map((file) => basename(file, '.ts'));
+  Object.assign(process.env, {
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${dynamoPort}`,
+    AWS_ENDPOINT_URL_SFN: sfnServer.url,
+    AWS_ENDPOINT_URL_EVENTBRIDGE: eventServer.url,
+    TABLE_NAME,
+    EVENT_BUS_NAME: BUS_NAME,
+    STATE_MACHINE_ARN: sfn.stateMachineArn('fenix-session'),
+    API_BASE_URL: url,
+    FENIX_PLUGINS: JSON.stringify(Object.fromEntries(plugins.map((name) => [name, `fenix-plugin-${name}`]))),
+    ...options.env,
+  });
+
+  // Imported only now: the handlers build their SDK clients from the environment set above.
+  const { handler: workflow } = await import('../functions/workflow/handler.js');
+  functions.set('fenix-workflow', (payload) => workflow(payload));
+  for (const name of plugins) {
+    const module = (await import(/* @vite-ignore */ pathToFileURL(join(ROOT, 'functions', 'plugins', `${name}.ts`)).href)) as { handler: LocalFunction };
+    functions.set(`fenix-plugin-${name}`, (payload) => module.handler(payload));
+  }
+  const hostMachine = sfn.register('fenix-host', join(ROOT, 'statemachines', 'host.asl.json'), { WorkflowFunctionArn: 'fenix-workflow' });
+  sfn.register('fenix-session', join(ROOT, 'statemachines', 'session.asl.json'), {
+    WorkflowFunctionArn: 'fenix-workflow',
+    HostStateMachineArn: hostMachine,
+  });
+
+  await createTable(`http://127.0.0.1:${dynamoPort}`);
+  const { dynamo: documentClient } = await import('../functions/shared/clients.js');
+  const { SimCloud } = await import('../functions/adapters/sim-cloud.js');
+  const { DynamoSessionStore } = await import('../functions/adapters/dynamo-session-store.js');
+  const cloud = new SimCloud(documentClient(), TABLE_NAME);
+  const store = new DynamoSessionStore(documentClient(), TABLE_NAME);
+  await loadInventory(options.inventoryFile ?? DEMO_INVENTORY, cloud, store, documentClient(), log);
+
+  const routes = await apiRoutes();
+  api.on('request', createGateway(routes, () => undefined, simApi(cloud)));
+
+  const stop = async () => {
+    await sfn.stopAll();
+    await bus.flush();
+    for (const server of [api, sfnServer.server, eventServer.server, dynamo]) {
+      server.closeAllConnections?.();
+      await new Promise((done) => server.close(() => done(undefined)));
+    }
+  };
+  return { url, port: apiPort, dataDir, sfn, bus, cloud, store, stop };
+};
+
+export type Runtime = Awaited<ReturnType<typeof startRuntime>>;
+
+const apiRoutes = async (): Promise<Route[]> => {
+  // Static import specifiers, so bundlers and vitest can follow them.
+  const modules = {
+    createSession: import('../functions/api/create-session.js'),
+    listSessions: import('../functions/api/list-sessions.js'),
+    getSession: import('../functions/api/get-session.js'),
+    deleteSession: import('../functions/api/delete-session.js'),
+    getProject: import('../functions/api/get-project.js'),
+    putProjectReply: import('../functions/api/put-project-reply.js'),
+  };
+  const handler = async (module: Promise<{ handler: unknown }>) => (await module).handler as Route['handler'];
+  return [
+    { method: 'POST', path: '/v1/maintenance', handler: await handler(modules.createSession) },
+    { method: 'GET', path: '/v1/maintenance', handler: await handler(modules.listSessions) },
+    { method: 'GET', path: '/v1/maintenance/{session_id}', handler: await handler(modules.getSession) },
+    { method: 'DELETE', path: '/v1/maintenance/{session_id}', handler: await handler(modules.deleteSession) },
+    { method: 'GET', path: '/v1/maintenance/{session_id}/{project_id}', handler: await handler(modules.getProject) },
+    { method: 'PUT', path: '/v1/maintenance/{session_id}/{project_id}', handler: await handler(modules.putProjectReply) },
+  ];
+};
+
+const createTable = async (endpoint: string) => {
+  const client = new DynamoDBClient({ endpoint });
+  const index = (name: string) => ({
+    IndexName: name,
+    KeySchema: [
+      { AttributeName: `${name}pk`, KeyType: 'HASH' as const },
+      { AttributeName: `${name}sk`, KeyType: 'RANGE' as const },
+    ],
+    Projection: { ProjectionType: 'ALL' as const },
+  });
+  try {
+    await client.send(
+      new CreateTableCommand({
+        TableName: TABLE_NAME,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk'].map((name) => ({ AttributeName: name, AttributeType: 'S' as const })),
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        GlobalSecondaryIndexes: [index('gsi1'), index('gsi2')],
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof ResourceInUseException)) throw error; // the table survives restarts
+  } finally {
+    client.destroy();
+  }
+};
+
+/**
+ * Loads the inventory into the simulated cloud when it changed since the last start (its hash is
+ * kept), so a restart keeps the cloud as the sessions left it, and a new inventory file takes effect.
+ */
+const loadInventory = async (
+  file: string,
+  cloud: import('../functions/adapters/sim-cloud.js').SimCloud,
+  store: import('../functions/adapters/dynamo-session-store.js').DynamoSessionStore,
+  db: import('@aws-sdk/lib-dynamodb').DynamoDBDocumentClient,
+  log: (line: string) => void,
+) => {
+  const text = readFileSync(file, 'utf8');
+  const hash = createHash('sha256').update(text).digest('hex');
+  const key = { pk: 'LOCAL#META', sk: 'INVENTORY' };
+  const current = await db.send(new GetCommand({ TableName: TABLE_NAME, Key: key }));
+  if (current.Item?.hash === hash) return;
+  if ((await store.listActiveSessionIds()).length > 0) {
+    log(`fenix: ${file} changed, but sessions are running; keeping the simulated cloud as it is`);
+    return;
+  }
+  const parsed = inventorySchema.safeParse(JSON.parse(text));
+  if (!parsed.success) throw new Error(`${file}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  await cloud.load(parsed.data);
+  await db.send(new PutCommand({ TableName: TABLE_NAME, Item: { ...key, hash, file } }));
+  log(`fenix: simulated cloud loaded from ${file} (${parsed.data.hosts.length} hosts, ${parsed.data.instances.length} instances)`);
+};

@@ -1,0 +1,111 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { EventEnvelope } from '../../local/eventbridge-shim.js';
+import type { Runtime } from '../../local/runtime.js';
+
+export interface TestRuntime {
+  runtime: Runtime;
+  url: string;
+  /** Calls the API; answers the status and the parsed JSON body. */
+  api: (method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<{ status: number; body: any }>;
+  /** Every event published so far, in order. */
+  events: EventEnvelope[];
+  /** Resolves with the first event (already seen or future) matching `predicate`. */
+  waitForEvent: (predicate: (event: EventEnvelope) => boolean, timeoutMs?: number) => Promise<EventEnvelope>;
+  waitForState: (sessionId: string, state: string, timeoutMs?: number) => Promise<EventEnvelope>;
+  stop: () => Promise<void>;
+}
+
+export interface TestRuntimeOptions {
+  inventory?: unknown;
+  subscriptions?: unknown;
+  env?: Record<string, string>;
+  dataDir?: string;
+}
+
+/** Fast timers for tests: real windows are tens of seconds. */
+export const FAST_ENV = {
+  FENIX_PROJECT_MAINTENANCE_REPLY: '2',
+  FENIX_PROJECT_SCALE_IN_REPLY: '2',
+  FENIX_EMPTY_CHECK_SECONDS: '0',
+  FENIX_EMPTY_CHECK_ATTEMPTS: '3',
+};
+
+/** Starts the whole local runtime in this test process (one per test file). */
+export const startTestRuntime = async (options: TestRuntimeOptions = {}): Promise<TestRuntime> => {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'fenix-test-'));
+  let inventoryFile: string | undefined;
+  if (options.inventory) {
+    inventoryFile = join(dataDir, 'inventory.json');
+    writeFileSync(inventoryFile, JSON.stringify(options.inventory));
+  }
+  let subscriptionsFile: string | undefined;
+  if (options.subscriptions) {
+    subscriptionsFile = join(dataDir, 'subscriptions.json');
+    writeFileSync(subscriptionsFile, JSON.stringify(options.subscriptions));
+  }
+  const { startRuntime } = await import('../../local/runtime.js');
+  const runtime = await startRuntime({
+    port: 0,
+    dataDir,
+    inventoryFile,
+    subscriptionsFile,
+    env: { ...FAST_ENV, ...options.env },
+    log: () => undefined,
+  });
+  const events: EventEnvelope[] = [];
+  const waiters = new Set<{ predicate: (e: EventEnvelope) => boolean; resolve: (e: EventEnvelope) => void }>();
+  runtime.bus.onEvent((event) => {
+    events.push(event);
+    for (const waiter of waiters) {
+      if (waiter.predicate(event)) {
+        waiters.delete(waiter);
+        waiter.resolve(event);
+      }
+    }
+  });
+  const waitForEvent = (predicate: (event: EventEnvelope) => boolean, timeoutMs = 30_000) => {
+    const seen = events.find(predicate);
+    if (seen) return Promise.resolve(seen);
+    return new Promise<EventEnvelope>((resolve, reject) => {
+      const waiter = { predicate, resolve: (e: EventEnvelope) => (clearTimeout(timer), resolve(e)) };
+      const timer = setTimeout(() => {
+        waiters.delete(waiter);
+        reject(new Error(`no matching event within ${timeoutMs} ms; last events: ${JSON.stringify(events.slice(-5).map((e) => [e['detail-type'], e.detail.state]))}`));
+      }, timeoutMs);
+      waiters.add(waiter);
+    });
+  };
+  return {
+    runtime,
+    url: runtime.url,
+    events,
+    waitForEvent,
+    waitForState: (sessionId, state, timeoutMs) =>
+      waitForEvent((e) => e['detail-type'] === 'maintenance.session' && e.detail.session_id === sessionId && e.detail.state === state, timeoutMs),
+    api: async (method, path, body, headers = {}) => {
+      const response = await fetch(`${runtime.url}${path}`, {
+        method,
+        headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+        ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+      });
+      const text = await response.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        // not JSON: keep the text
+      }
+      return { status: response.status, body: parsed };
+    },
+    stop: async () => {
+      await runtime.stop();
+      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+};
+
+/** `maintenance_at` `seconds` from now, in the Fenix format. */
+export const fenixTimeIn = (seconds: number): string =>
+  new Date(Date.now() + seconds * 1000).toISOString().slice(0, 19).replace('T', ' ');
