@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, ResourceInUseException, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
 import { z } from 'zod';
@@ -28,6 +28,8 @@ export interface RuntimeOptions {
   subscriptionsFile?: string;
   /** Extra environment for the handlers (reply windows, check intervals …), as Lambda env would be. */
   env?: Record<string, string>;
+  /** Extra action plug-ins (name → handler), besides the modules under functions/plugins/. */
+  plugins?: Record<string, LocalFunction>;
   log?: (line: string) => void;
 }
 
@@ -79,7 +81,8 @@ export const startRuntime = async (options: RuntimeOptions) => {
 
   const plugins = readdirSync(join(ROOT, 'functions', 'plugins'))
     .filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'))
-    .map((file) => basename(file, '.ts'));
+    .map((file) => basename(file, '.ts'))
+    .concat(Object.keys(options.plugins ?? {}));
   Object.assign(process.env, {
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'local',
@@ -99,7 +102,8 @@ export const startRuntime = async (options: RuntimeOptions) => {
   // Imported only now: the handlers build their SDK clients from the environment set above.
   const { handler: workflow } = await import('../functions/workflow/handler.js');
   functions.set('fenix-workflow', (payload) => workflow(payload));
-  for (const name of plugins) {
+  for (const [name, handler] of Object.entries(options.plugins ?? {})) functions.set(`fenix-plugin-${name}`, handler);
+  for (const name of plugins.filter((plugin) => !options.plugins?.[plugin])) {
     const module = (await import(/* @vite-ignore */ pathToFileURL(join(ROOT, 'functions', 'plugins', `${name}.ts`)).href)) as { handler: LocalFunction };
     functions.set(`fenix-plugin-${name}`, (payload) => module.handler(payload));
   }
@@ -122,6 +126,7 @@ export const startRuntime = async (options: RuntimeOptions) => {
 
   const stop = async () => {
     await sfn.stopAll();
+    await sfn.settled(); // let in-flight handler calls finish before their emulators go away
     await bus.flush();
     for (const server of [api, sfnServer.server, eventServer.server, dynamo]) {
       server.closeAllConnections?.();
@@ -179,9 +184,10 @@ const createTable = async (endpoint: string) => {
     );
   } catch (error) {
     if (!(error instanceof ResourceInUseException)) throw error; // the table survives restarts
-  } finally {
-    client.destroy();
   }
+  // dynalite activates a new table on a timer: wait for it, as a real client would.
+  await waitUntilTableExists({ client, maxWaitTime: 30, minDelay: 0.05 as never, maxDelay: 0.2 as never }, { TableName: TABLE_NAME });
+  client.destroy();
 };
 
 /**

@@ -295,6 +295,8 @@ export class LocalStepFunctions {
     } catch (error) {
       // As Lambda reports a function error: the error type as Error, the details as Cause.
       const err = error instanceof Error ? error : new Error(String(error));
+      // Lambda writes a function error to its log; so does the local runtime.
+      console.error(JSON.stringify({ level: 'ERROR', message: 'function error', function: name, error: err.name, cause: err.message, stack: err.stack }));
       throw taskError(err.name, JSON.stringify({ errorType: err.name, errorMessage: err.message }));
     } finally {
       this.inFlight.delete(call);

@@ -239,16 +239,21 @@ export class SimCloud implements CloudDriver {
     return candidates[0]?.name;
   }
 
-  /** Adds `vcpus` to a host's usage only if it is enabled and has room (the capacity check is the write). */
+  /**
+   * Adds `vcpus` to a host's usage only if it is enabled and has room: the capacity check is the
+   * write's condition (DynamoDB conditions cannot add, so the limit is computed from the host's
+   * fixed size).
+   */
   private async reserve(host: string, vcpus: number): Promise<void> {
+    const size = (await this.getHost(host))?.vcpus ?? 0;
     try {
       await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: HOST_PK, sk: host },
           UpdateExpression: 'ADD used_vcpus :v',
-          ConditionExpression: 'attribute_exists(pk) AND disabled = :false AND used_vcpus + :v <= vcpus',
-          ExpressionAttributeValues: { ':v': vcpus, ':false': false },
+          ConditionExpression: 'attribute_exists(pk) AND disabled = :false AND used_vcpus <= :limit',
+          ExpressionAttributeValues: { ':v': vcpus, ':false': false, ':limit': size - vcpus },
         }),
       );
     } catch (error) {

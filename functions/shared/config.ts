@@ -8,17 +8,17 @@ const required = (name: string): string => {
   return value;
 };
 
-const integer = (name: string, fallback: number): number => {
-  const value = seconds(name, fallback);
+const integer = (name: string, fallback: number, min = 1): number => {
+  const value = seconds(name, fallback, min);
   if (!Number.isInteger(value)) throw new Error(`${name} must be a whole number, got "${process.env[name]}"`);
   return value;
 };
 
-const seconds = (name: string, fallback: number): number => {
+const seconds = (name: string, fallback: number, min = Number.MIN_VALUE): number => {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number of seconds, got "${raw}"`);
+  if (!Number.isFinite(value) || value < min) throw new Error(`${name} must be a number of at least ${min === Number.MIN_VALUE ? 'above 0' : min}, got "${raw}"`);
   return value;
 };
 
@@ -49,7 +49,7 @@ export const config = {
   },
   /** Seconds between checks that a host emptied (OWN_ACTION), and how many checks before giving up. */
   get emptyCheckSeconds() {
-    return integer('FENIX_EMPTY_CHECK_SECONDS', 5);
+    return integer('FENIX_EMPTY_CHECK_SECONDS', 5, 0);
   },
   get emptyCheckAttempts() {
     return integer('FENIX_EMPTY_CHECK_ATTEMPTS', 36);

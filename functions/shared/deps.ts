@@ -7,26 +7,22 @@ import { dynamo, eventBridge, sfn } from './clients.js';
 import { config } from './config.js';
 
 /**
- * The production wiring of the ports, built lazily (first use), so a handler that never touches a
- * port never needs its environment variable.
+ * The production wiring of the ports. Adapters are thin wrappers over the shared SDK clients and
+ * are built on access, so a handler that never touches a port never needs its environment variable.
  */
 export const defaultDeps = (): Deps => {
-  let store: DynamoSessionStore | undefined;
-  let cloud: SimCloud | undefined;
-  let events: EventBridgePublisher | undefined;
-  let engine: SfnEngine | undefined;
   return {
     get store() {
-      return (store ??= new DynamoSessionStore(dynamo(), config.tableName));
+      return new DynamoSessionStore(dynamo(), config.tableName);
     },
     get cloud() {
-      return (cloud ??= new SimCloud(dynamo(), config.tableName));
+      return new SimCloud(dynamo(), config.tableName);
     },
     get events() {
-      return (events ??= new EventBridgePublisher(eventBridge(), config.eventBusName));
+      return new EventBridgePublisher(eventBridge(), config.eventBusName);
     },
     get engine() {
-      return (engine ??= new SfnEngine(sfn(), config.stateMachineArn));
+      return new SfnEngine(sfn(), config.stateMachineArn);
     },
     clock: { now: () => new Date() },
     settings: {

@@ -22,6 +22,7 @@ export interface TestRuntimeOptions {
   subscriptions?: unknown;
   env?: Record<string, string>;
   dataDir?: string;
+  plugins?: Record<string, (payload: unknown) => Promise<unknown>>;
 }
 
 /** Fast timers for tests: real windows are tens of seconds. */
@@ -52,6 +53,7 @@ export const startTestRuntime = async (options: TestRuntimeOptions = {}): Promis
     inventoryFile,
     subscriptionsFile,
     env: { ...FAST_ENV, ...options.env },
+    plugins: options.plugins,
     log: () => undefined,
   });
   const events: EventEnvelope[] = [];
@@ -82,8 +84,21 @@ export const startTestRuntime = async (options: TestRuntimeOptions = {}): Promis
     url: runtime.url,
     events,
     waitForEvent,
-    waitForState: (sessionId, state, timeoutMs) =>
-      waitForEvent((e) => e['detail-type'] === 'maintenance.session' && e.detail.session_id === sessionId && e.detail.state === state, timeoutMs),
+    // Fails fast, with the recorded reason, when the session fails while another state is awaited.
+    waitForState: async (sessionId, state, timeoutMs) => {
+      const event = await waitForEvent(
+        (e) =>
+          e['detail-type'] === 'maintenance.session' &&
+          e.detail.session_id === sessionId &&
+          (e.detail.state === state || e.detail.state === 'MAINTENANCE_FAILED'),
+        timeoutMs,
+      );
+      if (event.detail.state !== state) {
+        const session = await runtime.store.getSession(sessionId);
+        throw new Error(`session failed instead of reaching ${state}: ${JSON.stringify(session?.failure)}`);
+      }
+      return event;
+    },
     api: async (method, path, body, headers = {}) => {
       const response = await fetch(`${runtime.url}${path}`, {
         method,
@@ -108,4 +123,4 @@ export const startTestRuntime = async (options: TestRuntimeOptions = {}): Promis
 
 /** `maintenance_at` `seconds` from now, in the Fenix format. */
 export const fenixTimeIn = (seconds: number): string =>
-  new Date(Date.now() + seconds * 1000).toISOString().slice(0, 19).replace('T', ' ');
+  new Date(Math.ceil(Date.now() / 1000) * 1000 + seconds * 1000).toISOString().slice(0, 19).replace('T', ' ');
