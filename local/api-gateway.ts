@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 
 export type ApiHandler = (event: APIGatewayProxyEventV2, context: unknown) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -52,10 +52,32 @@ const specificity = (path: string) => path.split('/').filter((segment) => segmen
  * API Gateway sends, calls the handler export Lambda would call, and writes its result back.
  * `authenticate` plays the JWT authorizer: it may refuse (401) or attach the verified claims.
  */
+export type Authenticator = (authorization: string | undefined) => { claims: Record<string, unknown> } | { error: string };
+
+/** The 401 API Gateway's JWT authorizer answers (here in the API's error shape). */
+export const unauthorized = (why: string): APIGatewayProxyStructuredResultV2 => ({
+  ...errorBody(401, 'unauthorized', `a valid bearer token is required (${why})`),
+  headers: { 'content-type': 'application/json', 'www-authenticate': 'Bearer' },
+});
+
+/** Checks `Authorization: Bearer <jwt>`; claims are handed on as strings, as API Gateway does. */
+export const bearerAuthenticator =
+  (verify: (token: string) => { claims: Record<string, unknown> } | { error: string }): Authenticator =>
+  (authorization) => {
+    const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
+    if (!match) return { error: authorization ? 'not a bearer token' : 'no Authorization header' };
+    const result = verify(match[1] as string);
+    if ('error' in result) return result;
+    const claims = Object.fromEntries(
+      Object.entries(result.claims).map(([key, value]) => [key, Array.isArray(value) ? `[${value.join(' ')}]` : String(value)]),
+    );
+    return { claims };
+  };
+
 export const createGateway = (
   routes: Route[],
-  authenticate: (event: APIGatewayProxyEventV2) => APIGatewayProxyStructuredResultV2 | undefined,
-  fallback?: (request: IncomingMessage, response: ServerResponse, body: string) => Promise<boolean>,
+  authenticate: Authenticator,
+  fallback?: (request: IncomingMessage, response: ServerResponse, body: string, claims: Record<string, unknown>) => Promise<boolean>,
 ) => {
   const compiled = [...routes]
     .sort((a, b) => specificity(b.path) - specificity(a.path))
@@ -69,7 +91,10 @@ export const createGateway = (
     const body = await readCapped(request);
     if (body === undefined) return reply(errorBody(413, 'payload_too_large', `request body is over ${GATEWAY_MAX_BODY_BYTES} bytes`));
     const url = new URL(request.url ?? '/', 'http://localhost');
-    if (fallback && (await fallback(request, response, body))) return;
+    // Every route needs a valid token, checked before routing so nothing is revealed without one.
+    const auth = authenticate(request.headers.authorization);
+    if ('error' in auth) return reply(unauthorized(auth.error));
+    if (fallback && (await fallback(request, response, body, auth.claims))) return;
     const method = (request.method ?? 'GET').toUpperCase();
     const candidates = compiled.map((route) => ({ route, params: route.match(url.pathname) })).filter((c) => c.params);
     const found = candidates.find((c) => c.route.method === method);
@@ -83,7 +108,7 @@ export const createGateway = (
     const headers: Record<string, string> = {};
     for (const [key, value] of Object.entries(request.headers)) if (value !== undefined) headers[key.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
     const routeKey = `${found.route.method} ${found.route.path}`;
-    const event: APIGatewayProxyEventV2 = {
+    const event: APIGatewayProxyEventV2WithJWTAuthorizer = {
       version: '2.0',
       routeKey,
       rawPath: url.pathname,
@@ -92,6 +117,7 @@ export const createGateway = (
       ...(url.search ? { queryStringParameters: Object.fromEntries(url.searchParams) } : {}),
       ...(Object.keys(found.params ?? {}).length ? { pathParameters: found.params } : {}),
       requestContext: {
+        authorizer: { principalId: '', integrationLatency: 0, jwt: { claims: auth.claims as Record<string, string>, scopes: [] } },
         accountId: '000000000000',
         apiId: 'local',
         domainName: headers.host ?? 'localhost',
@@ -106,8 +132,6 @@ export const createGateway = (
       ...(body ? { body } : {}),
       isBase64Encoded: false,
     };
-    const refused = authenticate(event);
-    if (refused) return reply(refused);
     try {
       reply(await found.route.handler(event, lambdaContext(routeKey)));
     } catch {

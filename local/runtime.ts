@@ -8,7 +8,8 @@ import { CreateTableCommand, DynamoDBClient, ResourceInUseException, waitUntilTa
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
 import { z } from 'zod';
-import { createGateway, type Route } from './api-gateway.js';
+import { bearerAuthenticator, createGateway, type Route } from './api-gateway.js';
+import { LocalKeys, type TokenRequest } from './jwt.js';
 import { startAwsJsonServer } from './aws-json-server.js';
 import { LocalEventBridge, loadSubscriptions } from './eventbridge-shim.js';
 import { type LocalFunction, LocalStepFunctions } from './sfn-shim.js';
@@ -121,8 +122,9 @@ export const startRuntime = async (options: RuntimeOptions) => {
   const store = new DynamoSessionStore(documentClient(), TABLE_NAME);
   await loadInventory(options.inventoryFile ?? DEMO_INVENTORY, cloud, store, documentClient(), log);
 
+  const keys = LocalKeys.load(dataDir);
   const routes = await apiRoutes();
-  api.on('request', createGateway(routes, () => undefined, simApi(cloud)));
+  api.on('request', createGateway(routes, bearerAuthenticator((token) => keys.verify(token)), simApi(cloud)));
 
   const stop = async () => {
     await sfn.stopAll();
@@ -133,7 +135,9 @@ export const startRuntime = async (options: RuntimeOptions) => {
       await new Promise((done) => server.close(() => done(undefined)));
     }
   };
-  return { url, port: apiPort, dataDir, sfn, bus, cloud, store, stop };
+  /** Mints a token for this runtime (tests, the demo); `npm run token` does the same from a shell. */
+  const token = (request: TokenRequest) => keys.issue(request);
+  return { url, port: apiPort, dataDir, sfn, bus, cloud, store, token, stop };
 };
 
 export type Runtime = Awaited<ReturnType<typeof startRuntime>>;

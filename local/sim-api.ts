@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { SimCloud } from '../functions/adapters/sim-cloud.js';
-import { ValidationError } from '../functions/core/errors.js';
+import { ForbiddenError, NotFoundError, ValidationError } from '../functions/core/errors.js';
+import { identityFromClaims } from '../functions/shared/auth.js';
 import { describeIssues, hostName, instanceId, projectId } from '../functions/core/schemas.js';
 import { errorResponse } from '../functions/shared/http.js';
 import { parseStrictJson } from '../functions/shared/json.js';
@@ -20,7 +21,7 @@ const moveInstance = z.strictObject({ host: hostName.optional() });
  */
 export const simApi =
   (cloud: SimCloud) =>
-  async (request: IncomingMessage, response: ServerResponse, body: string): Promise<boolean> => {
+  async (request: IncomingMessage, response: ServerResponse, body: string, claims: Record<string, unknown>): Promise<boolean> => {
     const url = new URL(request.url ?? '/', 'http://localhost');
     if (!url.pathname.startsWith('/sim/v1/')) return false;
     const send = (status: number, payload: unknown) => {
@@ -33,21 +34,34 @@ export const simApi =
       return result.data;
     };
     const path = url.pathname.replace(/\/+$/, '');
+    // An admin may act on any instance, a VNFM only on its own project's.
+    const identity = identityFromClaims(claims as never);
+    const mayActFor = (project: string) => {
+      if (!identity.admin && identity.project !== project) throw new ForbiddenError('this token may act only on its own project\'s instances');
+    };
     const method = request.method ?? 'GET';
     try {
       if (method === 'GET' && path === '/sim/v1/hosts') return send(200, { hosts: await cloud.listHosts() }), true;
       if (path === '/sim/v1/instances') {
         if (method === 'GET') {
-          const project = url.searchParams.get('project_id');
+          const project = url.searchParams.get('project_id') ?? (identity.admin ? null : (identity.project ?? ''));
           if (project !== null && !projectId.safeParse(project).success) throw new ValidationError('project_id: not a valid project id');
+          if (project !== null) mayActFor(project);
           return send(200, { instances: await cloud.listInstances(project ?? undefined) }), true;
         }
-        if (method === 'POST') return send(200, await cloud.createInstance(parse(createInstance))), true;
+        if (method === 'POST') {
+          const input = parse(createInstance);
+          mayActFor(input.project_id);
+          return send(200, await cloud.createInstance(input)), true;
+        }
       }
       const match = /^\/sim\/v1\/instances\/([^/]+)(\/move)?$/.exec(path);
       if (match) {
         const id = decodeURIComponent(match[1] as string);
         if (!instanceId.safeParse(id).success) throw new ValidationError('instance id: not a valid instance id');
+        const instance = await cloud.getInstance(id);
+        if (!instance) throw new NotFoundError(`no instance ${id}`);
+        mayActFor(instance.project_id);
         if (method === 'DELETE' && !match[2]) return (await cloud.deleteInstance(id), send(200, {})), true;
         if (method === 'POST' && match[2]) return send(200, await cloud.moveInstance(id, parse(moveInstance).host)), true;
       }

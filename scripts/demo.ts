@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Deduper, parseMaintenanceEvent, type SimInstance } from '../examples/vnfm/client.js';
 import { startVnfm, type Vnfm } from '../examples/vnfm/vnfm.js';
+import { LocalKeys } from '../local/jwt.js';
 
 process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
 
@@ -46,12 +47,15 @@ const port = process.env.PORT ? Number(process.env.PORT) : 0;
 // The VNFMs listen first, since the runtime reads their URLs (the subscriptions) at start-up; they
 // learn the API's URL at their first event.
 let fenixUrl = '';
+// Tokens are minted with the runtime's keys, made here first (the runtime loads the same ones).
+const keys = LocalKeys.load(dataDir);
 const vnfms: Vnfm[] = [];
 for (const [projectId, mode] of [
   ['vnf-a', 'migrate'],
   ['vnf-b', 'own_action'],
 ] as const) {
-  vnfms.push(await startVnfm({ fenixUrl: () => fenixUrl, projectId, mode, log: (line) => print(`  ${line}`) }));
+  const token = keys.issue({ project: projectId });
+  vnfms.push(await startVnfm({ fenixUrl: () => fenixUrl, projectId, mode, token, log: (line) => print(`  ${line}`) }));
 }
 const subscriptionsFile = join(dataDir, 'subscriptions.json');
 writeFileSync(
@@ -124,7 +128,7 @@ try {
   const maintenanceAt = new Date(Date.now() + START_IN_SECONDS * 1000);
   const response = await fetch(`${runtime.url}/v1/maintenance`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${keys.issue({ admin: true })}` },
     body: JSON.stringify({ state: 'MAINTENANCE', maintenance_at: fenixTime(maintenanceAt), hosts: [], metadata: { openstack_version: 'demo' } }),
   });
   const body = (await response.json()) as { session_id?: string; message?: string };

@@ -89,7 +89,14 @@ export const makeHandler = (deps: WorkflowDeps) => async (event: unknown): Promi
     const step = await runTask(task, deps);
     logger.info('workflow step', { action: task.action, next: step.next });
     return step;
+  } catch (error) {
+    // A session deleted while this step ran: its execution is stopped, so there is nobody to tell.
+    if (!(await deps.store.getSession(task.session_id))) return { next: 'SESSION_DELETED' };
+    throw error;
   } finally {
+    // DELETE removes the session item first, then sweeps its partition. A step that was still
+    // writing when the sweep ran finds the session gone here and sweeps what it wrote.
+    if (!(await deps.store.getSession(task.session_id))) await deps.store.deleteSession(task.session_id);
     logger.removeKeys(['session_id']);
   }
 };

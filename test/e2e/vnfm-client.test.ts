@@ -241,7 +241,9 @@ describe('sample VNFMs against the local runtime', () => {
       ['vnf-a', 'migrate'],
       ['vnf-b', 'own_action'],
     ] as const) {
-      vnfms.push(await startVnfm({ fenixUrl: () => fx!.url, projectId, mode, log: (line) => log.push(line), backoffMs: 50 }));
+      vnfms.push(
+        await startVnfm({ fenixUrl: () => fx!.url, token: () => fx!.token({ project: projectId }), projectId, mode, log: (line) => log.push(line), backoffMs: 50 }),
+      );
     }
     fx = await startTestRuntime({
       inventory,

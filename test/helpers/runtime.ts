@@ -7,8 +7,10 @@ import type { Runtime } from '../../local/runtime.js';
 export interface TestRuntime {
   runtime: Runtime;
   url: string;
-  /** Calls the API; answers the status and the parsed JSON body. */
+  /** Calls the API (as admin unless an Authorization header is given); answers the status and the parsed JSON body. */
   api: (method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<{ status: number; body: any }>;
+  /** A token for this runtime. */
+  token: (request: { admin?: boolean; project?: string; ttlSeconds?: number }) => string;
   /** Every event published so far, in order. */
   events: EventEnvelope[];
   /** Resolves with the first event (already seen or future) matching `predicate`. */
@@ -56,6 +58,7 @@ export const startTestRuntime = async (options: TestRuntimeOptions = {}): Promis
     plugins: options.plugins,
     log: () => undefined,
   });
+  const adminToken = runtime.token({ admin: true });
   const events: EventEnvelope[] = [];
   const waiters = new Set<{ predicate: (e: EventEnvelope) => boolean; resolve: (e: EventEnvelope) => void }>();
   runtime.bus.onEvent((event) => {
@@ -99,10 +102,13 @@ export const startTestRuntime = async (options: TestRuntimeOptions = {}): Promis
       }
       return event;
     },
+    token: (request) => runtime.token(request),
     api: async (method, path, body, headers = {}) => {
+      // An empty header value means "send none" (e.g. `authorization: ''` for an anonymous call).
+      const merged = { authorization: `Bearer ${adminToken}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers };
       const response = await fetch(`${runtime.url}${path}`, {
         method,
-        headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+        headers: Object.fromEntries(Object.entries(merged).filter(([, value]) => value !== '')),
         ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
       });
       const text = await response.text();
