@@ -139,6 +139,44 @@ export class DynamoSessionStore implements SessionStore {
     };
   }
 
+  async claimIdempotencyKey(key: string, requestHash: string) {
+    const Key = { pk: `IDEMPOTENCY#${key}`, sk: '#KEY' };
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          // Kept a day (TTL in AWS), long enough for any client retry.
+          Item: { ...Key, kind: 'idempotency', request_hash: requestHash, expires_at: Math.floor(Date.now() / 1000) + 86400 },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return { claimed: true as const };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      const existing = await this.db.send(new GetCommand({ TableName: this.tableName, Key, ConsistentRead: true }));
+      return {
+        claimed: false as const,
+        requestHash: String(existing.Item?.request_hash ?? ''),
+        ...(existing.Item?.session_id ? { sessionId: String(existing.Item.session_id) } : {}),
+      };
+    }
+  }
+
+  async completeIdempotencyKey(key: string, sessionId: string): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: `IDEMPOTENCY#${key}`, sk: '#KEY' },
+        UpdateExpression: 'SET session_id = :id',
+        ExpressionAttributeValues: { ':id': sessionId },
+      }),
+    );
+  }
+
+  async releaseIdempotencyKey(key: string): Promise<void> {
+    await this.db.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: `IDEMPOTENCY#${key}`, sk: '#KEY' } }));
+  }
+
   async getSession(sessionId: string): Promise<Session | undefined> {
     const result = await this.db.send(
       new GetCommand({ TableName: this.tableName, Key: { pk: sessionPk(sessionId), sk: SESSION_SK }, ConsistentRead: true }),

@@ -8,6 +8,13 @@ export interface SessionStore {
   lockHosts(sessionId: string, hosts: string[]): Promise<void>;
   releaseHosts(sessionId: string, hosts: string[]): Promise<void>;
   createSession(session: Session, hosts: SessionHost[]): Promise<void>;
+  /**
+   * Claims an Idempotency-Key for a request (by its hash). Answers `claimed`, or what an earlier
+   * request with the same key recorded: its hash and, once it finished, the session it created.
+   */
+  claimIdempotencyKey(key: string, requestHash: string): Promise<{ claimed: true } | { claimed: false; requestHash: string; sessionId?: string }>;
+  completeIdempotencyKey(key: string, sessionId: string): Promise<void>;
+  releaseIdempotencyKey(key: string): Promise<void>;
   getSession(sessionId: string): Promise<Session | undefined>;
   listSessionIds(): Promise<string[]>;
   /** Session ids not DONE/FAILED (Query on the sparse active index). */

@@ -21,6 +21,14 @@ export const projectId = name('project_id', 64);
 export const instanceId = name('instance id', 128);
 export const pluginName = name('plugin', 64).regex(/^[a-z0-9_-]+$/, 'plugin must be lower-case letters, digits, _ or -');
 
+/** The optional `Idempotency-Key` header of session creation. */
+export const idempotencyKey = z
+  .string()
+  .min(1, 'Idempotency-Key must not be empty')
+  .max(128, 'Idempotency-Key must be at most 128 characters')
+  .regex(/^[\x21-\x7e]+$/, 'Idempotency-Key must be printable ASCII without spaces')
+  .optional();
+
 export const sessionIdParam = z.uuid({ error: 'session_id must be a UUID' });
 
 const fenixTime = z

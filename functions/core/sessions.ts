@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Deps } from './deps.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
 import type { Session, SessionHost } from './model.js';
@@ -12,6 +12,36 @@ import { parseFenixTime, toIsoSeconds } from './time.js';
  * 2. Lock the hosts: a host already in another active session → 409, and nothing is written.
  * 3. Store the session, then start one execution named after it. If the start fails, undo 2–3.
  */
+/**
+ * `createSession` behind an optional Idempotency-Key: a retried request with the same key and body
+ * gets the first answer (and creates nothing); the same key with another body is a 409; a retry
+ * while the first request is still running is a 409 the client can retry.
+ */
+export const createSessionOnce = async (
+  request: CreateSessionRequest,
+  idempotencyKey: string | undefined,
+  deps: Deps,
+): Promise<{ session_id: string }> => {
+  if (!idempotencyKey) return createSession(request, deps);
+  const requestHash = createHash('sha256').update(JSON.stringify(request)).digest('hex');
+  const claim = await deps.store.claimIdempotencyKey(idempotencyKey, requestHash);
+  if (!claim.claimed) {
+    if (claim.requestHash !== requestHash) {
+      throw new ConflictError('this Idempotency-Key was already used with a different request body', 'idempotency_key_reused');
+    }
+    if (!claim.sessionId) throw new ConflictError('a request with this Idempotency-Key is still being processed; retry shortly', 'request_in_progress');
+    return { session_id: claim.sessionId };
+  }
+  try {
+    const created = await createSession(request, deps);
+    await deps.store.completeIdempotencyKey(idempotencyKey, created.session_id);
+    return created;
+  } catch (error) {
+    await deps.store.releaseIdempotencyKey(idempotencyKey); // a refused request may be corrected and retried
+    throw error;
+  }
+};
+
 export const createSession = async (request: CreateSessionRequest, deps: Deps): Promise<{ session_id: string }> => {
   const maintenanceAt = parseFenixTime(request.maintenance_at);
   if (!maintenanceAt) throw new ValidationError('maintenance_at: not a valid time');

@@ -235,3 +235,20 @@ describe('project replies', () => {
     expect(fx.events.some((e) => e['detail-type'] === 'maintenance.scheduled' && e.detail.session_id === body.session_id)).toBe(false);
   });
 });
+
+describe('Idempotency-Key', () => {
+  it('answers a retried creation with the first session and creates nothing more', async () => {
+    const body = { state: 'MAINTENANCE', maintenance_at: fenixTimeIn(60), hosts: ['cmp-9'] };
+    const first = await fx.api('POST', '/v1/maintenance', body, { 'idempotency-key': 'create-cmp-9' });
+    expect(first.status).toBe(200);
+    const again = await fx.api('POST', '/v1/maintenance', body, { 'idempotency-key': 'create-cmp-9' });
+    expect(again).toEqual(first);
+    const other = await fx.api('POST', '/v1/maintenance', { ...body, hosts: ['cmp-10'] }, { 'idempotency-key': 'create-cmp-9' });
+    expect(other.status).toBe(409);
+    expect(other.body.error).toBe('idempotency_key_reused');
+    const ids = (await fx.api('GET', '/v1/maintenance')).body.session_id as string[];
+    expect(ids.filter((id) => id === first.body.session_id)).toHaveLength(1);
+    expect((await fx.api('POST', '/v1/maintenance', body, { 'idempotency-key': 'bad key with spaces' })).status).toBe(400);
+    await fx.api('DELETE', `/v1/maintenance/${first.body.session_id}`);
+  });
+});
