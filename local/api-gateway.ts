@@ -74,6 +74,24 @@ export const bearerAuthenticator =
     return { claims };
   };
 
+/**
+ * What the handler pipeline (functions/shared/http.ts) enforces on the API routes, enforced here on
+ * the fallback's (the simulator API), which has no pipeline of its own: a malformed %-escape in the
+ * path, or a body declared as anything but JSON, is a 400 (not a 500 from decodeURIComponent, nor
+ * a body parsed regardless). API routes are left to their handlers, so that local tests keep
+ * exercising the handlers' own checks, which are what runs in AWS.
+ */
+const fallbackRefusal = (pathname: string, contentType: string | undefined, body: string): string | undefined => {
+  try {
+    decodeURIComponent(pathname);
+  } catch {
+    return 'the path holds a malformed %-escape';
+  }
+  const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase();
+  if (body && type && type !== 'application/json') return `content-type must be application/json, not ${type}`;
+  return undefined;
+};
+
 export const createGateway = (
   routes: Route[],
   authenticate: Authenticator,
@@ -83,18 +101,25 @@ export const createGateway = (
     .sort((a, b) => specificity(b.path) - specificity(a.path))
     .map((route) => ({ ...route, match: compile(route.path) }));
 
-  return async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
-    const reply = (result: APIGatewayProxyStructuredResultV2) => {
-      response.writeHead(result.statusCode ?? 200, (result.headers ?? {}) as Record<string, string>);
-      response.end(result.body ?? '');
-    };
-    const body = await readCapped(request);
+  const handle = async (request: IncomingMessage, response: ServerResponse, reply: (result: APIGatewayProxyStructuredResultV2) => void): Promise<void> => {
+    // A client that went away mid-body leaves no one to answer.
+    const body = await readCapped(request).catch(() => null);
+    if (body === null) return void response.destroy();
     if (body === undefined) return reply(errorBody(413, 'payload_too_large', `request body is over ${GATEWAY_MAX_BODY_BYTES} bytes`));
-    const url = new URL(request.url ?? '/', 'http://localhost');
+    let url: URL;
+    try {
+      url = new URL(request.url ?? '/', 'http://localhost');
+    } catch {
+      return reply(errorBody(400, 'invalid_request', 'the request target is not a valid URL'));
+    }
     // Every route needs a valid token, checked before routing so nothing is revealed without one.
     const auth = authenticate(request.headers.authorization);
     if ('error' in auth) return reply(unauthorized(auth.error));
-    if (fallback && (await fallback(request, response, body, auth.claims))) return;
+    if (fallback && !compiled.some((route) => route.match(url.pathname))) {
+      const refusal = fallbackRefusal(url.pathname, request.headers['content-type'], body);
+      if (refusal) return reply(errorBody(400, 'invalid_request', refusal));
+      if (await fallback(request, response, body, auth.claims)) return;
+    }
     const method = (request.method ?? 'GET').toUpperCase();
     const candidates = compiled.map((route) => ({ route, params: route.match(url.pathname) })).filter((c) => c.params);
     const found = candidates.find((c) => c.route.method === method);
@@ -136,6 +161,21 @@ export const createGateway = (
       reply(await found.route.handler(event, lambdaContext(routeKey)));
     } catch {
       reply(errorBody(500, 'internal_error', 'The request could not be completed; it has been logged.'));
+    }
+  };
+
+  // Nothing may escape this async listener: an unhandled rejection ends the process, and with it
+  // the whole local runtime (one client hanging up mid-body used to be enough).
+  return async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const reply = (result: APIGatewayProxyStructuredResultV2) => {
+      response.writeHead(result.statusCode ?? 200, (result.headers ?? {}) as Record<string, string>);
+      response.end(result.body ?? '');
+    };
+    try {
+      await handle(request, response, reply);
+    } catch {
+      if (response.headersSent || response.destroyed) response.destroy();
+      else reply(errorBody(500, 'internal_error', 'The request could not be completed; it has been logged.'));
     }
   };
 };

@@ -7,6 +7,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
+import './dynalite-fix.js';
 import { z } from 'zod';
 import { bearerAuthenticator, createGateway, type Route } from './api-gateway.js';
 import { LocalKeys, type TokenRequest } from './jwt.js';
@@ -122,15 +123,31 @@ export const startRuntime = async (options: RuntimeOptions) => {
   const store = new DynamoSessionStore(documentClient(), TABLE_NAME);
   await loadInventory(options.inventoryFile ?? DEMO_INVENTORY, cloud, store, documentClient(), log);
 
+  // Executions live in memory: every session that was running when the runtime stopped (or was
+  // killed) continues in a fresh execution from its persisted state.
+  const { startExecutionFrom } = await import('../functions/core/sessions.js');
+  const { defaultDeps } = await import('../functions/shared/deps.js');
+  for (const id of await store.listActiveSessionIds()) {
+    const session = await store.getSession(id);
+    if (!session) continue;
+    await startExecutionFrom(session, session.state, defaultDeps());
+    log(`fenix: resumed session ${id} in ${session.state}`);
+  }
+
   const keys = LocalKeys.load(dataDir);
   const routes = await apiRoutes();
   api.on('request', createGateway(routes, bearerAuthenticator((token) => keys.verify(token)), simApi(cloud)));
 
   const stop = async () => {
+    // Stop taking requests and let those in flight finish, then stop the executions and let their
+    // running steps finish, before the emulators they talk to go away.
+    const apiClosed = new Promise((done) => api.close(() => done(undefined)));
+    api.closeIdleConnections();
+    await apiClosed;
     await sfn.stopAll();
-    await sfn.settled(); // let in-flight handler calls finish before their emulators go away
+    await sfn.settled();
     await bus.flush();
-    for (const server of [api, sfnServer.server, eventServer.server, dynamo]) {
+    for (const server of [sfnServer.server, eventServer.server, dynamo]) {
       server.closeAllConnections?.();
       await new Promise((done) => server.close(() => done(undefined)));
     }
@@ -148,18 +165,24 @@ const apiRoutes = async (): Promise<Route[]> => {
     createSession: import('../functions/api/create-session.js'),
     listSessions: import('../functions/api/list-sessions.js'),
     getSession: import('../functions/api/get-session.js'),
+    updateSession: import('../functions/api/update-session.js'),
+    getSessionDetail: import('../functions/api/get-session-detail.js'),
     deleteSession: import('../functions/api/delete-session.js'),
     getProject: import('../functions/api/get-project.js'),
     putProjectReply: import('../functions/api/put-project-reply.js'),
+    getOpenApi: import('../functions/api/get-openapi.js'),
   };
   const handler = async (module: Promise<{ handler: unknown }>) => (await module).handler as Route['handler'];
   return [
     { method: 'POST', path: '/v1/maintenance', handler: await handler(modules.createSession) },
     { method: 'GET', path: '/v1/maintenance', handler: await handler(modules.listSessions) },
     { method: 'GET', path: '/v1/maintenance/{session_id}', handler: await handler(modules.getSession) },
+    { method: 'PUT', path: '/v1/maintenance/{session_id}', handler: await handler(modules.updateSession) },
     { method: 'DELETE', path: '/v1/maintenance/{session_id}', handler: await handler(modules.deleteSession) },
+    { method: 'GET', path: '/v1/maintenance/{session_id}/detail', handler: await handler(modules.getSessionDetail) },
     { method: 'GET', path: '/v1/maintenance/{session_id}/{project_id}', handler: await handler(modules.getProject) },
     { method: 'PUT', path: '/v1/maintenance/{session_id}/{project_id}', handler: await handler(modules.putProjectReply) },
+    { method: 'GET', path: '/v1/openapi.json', handler: await handler(modules.getOpenApi) },
   ];
 };
 

@@ -25,6 +25,8 @@ interface Execution {
   children: Set<string>;
   /** History events as AWS would count them, for the benchmark (see countEvents). */
   historyEvents: number;
+  /** Billed state transitions (states entered, retries included), for the benchmark. */
+  transitions: number;
 }
 
 interface Waiter {
@@ -111,7 +113,7 @@ export class LocalStepFunctions {
       throw new AwsError('ExecutionAlreadyExists', `Execution Already Exists: '${arn}'`);
     }
     const parsedInput = JSON.parse(input) as Record<string, unknown>;
-    const execution = { arn, name, stateMachineArn, input, status: 'RUNNING', startDate: new Date(), children: new Set(), historyEvents: 0 } as unknown as Execution;
+    const execution = { arn, name, stateMachineArn, input, status: 'RUNNING', startDate: new Date(), children: new Set(), historyEvents: 0, transitions: 0 } as unknown as Execution;
     const issueToken = () => `${name}.${randomUUID()}`;
     const run = entry.machine.run(parsedInput as never, {
       noThrowOnAbort: true,
@@ -182,7 +184,7 @@ export class LocalStepFunctions {
 
   /** Every execution's status and history size (for tests and the benchmark). */
   list() {
-    return [...this.executions.values()].map((e) => ({ arn: e.arn, name: e.name, status: e.status, historyEvents: e.historyEvents }));
+    return [...this.executions.values()].map((e) => ({ arn: e.arn, name: e.name, status: e.status, historyEvents: e.historyEvents, transitions: e.transitions }));
   }
 
   /**
@@ -230,8 +232,11 @@ export class LocalStepFunctions {
       if (event.type === 'StateEntered' && event.state) {
         const resource = resources.get(event.state.name);
         execution.historyEvents += resource === undefined ? 2 : resource.endsWith('.waitForTaskToken') ? 6 : 5;
-      } else if (event.type === 'StateRetried') execution.historyEvents += 3;
-      else if (event.type.startsWith('Execution')) execution.historyEvents += 1;
+        execution.transitions += 1;
+      } else if (event.type === 'StateRetried') {
+        execution.historyEvents += 3;
+        execution.transitions += 1;
+      } else if (event.type.startsWith('Execution')) execution.historyEvents += 1;
       if ((event.type === 'StateExited' || event.type === 'StateFailed' || event.type === 'StateRetried') && event.state) {
         const state = event.state.name;
         this.dropWaiters((w) => w.executionArn === execution.arn && w.state === state);

@@ -3,11 +3,12 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
+  QueryCommand,
   type QueryCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { ConflictError } from '../core/errors.js';
-import type { ActionRecord, PluginRun, Round, RoundMember, Session, SessionHost, SessionInstance, SessionProject } from '../core/model.js';
+import { ConflictError, ValidationError } from '../core/errors.js';
+import type { ActionRecord, HistoryEntry, PluginRun, Round, RoundMember, Session, SessionHost, SessionInstance, SessionProject } from '../core/model.js';
 import type { SessionStore } from '../core/ports.js';
 import type { InstanceAction } from '../core/states.js';
 import { isTerminal } from '../core/states.js';
@@ -272,28 +273,37 @@ export class DynamoSessionStore implements SessionStore {
     return (result.Attributes?.event_seq as number) - count + 1;
   }
 
-  async transition(sessionId: string, to: Session['state'], changes: Partial<Session> = {}) {
+  async transition(sessionId: string, to: Session['state'], changes: Partial<Session> = {}, options: { reenter?: boolean } = {}) {
     const now = new Date().toISOString();
+    const setKeys = Object.keys(changes).filter((key) => changes[key as keyof Session] !== undefined);
+    const removeKeys = Object.keys(changes).filter((key) => changes[key as keyof Session] === undefined);
     try {
       const updated = await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: sessionPk(sessionId), sk: SESSION_SK },
           // event_seq and transition_seq both read the old counter: one new number for this step.
-          UpdateExpression: [
-            'SET previous_state = #state, #state = :to, event_seq = event_seq + :one, transition_seq = event_seq + :one',
-            'state_entered_at = :now, updated_at = :now',
-            ...Object.keys(changes).map((key) => `#c_${key} = :c_${key}`),
-            ...(isTerminal(to) ? [] : ['gsi2pk = :active, gsi2sk = :id']),
-          ].join(', ') + (isTerminal(to) ? ' REMOVE gsi2pk, gsi2sk' : ''),
-          ConditionExpression: 'attribute_exists(pk) AND (#state <> :to OR attribute_not_exists(transition_seq))',
+          // A change to undefined removes the attribute (e.g. the failure, when a session continues).
+          UpdateExpression:
+            [
+              'SET previous_state = #state, #state = :to, event_seq = event_seq + :one, transition_seq = event_seq + :one',
+              'state_entered_at = :now, updated_at = :now',
+              ...setKeys.map((key) => `#c_${key} = :c_${key}`),
+              ...(isTerminal(to) ? [] : ['gsi2pk = :active, gsi2sk = :id']),
+            ].join(', ') +
+            (isTerminal(to) || removeKeys.length
+              ? ` REMOVE ${[...(isTerminal(to) ? ['gsi2pk', 'gsi2sk'] : []), ...removeKeys.map((key) => `#c_${key}`)].join(', ')}`
+              : ''),
+          ConditionExpression: options.reenter
+            ? 'attribute_exists(pk)'
+            : 'attribute_exists(pk) AND (#state <> :to OR attribute_not_exists(transition_seq))',
           ExpressionAttributeNames: { '#state': 'state', ...Object.fromEntries(Object.keys(changes).map((key) => [`#c_${key}`, key])) },
           ExpressionAttributeValues: {
             ':to': to,
             ':one': 1,
             ':now': now,
             ...(isTerminal(to) ? {} : { ':active': 'ACTIVE_SESSIONS', ':id': sessionId }),
-            ...Object.fromEntries(Object.entries(changes).map(([key, value]) => [`:c_${key}`, value])),
+            ...Object.fromEntries(setKeys.map((key) => [`:c_${key}`, changes[key as keyof Session]])),
           },
           ReturnValues: 'ALL_NEW',
         }),
@@ -310,7 +320,8 @@ export class DynamoSessionStore implements SessionStore {
 
   /** The first transition (into the initial state) has no previous state. */
   private transitionResult(session: Session) {
-    const previous = session.previous_state && session.previous_state !== session.state ? session.previous_state : null;
+    // Only the very first transition (creation → MAINTENANCE) has no previous state.
+    const previous = session.previous_state && (session.previous_state !== session.state || session.transition_seq !== 1) ? session.previous_state : null;
     return { session, previous, seq: session.transition_seq ?? 0 };
   }
 
@@ -390,6 +401,54 @@ export class DynamoSessionStore implements SessionStore {
 
   async listActions(sessionId: string, seq: number): Promise<ActionRecord[]> {
     return (await this.queryPrefix(sessionId, `ACTION#${roundSk(seq)}#`)).map((item) => strip<ActionRecord>(item));
+  }
+
+  async updateInstance(sessionId: string, projectId: string, instanceId: string, changes: Partial<SessionInstance>): Promise<void> {
+    const entries = Object.entries(changes);
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: sessionPk(sessionId), sk: `INSTANCE#${projectId}#${instanceId}` },
+          UpdateExpression: `SET ${entries.map(([key]) => `#${key} = :${key}`).join(', ')}`,
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: Object.fromEntries(entries.map(([key]) => [`#${key}`, key])),
+          ExpressionAttributeValues: Object.fromEntries(entries.map(([key, value]) => [`:${key}`, value])),
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error; // the instance left the session meanwhile
+    }
+  }
+
+  async putHistory(entries: { session_id: string; key: string; entry: HistoryEntry }[]): Promise<void> {
+    await this.batchPut(entries.map(({ session_id, key, entry }) => ({ pk: sessionPk(session_id), sk: `HISTORY#${key}`, kind: 'history', ...entry })));
+  }
+
+  async page<T>(sessionId: string, list: 'history' | 'instances', limit: number, next?: string): Promise<{ items: T[]; next?: string }> {
+    const prefix = list === 'history' ? 'HISTORY#' : 'INSTANCE#';
+    let start: Record<string, unknown> | undefined;
+    if (next) {
+      const sk = Buffer.from(next, 'base64url').toString('utf8');
+      // A token is only ever a key of this list: anything else is a client error, not a scan.
+      if (!sk.startsWith(prefix)) throw new ValidationError(`${list}_next: not a token of this list`);
+      start = { pk: sessionPk(sessionId), sk };
+    }
+    // The page is cut here rather than with Limit: dynalite's Limit path can crash the local
+    // runtime (its read-ahead stream reads a closed LevelDB iterator). One Query reads at most 1 MB.
+    const page = await this.db.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': sessionPk(sessionId), ':prefix': prefix },
+        ExclusiveStartKey: start,
+        ConsistentRead: true,
+      }),
+    );
+    const items = (page.Items ?? []).slice(0, limit);
+    const more = (page.Items?.length ?? 0) > limit || page.LastEvaluatedKey !== undefined;
+    const last = items.at(-1)?.sk as string | undefined;
+    return { items: items.map((item) => strip<T>(item)), ...(more && last ? { next: Buffer.from(last).toString('base64url') } : {}) };
   }
 
   async putPluginRun(run: PluginRun): Promise<void> {

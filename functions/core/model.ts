@@ -66,6 +66,25 @@ export interface ActionRecord {
   at: string;
 }
 
+/** One step of a session's history (GET …/detail). */
+export interface HistoryEntry {
+  at: string;
+  /** The `event_seq` the step belongs to. */
+  seq: number;
+  what: 'state' | 'host' | 'notification' | 'instance_action_done' | 'reply';
+  state?: string;
+  previous_state?: string;
+  host?: string;
+  project_id?: string;
+  instance_ids?: string[];
+  reply_at?: string;
+  /** For replies: who sent it (the token subject) and what it said. */
+  replied_by?: string;
+  reply?: string;
+  instance_actions?: Record<string, string>;
+  reason?: string;
+}
+
 /** One run of an action plug-in (kept, success or not, for the detail view). */
 export interface PluginRun {
   session_id: string;

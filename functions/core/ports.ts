@@ -1,5 +1,5 @@
 import type { FenixEvent } from './events.js';
-import type { ActionRecord, CloudHost, CloudInstance, PluginRun, Round, RoundMember, Session, SessionHost, SessionInstance, SessionProject } from './model.js';
+import type { ActionRecord, CloudHost, CloudInstance, HistoryEntry, PluginRun, Round, RoundMember, Session, SessionHost, SessionInstance, SessionProject } from './model.js';
 import type { InstanceAction } from './states.js';
 
 /** Persistence of sessions and everything that hangs off them. */
@@ -24,9 +24,15 @@ export interface SessionStore {
   allocateEventSeq(sessionId: string, count: number): Promise<number>;
   /**
    * Moves the session to `to` and stamps the step with a new `event_seq` (one UpdateItem). When the
-   * session is already in `to` (a retried step) nothing changes and the stamped seq is returned again.
+   * session is already in `to` (a retried step) nothing changes and the stamped seq is returned again,
+   * unless `reenter` asks for a new step in the same state (SCALE_IN after SCALE_IN).
    */
-  transition(sessionId: string, to: Session['state'], changes?: Partial<Session>): Promise<{ session: Session; previous: Session['state'] | null; seq: number }>;
+  transition(
+    sessionId: string,
+    to: Session['state'],
+    changes?: Partial<Session>,
+    options?: { reenter?: boolean },
+  ): Promise<{ session: Session; previous: Session['state'] | null; seq: number }>;
   /** Atomically adds `by` to a numeric session field; returns the new value. */
   increment(sessionId: string, field: 'scale_in_rounds' | 'empty_checks' | 'maintained_count', by?: number): Promise<number>;
   /**
@@ -49,6 +55,10 @@ export interface SessionStore {
   /** Records an instance action (chosen / done) under the round that asked for it. */
   putAction(record: ActionRecord): Promise<void>;
   listActions(sessionId: string, seq: number): Promise<ActionRecord[]>;
+  updateInstance(sessionId: string, projectId: string, instanceId: string, changes: Partial<SessionInstance>): Promise<void>;
+  putHistory(entries: { session_id: string; key: string; entry: HistoryEntry }[]): Promise<void>;
+  /** A page of a session's list (history, instances), in key order; `next` continues it. */
+  page<T>(sessionId: string, list: 'history' | 'instances', limit: number, next?: string): Promise<{ items: T[]; next?: string }>;
   putPluginRun(run: PluginRun): Promise<void>;
   listPluginRuns(sessionId: string): Promise<PluginRun[]>;
   putProjects(sessionId: string, projects: SessionProject[]): Promise<void>;

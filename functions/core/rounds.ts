@@ -1,4 +1,5 @@
 import type { Deps } from './deps.js';
+import { historyKey, publish } from './history.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
 import { type FenixEvent, projectUrl } from './events.js';
 import type { Round, RoundMember, Session, SessionInstance } from './model.js';
@@ -87,10 +88,11 @@ export const replyToRound = async (
   if (member.status === 'SILENT' || round.status === 'CLOSED') {
     throw new ConflictError(`the reply window of this ${round.state} round has closed`, 'round_closed');
   }
+  const now = deps.clock.now().toISOString();
   const recorded = await deps.store.recordReply(
     { ...member, reply_state: reply.state, instance_actions: reply.instance_actions, replied_by: repliedBy },
     round.deadline,
-    deps.clock.now().toISOString(),
+    now,
   );
   if (!recorded) {
     // Lost a race: with our own duplicate (same reply → fine) or with the deadline (→ 409).
@@ -99,7 +101,30 @@ export const replyToRound = async (
     if (now?.status === 'REPLIED') throw new ConflictError(`project ${projectId} already replied ${now.reply_state}`, 'already_replied');
     throw new ConflictError(`the reply window of this ${round.state} round has closed`, 'round_closed');
   }
+  await recordInHistory(round, projectId, reply, repliedBy, now, deps);
   await settleRound(round, deps);
+};
+
+/** Files the reply in the session history (after its round's notifications) and marks the chosen actions. */
+const recordInHistory = async (round: Round, projectId: string, reply: ProjectReply, repliedBy: string, at: string, deps: Deps) => {
+  const seq = (round.first_event_seq ?? 0) + Math.max(0, round.expected_count - 1);
+  await deps.store.putHistory([
+    {
+      session_id: round.session_id,
+      key: historyKey(seq, `reply#${projectId}`),
+      entry: {
+        at,
+        seq,
+        what: 'reply',
+        state: round.state,
+        project_id: projectId,
+        reply: reply.state,
+        replied_by: repliedBy,
+        ...(Object.keys(reply.instance_actions).length ? { instance_actions: reply.instance_actions } : {}),
+      },
+    },
+  ]);
+  if (Object.keys(reply.instance_actions).length) await deps.store.setInstanceActions(round.session_id, projectId, reply.instance_actions);
 };
 
 const validateInstanceActions = async (
@@ -203,7 +228,7 @@ export const awaitRound = async (sessionId: string, seq: number, token: string, 
   const firstSeq = round.first_event_seq ?? (await deps.store.allocateEventSeq(sessionId, Math.max(1, round.expected_count)));
   const withToken = await deps.store.setRoundToken(sessionId, seq, token, firstSeq);
   const members = await deps.store.listMembers(sessionId, seq);
-  await deps.events.publish(members.map((member) => scheduledEvent(session, withToken, member, deps)));
+  await publish(members.map((member) => scheduledEvent(session, withToken, member, deps)), deps);
   if (withToken.status === 'CLOSED') await settleRound(withToken, deps);
 };
 

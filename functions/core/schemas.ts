@@ -68,6 +68,23 @@ export const createSessionSchema = z.strictObject({
 });
 export type CreateSessionRequest = z.infer<typeof createSessionSchema>;
 
+/** States a failed session can be continued from (DONE and FAILED are not places to resume). */
+export const RESUMABLE_STATES = [
+  'MAINTENANCE',
+  'SCALE_IN',
+  'PREPARE_MAINTENANCE',
+  'START_MAINTENANCE',
+  'PLANNED_MAINTENANCE',
+  'MAINTENANCE_COMPLETE',
+] as const;
+
+export const updateSessionSchema = z.strictObject({
+  state: z.enum(RESUMABLE_STATES, { error: `state must be one of ${RESUMABLE_STATES.join(', ')} (the state to continue from)` }),
+  maintenance_at: fenixTime.optional(),
+  metadata: metadata.optional(),
+});
+export type UpdateSessionRequest = z.infer<typeof updateSessionSchema>;
+
 const REPLY_STATE = new RegExp(`^(ACK|NACK)_(${ROUND_STATES.join('|')})$`);
 
 export const projectReplySchema = z.strictObject({

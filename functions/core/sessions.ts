@@ -2,8 +2,9 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Deps } from './deps.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
 import type { Session, SessionHost } from './model.js';
-import type { CreateSessionRequest } from './schemas.js';
+import type { CreateSessionRequest, UpdateSessionRequest } from './schemas.js';
 import { parseFenixTime, toIsoSeconds } from './time.js';
+import { moveTo } from './transitions.js';
 
 /**
  * Creates a session and starts its workflow.
@@ -122,4 +123,62 @@ export const deleteSession = async (sessionId: string, deps: Deps): Promise<void
     sessionId,
     hosts.map((host) => host.name),
   );
+};
+
+/**
+ * Starts a fresh execution for a session from `state` (DESIGN §10: resume is the same path as
+ * continue). Every state reads what it needs from the store, so the new execution takes up the
+ * session where the records say it is: maintained hosts are skipped, an open round is waited on
+ * until its stored deadline, recorded replies stand.
+ */
+export const startExecutionFrom = async (session: Session, state: Session['state'], deps: Deps): Promise<string> => {
+  const count = (session.execution_count ?? 1) + 1;
+  const name = `${session.session_id}-${count}`;
+  await deps.store.updateSession(session.session_id, {
+    execution_name: name,
+    execution_count: count,
+    execution_base: session.maintained_count ?? 0,
+  });
+  await deps.engine.start(session.session_id, name, { session_id: session.session_id, resume_from: state });
+  return name;
+};
+
+/**
+ * `PUT /v1/maintenance/{id}` `{state, maintenance_at?, metadata?}`: continues a MAINTENANCE_FAILED
+ * session from `state` once the admin has fixed the cause.
+ * 1. 404 unknown; 409 unless the session is MAINTENANCE_FAILED (a running or finished session
+ *    cannot be continued); 409 when maintenance_at/metadata change after host work started.
+ * 2. Take the host locks again (another session may have claimed a host meanwhile → 409).
+ * 3. Move the session to `state` (clearing the failure and the loop counters), then start a fresh
+ *    execution from there.
+ */
+export const continueSession = async (sessionId: string, request: UpdateSessionRequest, deps: Deps): Promise<void> => {
+  const session = await getSessionOrThrow(sessionId, deps);
+  if (session.state !== 'MAINTENANCE_FAILED') {
+    throw new ConflictError(
+      `session ${sessionId} is ${session.state}; only a MAINTENANCE_FAILED session can be continued`,
+      session.state === 'MAINTENANCE_DONE' ? 'session_done' : 'session_running',
+    );
+  }
+  const hosts = await deps.store.listHosts(sessionId);
+  const started = hosts.some((host) => host.disabled || host.maintained || host.phase === 'IN_MAINTENANCE' || host.phase === 'FAILED');
+  if (started && (request.maintenance_at !== undefined || request.metadata !== undefined)) {
+    throw new ConflictError('maintenance_at and metadata can change only before host work has started', 'host_work_started');
+  }
+  const maintenanceAt = request.maintenance_at ? parseFenixTime(request.maintenance_at) : undefined;
+  await deps.store.lockHosts(
+    sessionId,
+    hosts.map((host) => host.name),
+  );
+  for (const host of hosts.filter((h) => h.phase === 'FAILED')) {
+    await deps.store.updateHost(sessionId, host.name, { phase: host.maintained ? 'MAINTAINED' : 'PENDING', blocking_reason: '' });
+  }
+  const moved = await moveTo(sessionId, request.state, deps, {
+    failure: undefined,
+    scale_in_rounds: 0,
+    empty_checks: 0,
+    ...(maintenanceAt ? { maintenance_at: toIsoSeconds(maintenanceAt) } : {}),
+    ...(request.metadata ? { metadata: request.metadata } : {}),
+  });
+  await startExecutionFrom(moved, request.state, deps);
 };

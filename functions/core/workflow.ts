@@ -1,11 +1,13 @@
 import type { Deps } from './deps.js';
+import { publish } from './history.js';
 import { ConflictError } from './errors.js';
 import { type FenixEvent, projectUrl } from './events.js';
 import type { CloudInstance, Round, Session, SessionHost, SessionInstance, SessionProject } from './model.js';
 import { awaitRound, currentRound, expireRound, openRound, secondsLeft } from './rounds.js';
 import type { ActionPlugin } from './schemas.js';
 import { getSessionOrThrow } from './sessions.js';
-import type { RoundState, SessionState } from './states.js';
+import { failSession, moveTo } from './transitions.js';
+import { ROUND_STATES, type RoundState, type SessionState } from './states.js';
 
 /**
  * The default workflow's steps, one function per ASL task (statemachines/session.asl.json and
@@ -30,38 +32,6 @@ export type WorkflowDeps = Deps & { workflow: WorkflowSettings };
 
 export type Step = { next: string } & Record<string, unknown>;
 
-// ---------------------------------------------------------------- transitions and failure
-
-const percentDone = (session: Session): number =>
-  session.state === 'MAINTENANCE_DONE' ? 100 : Math.floor((100 * (session.maintained_count ?? 0)) / Math.max(1, session.host_count));
-
-/** Enters `to`, then publishes `maintenance.session` with the seq stamped on the step. */
-const moveTo = async (sessionId: string, to: SessionState, deps: Deps, changes: Partial<Session> = {}): Promise<Session> => {
-  const { session, previous, seq } = await deps.store.transition(sessionId, to, { ...changes });
-  await deps.events.publish([
-    {
-      detailType: 'maintenance.session',
-      detail: {
-        service: 'fenix',
-        session_id: sessionId,
-        state: session.state,
-        previous_state: previous,
-        percent_done: percentDone(session),
-        event_seq: seq,
-      },
-    },
-  ]);
-  return session;
-};
-
-export const failSession = async (sessionId: string, reason: string, deps: Deps, details?: Record<string, unknown>): Promise<Step> => {
-  const session = await getSessionOrThrow(sessionId, deps);
-  if (session.state !== 'MAINTENANCE_FAILED') {
-    await moveTo(sessionId, 'MAINTENANCE_FAILED', deps, { failure: { reason, ...(details ? { details } : {}) } });
-  }
-  return { next: 'MAINTENANCE_FAILED', reason };
-};
-
 // ---------------------------------------------------------------- the cloud snapshot
 
 const computes = (hosts: SessionHost[]) => hosts.filter((host) => host.type === 'compute');
@@ -75,8 +45,11 @@ export const refreshSnapshot = async (sessionId: string, deps: Deps): Promise<Se
   const live: CloudInstance[] = [];
   for (const host of hosts) live.push(...(await deps.cloud.listInstancesOnHost(host.name)));
   const before = await deps.store.listInstances(sessionId);
+  const known = new Map(before.map((instance) => [instance.instance_id, instance]));
   const liveIds = new Set(live.map((instance) => instance.id));
+  // What was asked and done for an instance survives a refresh (the detail view shows it).
   const instances: SessionInstance[] = live.map((instance) => ({
+    ...known.get(instance.id),
     instance_id: instance.id,
     project_id: instance.project_id,
     name: instance.name,
@@ -106,6 +79,8 @@ const projectsWithInstances = (instances: SessionInstance[], host?: string): str
 /** Opens the round of `state`, or skips it when nobody is concerned. */
 const roundStep = async (session: Session, state: RoundState, projects: string[], deps: Deps, options: { host?: string; actionsAt?: Date } = {}): Promise<Step> => {
   if (projects.length === 0) return { next: 'SKIP', round_seq: 0 };
+  const resumed = await resumedRoundStep(session, state, deps);
+  if (resumed) return resumed;
   const round = await openRound(session, state, projects, deps, options);
   return { next: 'AWAIT', round_seq: round.seq, timeout_seconds: secondsLeft(round, deps) };
 };
@@ -119,10 +94,25 @@ const hostToEmpty = async (hosts: SessionHost[], deps: Deps) => {
   return candidates[0];
 };
 
+/**
+ * A round this step already opened (a retried task, or an execution resumed after a restart) is
+ * taken up again: an open one is waited on for the time left until its stored deadline, a decided
+ * one goes straight to its outcome. Nothing is sent twice and no window is reopened.
+ */
+const resumedRoundStep = async (session: Session, state: SessionState, deps: Deps): Promise<Step | undefined> => {
+  if (!(ROUND_STATES as readonly string[]).includes(state)) return undefined;
+  const round = await roundOfThisStep(session, state as RoundState, deps);
+  if (!round) return undefined;
+  if (round.status === 'CLOSED') return { next: 'SKIP', round_seq: round.seq, ...(round.host ? { host: round.host } : {}) };
+  return { next: 'AWAIT', round_seq: round.seq, timeout_seconds: secondsLeft(round, deps), ...(round.host ? { host: round.host } : {}) };
+};
+
 export const enter = async (sessionId: string, state: SessionState, deps: WorkflowDeps): Promise<Step> => {
   const current = await getSessionOrThrow(sessionId, deps);
   if (current.state === 'MAINTENANCE_FAILED' || current.state === 'MAINTENANCE_DONE') return { next: current.state };
   const session = current.state === state && current.transition_seq !== undefined ? current : await moveTo(sessionId, state, deps);
+  const resumed = await resumedRoundStep(session, state, deps);
+  if (resumed) return resumed;
   switch (state) {
     case 'MAINTENANCE': {
       const instances = await refreshSnapshot(sessionId, deps);
@@ -207,9 +197,14 @@ export const afterRound = async (sessionId: string, state: RoundState, deps: Wor
   switch (state) {
     case 'MAINTENANCE':
       return { next: 'WAIT_UNTIL', until: session.maintenance_at };
-    case 'SCALE_IN':
+    case 'SCALE_IN': {
       await refreshSnapshot(sessionId, deps);
-      return chooseNext(sessionId, deps);
+      const next = await chooseNext(sessionId, deps);
+      // Another SCALE_IN round is a new step in the same state: enter it here, so it gets its own
+      // event and round (a plain retry of `enter` must not).
+      if (next.next === 'SCALE_IN') await moveTo(sessionId, 'SCALE_IN', deps, {}, true);
+      return next;
+    }
     case 'PREPARE_MAINTENANCE':
     case 'PLANNED_MAINTENANCE':
       return round?.host ? executeActions(session, round, deps) : emptied(sessionId, state, deps);
@@ -280,8 +275,9 @@ const executeActions = async (session: Session, round: Round, deps: WorkflowDeps
         if (action === 'EVICTION') await deps.cloud.deleteInstance(instanceId);
         else target = (await deps.cloud.moveInstance(instanceId)).host;
         await deps.store.putAction({ ...record, done: true, ...(target ? { target_host: target } : {}) });
+        await deps.store.updateInstance(session.session_id, member.project_id, instanceId, { action, action_done: true, ...(target ? { host: target } : {}) });
         const seq = await deps.store.stampEventSeq(session.session_id, `ACTION#ROUND#${String(round.seq).padStart(6, '0')}#${instanceId}`, 'event_seq');
-        await deps.events.publish([actionDoneEvent(session, instance, seq, deps)]);
+        await publish([actionDoneEvent(session, instance, seq, deps)], deps);
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         await deps.store.putAction({ ...record, done: false, error: message });
@@ -365,7 +361,7 @@ export const nextHost = async (sessionId: string, deps: WorkflowDeps): Promise<S
 
 const hostEvent = async (sessionId: string, host: string, state: 'IN_MAINTENANCE' | 'MAINTENANCE_COMPLETE', deps: Deps) => {
   const seq = await deps.store.stampEventSeq(sessionId, `HOST#${host}`, state === 'IN_MAINTENANCE' ? 'in_seq' : 'complete_seq');
-  await deps.events.publish([{ detailType: 'maintenance.host', detail: { service: 'fenix', session_id: sessionId, host, state, event_seq: seq } }]);
+  await publish([{ detailType: 'maintenance.host', detail: { service: 'fenix', session_id: sessionId, host, state, event_seq: seq } }], deps);
 };
 
 /** Starts a host (or a pre/post phase): checks it is empty, announces it, returns its plug-ins in order. */

@@ -1,8 +1,8 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyEventV2WithJWTAuthorizer } from 'aws-lambda';
 import { ForbiddenError, UnauthorizedError } from '../core/errors.js';
 
-/** Who may call a route. */
-export type Access = 'admin' | 'project';
+/** Who may call a route: admins only; admins and the path's project; or any admin or project token. */
+export type Access = 'admin' | 'project' | 'any';
 
 export interface Identity {
   /** The token subject (`sub`, else `client_id`), recorded with replies. */
@@ -52,6 +52,10 @@ export const authorize = (event: APIGatewayProxyEventV2, access: Access, params:
   if (!identity) throw new UnauthorizedError('a bearer token is required');
   if (identity.admin) return identity;
   if (access === 'admin') throw new ForbiddenError(`this route needs the ${ADMIN_SCOPE} scope`);
+  if (access === 'any') {
+    if (!identity.project) throw new ForbiddenError('this route needs an admin token or a token naming a project');
+    return identity;
+  }
   if (!identity.project || identity.project !== params.project_id) {
     throw new ForbiddenError('this token may act only for its own project');
   }

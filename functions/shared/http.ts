@@ -1,7 +1,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { ConflictError, DomainError, ForbiddenError, NotFoundError, PayloadTooLargeError, UnauthorizedError, ValidationError } from '../core/errors.js';
 import { describeIssues } from '../core/schemas.js';
 import { type Access, authorize, type Identity } from './auth.js';
@@ -40,19 +40,24 @@ export const errorResponse = (error: unknown): HttpResult => {
   return json(500, { error: 'internal_error', message: 'The request could not be completed; it has been logged.' });
 };
 
-export interface Request<P, B> {
+export interface Request<P, B, Q = Record<string, never>> {
   params: P;
   body: B;
+  query: Q;
   identity: Identity;
   event: APIGatewayProxyEventV2;
 }
 
-interface RouteSpec<P extends z.ZodType, B extends z.ZodType | undefined> {
+interface RouteSpec<P extends z.ZodType, B extends z.ZodType | undefined, Q extends z.ZodType | undefined> {
   /** Who may call the route: `admin` only, or admin and the project named in the path. */
   access: Access;
   params: P;
   body?: B;
+  /** Query string parameters; without a schema, any query string is refused. */
+  query?: Q;
 }
+
+const noQuery = z.strictObject({});
 
 /** The JSON body: absent → undefined; otherwise it must be JSON, within the cap, without duplicate keys. */
 const readBody = (event: APIGatewayProxyEventV2): unknown => {
@@ -82,9 +87,11 @@ const validate = <T extends z.ZodType>(schema: T, value: unknown, what: string):
  * authentication/authorization, body cap and strict JSON, zod validation of path and body, the
  * use case, and one error mapper. Handlers stay a few lines over the domain core.
  */
-export const httpHandler = <P extends z.ZodType, B extends z.ZodType | undefined>(
-  spec: RouteSpec<P, B>,
-  run: (request: Request<z.infer<P>, B extends z.ZodType ? z.infer<B> : undefined>) => Promise<HttpResult>,
+export const httpHandler = <P extends z.ZodType, B extends z.ZodType | undefined, Q extends z.ZodType | undefined = undefined>(
+  spec: RouteSpec<P, B, Q>,
+  run: (
+    request: Request<z.infer<P>, B extends z.ZodType ? z.infer<B> : undefined, Q extends z.ZodType ? z.infer<Q> : Record<string, never>>,
+  ) => Promise<HttpResult>,
 ) =>
   middy<APIGatewayProxyEventV2, HttpResult, Error, Context>({ timeoutEarlyInMillis: 0 })
     .use(injectLambdaContext(logger, { resetKeys: true }))
@@ -96,10 +103,11 @@ export const httpHandler = <P extends z.ZodType, B extends z.ZodType | undefined
         if (typeof (params as { session_id?: unknown }).session_id === 'string') {
           logger.appendKeys({ session_id: (params as { session_id: string }).session_id });
         }
+        const query = validate(spec.query ?? noQuery, event.queryStringParameters ?? {}, 'query');
         const rawBody = readBody(event);
         const body = spec.body ? validate(spec.body, rawBody ?? {}, 'body') : undefined;
         if (!spec.body && rawBody !== undefined) throw new ValidationError('this request takes no body');
-        return await run({ params, body: body as never, identity, event });
+        return await run({ params, body: body as never, query: query as never, identity, event });
       } catch (error) {
         return errorResponse(error);
       }

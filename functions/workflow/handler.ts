@@ -7,7 +7,6 @@ import {
   emptied,
   enter,
   expireRound,
-  failSession,
   hostBegin,
   hostEnd,
   hostFailed,
@@ -16,6 +15,7 @@ import {
   type Step,
   type WorkflowDeps,
 } from '../core/workflow.js';
+import { failSession } from '../core/transitions.js';
 import { config } from '../shared/config.js';
 import { defaultDeps } from '../shared/deps.js';
 import { logger } from '../shared/observability.js';

@@ -14,8 +14,9 @@ export interface TestRuntime {
   /** Every event published so far, in order. */
   events: EventEnvelope[];
   /** Resolves with the first event (already seen or future) matching `predicate`. */
-  waitForEvent: (predicate: (event: EventEnvelope) => boolean, timeoutMs?: number) => Promise<EventEnvelope>;
-  waitForState: (sessionId: string, state: string, timeoutMs?: number) => Promise<EventEnvelope>;
+  waitForEvent: (predicate: (event: EventEnvelope) => boolean, timeoutMs?: number, since?: number) => Promise<EventEnvelope>;
+  /** Waits for the session to reach `state` (after event index `since`); fails fast if it fails instead. */
+  waitForState: (sessionId: string, state: string, timeoutMs?: number, since?: number) => Promise<EventEnvelope>;
   stop: () => Promise<void>;
 }
 
@@ -70,8 +71,8 @@ export const startTestRuntime = async (options: TestRuntimeOptions = {}): Promis
       }
     }
   });
-  const waitForEvent = (predicate: (event: EventEnvelope) => boolean, timeoutMs = 30_000) => {
-    const seen = events.find(predicate);
+  const waitForEvent = (predicate: (event: EventEnvelope) => boolean, timeoutMs = 30_000, since = 0) => {
+    const seen = events.slice(since).find(predicate);
     if (seen) return Promise.resolve(seen);
     return new Promise<EventEnvelope>((resolve, reject) => {
       const waiter = { predicate, resolve: (e: EventEnvelope) => (clearTimeout(timer), resolve(e)) };
@@ -88,13 +89,14 @@ export const startTestRuntime = async (options: TestRuntimeOptions = {}): Promis
     events,
     waitForEvent,
     // Fails fast, with the recorded reason, when the session fails while another state is awaited.
-    waitForState: async (sessionId, state, timeoutMs) => {
+    waitForState: async (sessionId, state, timeoutMs, since) => {
       const event = await waitForEvent(
         (e) =>
           e['detail-type'] === 'maintenance.session' &&
           e.detail.session_id === sessionId &&
           (e.detail.state === state || e.detail.state === 'MAINTENANCE_FAILED'),
         timeoutMs,
+        since,
       );
       if (event.detail.state !== state) {
         const session = await runtime.store.getSession(sessionId);

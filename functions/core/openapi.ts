@@ -1,0 +1,423 @@
+import { z } from 'zod';
+import {
+  createSessionSchema,
+  idempotencyKey,
+  projectId,
+  projectReplySchema,
+  sessionIdParam,
+  updateSessionSchema,
+} from './schemas.js';
+import { HOST_TYPES, INSTANCE_ACTIONS, ROUND_STATES, SESSION_STATES } from './states.js';
+
+/**
+ * The OpenAPI 3.1 document of the API (served at `GET /v1/openapi.json`, kept as
+ * `docs/openapi.json` by `npm run openapi`).
+ *
+ * Request bodies, path parameters and headers are converted with `z.toJSONSchema` from the very zod
+ * schemas the handlers validate with (functions/core/schemas.ts), so what the document promises is
+ * what the API checks; refinements that JSON Schema cannot say (a real calendar time, unique host
+ * names, the 8 KB metadata cap) are given in the descriptions. Response bodies are written here as
+ * zod too; `test/contract/openapi.test.ts` drives every route to every documented status and
+ * validates the bodies against this document, so it cannot drift from the handlers.
+ */
+
+// ---------------------------------------------------------------- response bodies
+
+const fenixTime = z.string().regex(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/).describe('UTC time "YYYY-MM-DD HH:MM:SS"');
+const sessionState = z.enum(SESSION_STATES);
+const roundState = z.enum(ROUND_STATES);
+const nullableTime = fenixTime.nullable();
+
+const historyEntry = z.strictObject({
+  at: fenixTime,
+  seq: z.number().int().min(0).describe('The `event_seq` of the step (replies are filed under their round).'),
+  kind: z.enum(['state', 'host', 'notification', 'instance_action_done', 'reply']),
+  state: z.string().optional(),
+  previous_state: z.string().optional(),
+  host: z.string().optional(),
+  project_id: z.string().optional(),
+  instance_ids: z.array(z.string()).optional(),
+  reply_at: z.string().optional(),
+  replied_by: z.string().optional().describe('Subject of the token that sent the reply.'),
+  reply: z.string().optional().describe('The reply state, e.g. NACK_PLANNED_MAINTENANCE.'),
+  instance_actions: z.record(z.string(), z.string()).optional(),
+  reason: z.string().optional().describe('Why the session failed (on the MAINTENANCE_FAILED step).'),
+});
+
+export const sessionDetailResponse = z.strictObject({
+  session: z.strictObject({
+    session_id: z.uuid(),
+    state: sessionState,
+    previous_state: sessionState.nullable(),
+    workflow: z.string(),
+    maintenance_at: fenixTime,
+    metadata: z.record(z.string(), z.unknown()),
+    actions: z.array(
+      z.strictObject({
+        plugin: z.string(),
+        type: z.enum(['pre', 'post', 'host', 'compute', 'controller']),
+        metadata: z.record(z.string(), z.unknown()).optional(),
+      }),
+    ),
+    download: z.array(z.string()).optional(),
+    created_at: fenixTime,
+    updated_at: fenixTime,
+    percent_done: z.number().int().min(0).max(100),
+    failure: z.strictObject({ reason: z.string(), details: z.record(z.string(), z.unknown()).optional() }).nullable(),
+  }),
+  round: z
+    .strictObject({
+      state: roundState,
+      host: z.string().nullable().describe('The host being emptied (PREPARE/PLANNED rounds).'),
+      status: z.enum(['OPEN', 'CLOSED']),
+      outcome: z.enum(['ACK', 'NACK', 'TIMEOUT']).nullable(),
+      reply_at: fenixTime,
+      waiting_for: z.array(z.string()).describe('Projects that have not answered an OPEN round yet.'),
+    })
+    .nullable()
+    .describe('The latest reply round (null before the first).'),
+  hosts: z.array(
+    z.strictObject({
+      name: z.string(),
+      type: z.enum(HOST_TYPES),
+      phase: z.enum(['PENDING', 'IN_MAINTENANCE', 'MAINTAINED', 'FAILED']),
+      disabled: z.boolean(),
+      maintained: z.boolean(),
+      started_at: nullableTime,
+      finished_at: nullableTime,
+      blocking_reason: z.string().nullable().describe('What the host waits for, or why it failed.'),
+    }),
+  ),
+  projects: z.array(
+    z.strictObject({
+      project_id: z.string(),
+      instance_count: z.number().int().min(0),
+      round_state: roundState.nullable().describe('The round the project is part of, if any.'),
+      reply: z.string().nullable(),
+      replied_at: nullableTime,
+      replied_by: z.string().nullable(),
+      pending: z.boolean().describe('True while the project still has to answer an OPEN round.'),
+      silent: z.literal(true).optional().describe('The project let the round deadline pass.'),
+    }),
+  ),
+  instances: z.array(
+    z.strictObject({
+      instance_id: z.string(),
+      name: z.string(),
+      project_id: z.string(),
+      host: z.string(),
+      vcpus: z.number().int().min(0),
+      action: z.enum(INSTANCE_ACTIONS).nullable(),
+      action_done: z.boolean(),
+    }),
+  ),
+  instances_next: z.string().nullable().describe('Pass as `instances_next` for the next page; null on the last.'),
+  plugin_runs: z.array(
+    z.strictObject({
+      session_id: z.uuid(),
+      host: z.string(),
+      plugin: z.string(),
+      phase: z.string(),
+      state: z.enum(['DONE', 'FAILED']),
+      message: z.string().optional(),
+      at: fenixTime,
+    }),
+  ),
+  history: z.array(historyEntry),
+  history_next: z.string().nullable().describe('Pass as `history_next` for the next page; null on the last.'),
+});
+
+const RESPONSES = {
+  CreateSessionResponse: z.strictObject({ session_id: z.uuid() }),
+  SessionList: z.strictObject({ session_id: z.array(z.uuid()).describe('Sessions not yet deleted.') }),
+  SessionState: z.strictObject({ session_id: z.uuid(), state: sessionState }),
+  SessionDetail: sessionDetailResponse,
+  ProjectInstances: z.strictObject({ instance_ids: z.array(z.string()) }),
+  Empty: z.strictObject({}),
+  OpenApiDocument: z.looseObject({ openapi: z.string(), info: z.looseObject({}), paths: z.record(z.string(), z.unknown()) }),
+} as const;
+
+/** The error body of every failure: a short code and one human sentence. */
+const errorBody = (codes: readonly [string, ...string[]]) =>
+  z.strictObject({
+    error: codes.length === 1 ? z.literal(codes[0]) : z.enum(codes),
+    message: z.string().min(1),
+  });
+
+// ---------------------------------------------------------------- routes
+
+type Access = 'admin' | 'project' | 'any';
+
+interface RouteDoc {
+  method: 'get' | 'post' | 'put' | 'delete';
+  path: string;
+  operationId: string;
+  summary: string;
+  description?: string;
+  access: Access;
+  params?: ('session_id' | 'project_id')[];
+  query?: z.ZodObject;
+  headers?: Record<string, z.ZodType>;
+  body?: keyof typeof REQUESTS;
+  ok: keyof typeof RESPONSES;
+  /** 409 codes, when the route can conflict. */
+  conflicts?: readonly [string, ...string[]];
+  /** A 404 for an unknown session (or project). */
+  notFound?: boolean;
+}
+
+const REQUESTS = {
+  CreateSessionRequest: createSessionSchema,
+  UpdateSessionRequest: updateSessionSchema,
+  ProjectReply: projectReplySchema,
+} as const;
+
+const SESSION = '/v1/maintenance/{session_id}';
+
+/** Every route the API serves, in the order of DESIGN §3. */
+export const routeDocs = (detailQuery?: z.ZodObject): RouteDoc[] => [
+  {
+    method: 'post',
+    path: '/v1/maintenance',
+    operationId: 'createSession',
+    summary: 'Create a maintenance session and start its workflow',
+    description:
+      'Hosts must exist and be enabled; none named means every compute and controller host. `maintenance_at` accepts "YYYY-MM-DD HH:MM:SS" (UTC) or ISO 8601 and must be a real time; `hosts` must not repeat a name; `metadata` is at most 8192 bytes of JSON; each `actions[].plugin` must be installed. An `Idempotency-Key` makes a retry return the first answer.',
+    access: 'admin',
+    headers: { 'Idempotency-Key': idempotencyKey },
+    body: 'CreateSessionRequest',
+    ok: 'CreateSessionResponse',
+    conflicts: ['host_in_session', 'host_disabled', 'idempotency_key_reused', 'request_in_progress'],
+  },
+  { method: 'get', path: '/v1/maintenance', operationId: 'listSessions', summary: 'List the sessions not yet deleted', access: 'admin', ok: 'SessionList' },
+  {
+    method: 'get',
+    path: SESSION,
+    operationId: 'getSession',
+    summary: "A session's state",
+    access: 'admin',
+    params: ['session_id'],
+    ok: 'SessionState',
+    notFound: true,
+  },
+  {
+    method: 'put',
+    path: SESSION,
+    operationId: 'updateSession',
+    summary: 'Continue a MAINTENANCE_FAILED session from a state',
+    description:
+      'Maintained hosts are not maintained again; recorded replies stand. `maintenance_at` and `metadata` may change only while no host work has started. 409 while the session runs or after it is done.',
+    access: 'admin',
+    params: ['session_id'],
+    body: 'UpdateSessionRequest',
+    ok: 'Empty',
+    notFound: true,
+    conflicts: ['session_running', 'session_done', 'host_work_started', 'host_in_session', 'state_changed', 'gone'],
+  },
+  {
+    method: 'delete',
+    path: SESSION,
+    operationId: 'deleteSession',
+    summary: 'Stop the workflow, re-enable its hosts and remove the session',
+    access: 'admin',
+    params: ['session_id'],
+    ok: 'Empty',
+    notFound: true,
+  },
+  {
+    method: 'get',
+    path: `${SESSION}/detail`,
+    operationId: 'getSessionDetail',
+    summary: 'The full session view: hosts, projects, instances, plug-in runs and history',
+    description: 'Instances and history come a page at a time: pass the `*_next` value of one answer to get the next page.',
+    access: 'admin',
+    params: ['session_id'],
+    ...(detailQuery ? { query: detailQuery } : {}),
+    ok: 'SessionDetail',
+    notFound: true,
+  },
+  {
+    method: 'get',
+    path: `${SESSION}/{project_id}`,
+    operationId: 'getProjectInstances',
+    summary: "The project's instances the current state concerns",
+    access: 'project',
+    params: ['session_id', 'project_id'],
+    ok: 'ProjectInstances',
+    notFound: true,
+  },
+  {
+    method: 'put',
+    path: `${SESSION}/{project_id}`,
+    operationId: 'putProjectReply',
+    summary: "A project's reply (ACK/NACK and instance actions) to the round the session waits on",
+    description:
+      'An ACK of PREPARE_MAINTENANCE or PLANNED_MAINTENANCE names an action for each instance on the host being emptied; instances must be the project\'s and actions allowed in the round (400 otherwise). A repeat of an accepted reply answers 200 and changes nothing.',
+    access: 'project',
+    params: ['session_id', 'project_id'],
+    body: 'ProjectReply',
+    ok: 'Empty',
+    notFound: true,
+    conflicts: ['not_waiting', 'wrong_state', 'not_expected', 'already_replied', 'round_closed'],
+  },
+  {
+    method: 'get',
+    path: '/v1/openapi.json',
+    operationId: 'getOpenApi',
+    summary: 'This document',
+    access: 'any',
+    ok: 'OpenApiDocument',
+  },
+];
+
+const ACCESS_TEXT: Record<Access, string> = {
+  admin: 'Needs an admin token (scope `fenix/admin`).',
+  project: 'Needs an admin token, or a project token whose project is `{project_id}`.',
+  any: 'Any admin or project token.',
+};
+
+const PARAMS = {
+  session_id: { schema: sessionIdParam, description: 'The session id (a UUID).' },
+  project_id: { schema: projectId, description: 'The project (tenant) id.' },
+} as const;
+
+// ---------------------------------------------------------------- JSON Schema conversion
+
+type Json = Record<string, unknown>;
+
+/** A recursive definition zod emits for `z.json()`: named once, shared by every schema using it. */
+const isJsonValue = (schema: Json) =>
+  Array.isArray(schema.anyOf) && schema.anyOf.length === 6 && (schema.anyOf as Json[]).some((branch) => branch.type === 'null');
+
+/**
+ * Converts a zod schema to a JSON Schema 2020-12 object usable inside OpenAPI 3.1: its `$defs` are
+ * moved to `components.schemas` (identical ones shared) and every `$ref` rewritten to point there.
+ */
+const convert = (owner: string, schema: z.ZodType, io: 'input' | 'output', components: Record<string, Json>): Json => {
+  const { $defs = {}, $schema: _dialect, ...root } = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as Json & {
+    $defs?: Record<string, Json>;
+  };
+  const names: Record<string, string> = {};
+  for (const [name, def] of Object.entries($defs)) names[name] = isJsonValue(def) ? 'JsonValue' : `${owner}_${name.replace(/^_+/, '')}`;
+  const rewrite = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(rewrite);
+    if (!node || typeof node !== 'object') return node;
+    return Object.fromEntries(
+      Object.entries(node).map(([key, value]) => {
+        if (key === '$ref' && typeof value === 'string') {
+          if (value === '#') return [key, `#/components/schemas/${owner}`];
+          if (value.startsWith('#/$defs/')) return [key, `#/components/schemas/${names[value.slice('#/$defs/'.length)]}`];
+        }
+        return [key, rewrite(value)];
+      }),
+    );
+  };
+  for (const [name, def] of Object.entries($defs)) {
+    const target = names[name] as string;
+    const body = rewrite(def) as Json;
+    const existing = components[target];
+    if (existing && JSON.stringify(existing) !== JSON.stringify(body)) throw new Error(`openapi: two different schemas named ${target}`);
+    components[target] = body;
+  }
+  return rewrite(root) as Json;
+};
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+
+// ---------------------------------------------------------------- the document
+
+const STANDARD_ERRORS = {
+  BadRequest: { status: '400', code: 'invalid_request', description: 'Invalid path, query, header or body; the message names the field.' },
+  Unauthorized: { status: '401', code: 'unauthorized', description: 'No valid bearer token.' },
+  Forbidden: { status: '403', code: 'forbidden', description: 'The token may not call this route (or act for this project).' },
+  NotFound: { status: '404', code: 'not_found', description: 'No such session, or the project has no instances in it.' },
+  PayloadTooLarge: { status: '413', code: 'payload_too_large', description: 'The request body is over 256 KiB.' },
+  InternalError: { status: '500', code: 'internal_error', description: 'An unexpected failure; the message reveals nothing, the details are logged.' },
+} as const;
+
+export const OPENAPI_VERSION = '3.1.0';
+
+/**
+ * Builds the document. `detailQuery` is the query schema of the detail route (it lives with that
+ * handler); without it the route is documented without query parameters.
+ */
+export const buildOpenApi = (options: { detailQuery?: z.ZodObject } = {}): Json => {
+  const schemas: Record<string, Json> = {};
+  for (const [name, schema] of Object.entries(REQUESTS)) schemas[name] = convert(name, schema, 'input', schemas);
+  for (const [name, schema] of Object.entries(RESPONSES)) schemas[name] = convert(name, schema, 'output', schemas);
+
+  const responses: Record<string, Json> = {};
+  for (const [name, error] of Object.entries(STANDARD_ERRORS)) {
+    responses[name] = {
+      description: error.description,
+      ...(error.status === '401' ? { headers: { 'WWW-Authenticate': { description: 'Always `Bearer`.', schema: { type: 'string', const: 'Bearer' } } } } : {}),
+      content: { 'application/json': { schema: convert(`${name}Error`, errorBody([error.code]), 'output', schemas) } },
+    };
+  }
+
+  const paths: Record<string, Record<string, Json>> = {};
+  for (const route of routeDocs(options.detailQuery)) {
+    const parameters: Json[] = [];
+    for (const name of route.params ?? []) {
+      const param = PARAMS[name];
+      parameters.push({ name, in: 'path', required: true, description: param.description, schema: convert(name, param.schema, 'input', schemas) });
+    }
+    for (const [name, schema] of Object.entries(route.headers ?? {})) {
+      const inner = schema instanceof z.ZodOptional ? (schema.unwrap() as z.ZodType) : schema;
+      parameters.push({ name, in: 'header', required: !(schema instanceof z.ZodOptional), schema: convert(name, inner, 'input', schemas) });
+    }
+    for (const [name, schema] of Object.entries(route.query?.shape ?? {})) {
+      const converted = convert(name, schema as z.ZodType, 'input', schemas);
+      parameters.push({ name, in: 'query', required: !(schema as z.ZodType).safeParse(undefined).success, schema: converted });
+    }
+    const statuses: Record<string, Json> = {
+      '200': { description: 'OK', content: { 'application/json': { schema: ref(route.ok) } } },
+      '400': { $ref: '#/components/responses/BadRequest' },
+      '401': { $ref: '#/components/responses/Unauthorized' },
+      '403': { $ref: '#/components/responses/Forbidden' },
+    };
+    if (route.notFound) statuses['404'] = { $ref: '#/components/responses/NotFound' };
+    if (route.conflicts) {
+      statuses['409'] = {
+        description: `Conflicts with the current state; \`error\` is one of ${route.conflicts.map((code) => `\`${code}\``).join(', ')}.`,
+        content: { 'application/json': { schema: convert(`${route.operationId}Conflict`, errorBody(route.conflicts), 'output', schemas) } },
+      };
+    }
+    statuses['413'] = { $ref: '#/components/responses/PayloadTooLarge' };
+    statuses['500'] = { $ref: '#/components/responses/InternalError' };
+    const operation: Json = {
+      operationId: route.operationId,
+      summary: route.summary,
+      description: [route.description, ACCESS_TEXT[route.access]].filter(Boolean).join('\n\n'),
+      'x-fenix-access': route.access,
+      ...(parameters.length ? { parameters } : {}),
+      ...(route.body ? { requestBody: { required: true, content: { 'application/json': { schema: ref(route.body) } } } } : {}),
+      responses: statuses,
+    };
+    (paths[route.path] ??= {})[route.method] = operation;
+  }
+
+  return {
+    openapi: OPENAPI_VERSION,
+    info: {
+      title: 'Fenix Host Maintenance API',
+      version: 'v1',
+      description: [
+        'OpenStack Fenix Host Maintenance API v1 on AWS serverless. JSON in, JSON out; times are UTC "YYYY-MM-DD HH:MM:SS" (ISO 8601 also accepted on input).',
+        'Every path is also served with a trailing slash. Every failure answers `{"error": "<code>", "message": "<sentence>"}`; a path the API does not serve answers 404 `not_found` (the local runtime answers 405 `method_not_allowed` for a known path with another method).',
+        'Every route needs `Authorization: Bearer <JWT>`. Admin tokens carry the scope `fenix/admin`; a VNFM token carries `fenix/project` and names its project (claim `fenix:project_id`, or scope `fenix/project.<id>`).',
+        'Events (EventBridge, source `fenix`): see docs/events/*.json.',
+      ].join('\n\n'),
+    },
+    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+    security: [{ bearerAuth: [] }],
+    paths,
+    components: {
+      securitySchemes: {
+        bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A JWT from the deployment issuer (Cognito by default); locally `npm run --silent token -- --admin`.' },
+      },
+      schemas,
+      responses,
+    },
+  };
+};
