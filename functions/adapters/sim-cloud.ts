@@ -7,6 +7,7 @@ import {
   type QueryCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
 import type { CloudHost, CloudInstance } from '../core/model.js';
 import type { CloudDriver } from '../core/ports.js';
@@ -25,10 +26,24 @@ const INSTANCE_PK = 'SIM#INSTANCE';
 const byHost = (host: string) => `SIMHOST#${host}`;
 const byProject = (project: string) => `SIMPROJECT#${project}`;
 
-export interface Inventory {
-  hosts: { name: string; type: HostType; vcpus?: number }[];
-  instances: { id?: string; name: string; project_id: string; host: string; vcpus?: number }[];
-}
+/** The inventory file (DESIGN §6, contract). */
+export const inventorySchema = z.strictObject({
+  hosts: z.array(z.strictObject({ name: z.string().min(1), type: z.enum(['compute', 'controller']), vcpus: z.number().int().min(0).optional() })).min(1),
+  instances: z
+    .array(
+      z.strictObject({
+        id: z.string().min(1).optional(),
+        name: z.string().min(1),
+        project_id: z.string().min(1),
+        host: z.string().min(1),
+        vcpus: z.number().int().min(1).optional(),
+      }),
+    )
+    .default([]),
+});
+
+export type Inventory = z.infer<typeof inventorySchema>;
+
 
 const toHost = (item: Record<string, unknown>): CloudHost => ({
   name: item.name as string,
@@ -53,8 +68,11 @@ export class SimCloud implements CloudDriver {
     private readonly tableName: string,
   ) {}
 
-  /** Replaces the whole simulated cloud with `inventory`. */
-  async load(inventory: Inventory): Promise<void> {
+  /** Replaces the whole simulated cloud with `input` (validated: a bad inventory changes nothing). */
+  async load(input: unknown): Promise<Inventory> {
+    const parsed = inventorySchema.safeParse(input);
+    if (!parsed.success) throw new ValidationError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    const inventory = parsed.data;
     const hostNames = new Set(inventory.hosts.map((host) => host.name));
     const used = new Map<string, number>();
     for (const instance of inventory.instances) {
@@ -91,6 +109,7 @@ export class SimCloud implements CloudDriver {
         ),
       ),
     );
+    return inventory;
   }
 
   private instanceItem(instance: CloudInstance): Record<string, unknown> {
