@@ -9,9 +9,9 @@ const FENIX_FORM = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(\.\d{1,9
 export const parseFenixTime = (text: string): Date | undefined => {
   const match = FENIX_FORM.exec(text);
   if (!match) return undefined;
-  const [, y, mo, d, h, mi, s, , zone] = match;
+  const [, y, mo, d, h, mi, s, fraction, zone] = match;
   // A space-separated time without zone is UTC by contract; an explicit offset is honoured.
-  const iso = `${y}-${mo}-${d}T${h}:${mi}:${s}${zone ?? 'Z'}`;
+  const iso = `${y}-${mo}-${d}T${h}:${mi}:${s}${fraction?.slice(0, 4) ?? ''}${zone ?? 'Z'}`;
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return undefined;
   // Reject rollovers such as 2026-02-31 that Date silently normalises.
