@@ -62,6 +62,15 @@ export const startRuntime = async (options: RuntimeOptions) => {
   const sfnServer = await startAwsJsonServer('SFN', sfn.operations);
 
   const api = createServer();
+  // Requests Node's parser refuses (unknown method, oversized headers) still get the error shape.
+  api.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+    const body = JSON.stringify({ error: tooLarge ? 'headers_too_large' : 'bad_request', message: tooLarge ? 'request headers are too large' : 'malformed HTTP request' });
+    socket.end(
+      `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  });
   const apiPort = await listen(api, options.port);
   const url = `http://127.0.0.1:${apiPort}`;
 

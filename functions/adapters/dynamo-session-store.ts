@@ -479,6 +479,13 @@ export class DynamoSessionStore implements SessionStore {
     return (await this.queryPrefix(sessionId, 'HOST#')).map((item) => strip<SessionHost>(item));
   }
 
+  async getHost(sessionId: string, name: string): Promise<SessionHost | undefined> {
+    const result = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: sessionPk(sessionId), sk: `HOST#${name}` }, ConsistentRead: true }),
+    );
+    return result.Item ? strip<SessionHost>(result.Item) : undefined;
+  }
+
   async updateHost(sessionId: string, name: string, changes: Partial<SessionHost>): Promise<void> {
     const entries = Object.entries(changes);
     await this.db.send(

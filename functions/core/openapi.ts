@@ -31,7 +31,7 @@ const nullableTime = fenixTime.nullable();
 const historyEntry = z.strictObject({
   at: fenixTime,
   seq: z.number().int().min(0).describe('The `event_seq` of the step (replies are filed under their round).'),
-  kind: z.enum(['state', 'host', 'notification', 'instance_action_done', 'reply']),
+  what: z.enum(['state', 'host', 'notification', 'instance_action_done', 'reply']).describe('What happened: a state change, a host entering or leaving maintenance, a notification, an instance action done, a reply.'),
   state: z.string().optional(),
   previous_state: z.string().optional(),
   host: z.string().optional(),

@@ -44,6 +44,7 @@ export interface SessionStore {
   deleteSession(sessionId: string): Promise<void>;
 
   listHosts(sessionId: string): Promise<SessionHost[]>;
+  getHost(sessionId: string, name: string): Promise<SessionHost | undefined>;
   updateHost(sessionId: string, name: string, changes: Partial<SessionHost>): Promise<void>;
 
   /** Host item: PENDING → ... ; `maintained` false → true happens once (returns whether this call did it). */
@@ -99,6 +100,7 @@ export interface CloudDriver {
   getHosts(names: string[]): Promise<(CloudHost | undefined)[]>;
   listInstancesOnHost(host: string): Promise<CloudInstance[]>;
   listInstances(projectId?: string): Promise<CloudInstance[]>;
+  getInstance(id: string): Promise<CloudInstance | undefined>;
   getHost(name: string): Promise<CloudHost | undefined>;
   setHostState(name: string, changes: { disabled?: boolean; maintained?: boolean }): Promise<void>;
   /** Migrates (cold or live; the simulation treats both alike) to the best host with room. */

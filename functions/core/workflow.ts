@@ -297,6 +297,24 @@ const cannotEmpty = async (sessionId: string, state: RoundState, why: string, de
   return failSession(sessionId, `${state}: ${why}`, deps);
 };
 
+/**
+ * After a host emptied, re-reads where its instances went (every one of them was named in the
+ * round's replies): a moved instance follows its new host, a removed one leaves the session. Only
+ * those instances are read, so the cost per host does not grow with the session.
+ */
+const refreshMoved = async (round: Round, deps: Deps): Promise<void> => {
+  const members = await deps.store.listMembers(round.session_id, round.seq);
+  const gone: SessionInstance[] = [];
+  for (const member of members) {
+    for (const instanceId of Object.keys(member.instance_actions ?? {})) {
+      const now = await deps.cloud.getInstance(instanceId);
+      if (now) await deps.store.updateInstance(round.session_id, member.project_id, instanceId, { host: now.host });
+      else gone.push({ instance_id: instanceId, project_id: member.project_id } as SessionInstance);
+    }
+  }
+  await deps.store.deleteInstances(round.session_id, gone);
+};
+
 /** Is the round's host empty yet? If not, wait (bounded) for OWN_ACTION projects to move their instances. */
 export const emptied = async (sessionId: string, state: RoundState, deps: WorkflowDeps): Promise<Step> => {
   const session = await getSessionOrThrow(sessionId, deps);
@@ -304,7 +322,7 @@ export const emptied = async (sessionId: string, state: RoundState, deps: Workfl
   const host = round?.host;
   const left = host ? await deps.cloud.listInstancesOnHost(host) : [];
   if (left.length === 0) {
-    await refreshSnapshot(sessionId, deps);
+    if (round) await refreshMoved(round, deps);
     return { next: 'START_MAINTENANCE' };
   }
   const checks = await deps.store.increment(sessionId, 'empty_checks');
@@ -348,9 +366,10 @@ export const nextHost = async (sessionId: string, deps: WorkflowDeps): Promise<S
     return { next: 'CONTINUE_AS_NEW', execution_name: name, resume_from: 'START_MAINTENANCE' };
   }
   const pendingComputes = computes(pending).sort((a, b) => a.name.localeCompare(b.name));
-  for (const host of pendingComputes) {
-    const cloudHost = await deps.cloud.getHost(host.name);
-    if (cloudHost && cloudHost.used_vcpus === 0) return child(host.name, 'host');
+  if (pendingComputes.length > 0) {
+    const used = new Map((await deps.cloud.listHosts()).map((h) => [h.name, h.used_vcpus]));
+    const empty = pendingComputes.find((host) => used.get(host.name) === 0);
+    if (empty) return child(empty.name, 'host');
   }
   if (pendingComputes.length > 0) return { next: 'PLANNED_MAINTENANCE' };
   const controller = pending.filter((h) => h.type === 'controller').sort((a, b) => a.name.localeCompare(b.name))[0];
@@ -369,7 +388,7 @@ export const hostBegin = async (sessionId: string, host: string, phase: string, 
   const session = await getSessionOrThrow(sessionId, deps);
   let plugins: ActionPlugin[];
   if (phase === 'host') {
-    const hostItem = (await deps.store.listHosts(sessionId)).find((h) => h.name === host);
+    const hostItem = await deps.store.getHost(sessionId, host);
     if (!hostItem) throw new ConflictError(`host ${host} is not in session ${sessionId}`, 'unknown_host');
     const cloudHost = await deps.cloud.getHost(host);
     if (cloudHost && cloudHost.used_vcpus > 0) throw new ConflictError(`host ${host} is not empty (${cloudHost.used_vcpus} vCPUs in use)`, 'host_not_empty');

@@ -1,6 +1,7 @@
 import { App, Duration, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { OidcIssuer } from '../constructs/api-auth.js';
+import { checkSubscription } from '../constructs/project-subscription.js';
 import { DataStack } from '../stacks/data-stack.js';
 import { ServiceStack } from '../stacks/service-stack.js';
 
@@ -11,6 +12,13 @@ import { ServiceStack } from '../stacks/service-stack.js';
  *   plugins                  {"<name>": "<lambda arn>"} (object or JSON string), default {}
  *   oidcIssuerUrl            use this OIDC issuer instead of a Cognito user pool
  *   oidcAudience             its audiences, comma-separated (or a list)
+ *   projects                 project ids that get a Cognito machine client (scope fenix/project.<id>):
+ *                            a list, a JSON list or "p1,p2"; default none
+ *   subscriptions            per-project deliveries of maintenance.scheduled, a list (or JSON string) of
+ *                            {"project": "p1"} (SQS queue here), {"project": "p2", "consumer": "<account id or
+ *                            role ARN>"} (queue readable from there) or {"project": "p3", "eventBusArn": "arn:…"}
+ *                            (another bus); default none (see infra/constructs/project-subscription.ts)
+ *   alarmTopicArn            SNS topic the alarms notify; default none
  * Stacks are env-agnostic: synth needs no credentials and does no lookups.
  */
 const app = new App();
@@ -45,8 +53,21 @@ const oidc: OidcIssuer | undefined = oidcIssuerUrl
     }
   : undefined;
 
+const rawProjects: unknown = app.node.tryGetContext('projects') ?? [];
+const projects = (
+  Array.isArray(rawProjects) ? rawProjects : String(rawProjects).trim().startsWith('[') ? (JSON.parse(String(rawProjects)) as unknown[]) : String(rawProjects).split(',')
+)
+  .map((p) => String(p).trim())
+  .filter(Boolean);
+const rawSubscriptions = json('subscriptions') ?? [];
+if (!Array.isArray(rawSubscriptions)) throw new Error('context subscriptions must be a list such as [{"project": "p1"}]');
+const subscriptions = rawSubscriptions.map(checkSubscription);
+const alarmTopicArn = app.node.tryGetContext('alarmTopicArn') as string | undefined;
+
 const data = new DataStack(app, 'FenixData', {
   description: 'Fenix serverless: stateful resources (table, event bus)',
+  subscriptions,
+  alarmTopicArn,
 });
 new ServiceStack(app, 'FenixService', {
   description: 'Fenix serverless: API, handlers and workflow',
@@ -56,6 +77,8 @@ new ServiceStack(app, 'FenixService', {
   projectScaleInReply: seconds('projectScaleInReply', 60),
   plugins,
   oidc,
+  projects,
+  alarmTopicArn,
 });
 
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

@@ -1,4 +1,4 @@
-import { Duration, Fn, Names, Stack, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Fn, Names, Stack, Validations } from 'aws-cdk-lib';
 import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import { Construct } from 'constructs';
@@ -6,6 +6,17 @@ import { Construct } from 'constructs';
 /** Scope names the routes require (and the handlers check again). */
 export const ADMIN_SCOPE = 'fenix/admin';
 export const PROJECT_SCOPE = 'fenix/project';
+
+/** The scope naming one project: `fenix/project.<id>` (functions/shared/auth.ts reads it back). */
+export const projectScope = (projectId: string): string => `${PROJECT_SCOPE}.${projectId}`;
+
+/** Project ids as the API accepts them (functions/core/schemas.ts), which Cognito scope names also allow. */
+const PROJECT_ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$/;
+/**
+ * Cognito allows 100 custom scopes per resource server; `admin` and `project` take two. More
+ * projects than this need an external OIDC issuer (or tokens carrying a `fenix:project_id` claim).
+ */
+export const MAX_PROJECT_CLIENTS = 98;
 
 /** An existing OpenID Connect issuer used instead of the built-in user pool. */
 export interface OidcIssuer {
@@ -22,6 +33,17 @@ export interface ApiAuthProps {
    * @default - a Cognito user pool with an admin machine client is created
    */
   readonly oidc?: OidcIssuer;
+  /**
+   * One machine client per project (VNFM), built-in user pool only: for each id, a scope
+   * `fenix/project.<id>` on the resource server and a client-credentials app client allowed the
+   * scopes `fenix/project` and `fenix/project.<id>`, whose id joins the authorizer's audience and
+   * a stack output `ProjectClientId<Id>`. A token from that client names its project through the
+   * scope, so no pre-token-generation trigger is needed. The client must request both scopes (or
+   * none, which grants both): the routes require `fenix/project`, the handlers read the project
+   * from `fenix/project.<id>`.
+   * @default - no project clients
+   */
+  readonly projects?: string[];
 }
 
 /**
@@ -36,12 +58,18 @@ export class ApiAuth extends Construct {
   /** Only with the built-in user pool. */
   readonly userPool?: cognito.UserPool;
   readonly adminClient?: cognito.UserPoolClient;
+  /** Project id → its machine client (built-in user pool only). */
+  readonly projectClients: Record<string, cognito.UserPoolClient> = {};
   readonly tokenEndpoint?: string;
 
   constructor(scope: Construct, id: string, props: ApiAuthProps = {}) {
     super(scope, id);
 
+    const projects = checkProjects(props.projects ?? []);
     if (props.oidc) {
+      if (projects.length > 0) {
+        throw new Error('projects creates Cognito machine clients; with an external OIDC issuer, create the project clients there');
+      }
       if (!props.oidc.issuerUrl.startsWith('https://')) {
         throw new Error('oidc.issuerUrl must be an https:// URL');
       }
@@ -89,6 +117,9 @@ export class ApiAuth extends Construct {
         scopes: [
           new cognito.ResourceServerScope({ scopeName: 'admin', scopeDescription: 'Fenix administrator' }),
           new cognito.ResourceServerScope({ scopeName: 'project', scopeDescription: 'Fenix project (VNFM)' }),
+          ...projects.map(
+            (project) => new cognito.ResourceServerScope({ scopeName: `project.${project}`, scopeDescription: `Fenix project ${project}` }),
+          ),
         ],
       });
 
@@ -102,6 +133,25 @@ export class ApiAuth extends Construct {
         preventUserExistenceErrors: true,
       });
       adminClient.node.addDependency(server);
+
+      for (const project of projects) {
+        const client = pool.addClient(`ProjectClient-${project}`, {
+          generateSecret: true,
+          oAuth: {
+            flows: { clientCredentials: true },
+            scopes: [cognito.OAuthScope.custom(PROJECT_SCOPE), cognito.OAuthScope.custom(projectScope(project))],
+          },
+          accessTokenValidity: Duration.hours(1),
+          preventUserExistenceErrors: true,
+        });
+        client.node.addDependency(server);
+        this.projectClients[project] = client;
+        const output = new CfnOutput(this, `ProjectClientIdOutput-${project}`, {
+          value: client.userPoolClientId,
+          description: `Client-credentials client of project ${project} (scopes ${PROJECT_SCOPE} ${projectScope(project)}); read its secret from DescribeUserPoolClient`,
+        });
+        output.overrideLogicalId(projectOutputId(project));
+      }
 
       // The hosted domain serves /oauth2/token. Prefixes are global per
       // Region, so the account id plus a hash of this construct's path keep it
@@ -117,8 +167,8 @@ export class ApiAuth extends Construct {
       this.tokenEndpoint = `${domain.baseUrl()}/oauth2/token`;
       this.issuerUrl = pool.userPoolProviderUrl;
       // Cognito access tokens have no `aud`; the HTTP API authorizer then
-      // matches `client_id` against this list. Add project clients here.
-      this.audience = [adminClient.userPoolClientId];
+      // matches `client_id` against this list.
+      this.audience = [adminClient.userPoolClientId, ...Object.values(this.projectClients).map((client) => client.userPoolClientId)];
     }
 
     this.authorizer = new HttpJwtAuthorizer('JwtAuthorizer', this.issuerUrl, {
@@ -141,3 +191,29 @@ export class ApiAuth extends Construct {
     };
   }
 }
+
+/** `ProjectClientId<Id>`: the output naming a project's client id (letters and digits of the id). */
+export const projectOutputId = (project: string): string => `ProjectClientId${project.replace(/[^A-Za-z0-9]/g, '')}`;
+
+/** Valid, distinct ids whose output names do not collide, within Cognito's scope quota. */
+const checkProjects = (projects: string[]): string[] => {
+  for (const project of projects) {
+    if (typeof project !== 'string' || !PROJECT_ID.test(project)) {
+      throw new Error(`projects: "${project}" is not a project id (letters, digits and . _ : @ -, starting with a letter or digit, at most 64)`);
+    }
+  }
+  if (projects.length > MAX_PROJECT_CLIENTS) {
+    throw new Error(`projects: at most ${MAX_PROJECT_CLIENTS} (Cognito allows 100 scopes per resource server), got ${projects.length}`);
+  }
+  const outputs = new Map<string, string>();
+  for (const project of projects) {
+    const clash = outputs.get(projectOutputId(project));
+    if (clash !== undefined) {
+      throw new Error(
+        clash === project ? `projects: "${project}" is listed twice` : `projects: "${clash}" and "${project}" would share the output ${projectOutputId(project)}`,
+      );
+    }
+    outputs.set(projectOutputId(project), project);
+  }
+  return projects;
+};

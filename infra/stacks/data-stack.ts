@@ -2,9 +2,21 @@ import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import type { Construct } from 'constructs';
+import { ProjectSubscription, type SubscriptionSpec, subscriptionOutputId } from '../constructs/project-subscription.js';
 
 /** Global secondary indexes of the table (both project ALL attributes). */
 export const TABLE_INDEXES = ['gsi1', 'gsi2'] as const;
+
+export interface DataStackProps extends StackProps {
+  /**
+   * Per-project deliveries of `maintenance.scheduled` (see ProjectSubscription): one rule, queue
+   * (or event bus target), dead-letter queue and alarm each. Context `subscriptions`.
+   * @default - none
+   */
+  readonly subscriptions?: SubscriptionSpec[];
+  /** SNS topic for the subscriptions' dead-letter alarms. @default - none */
+  readonly alarmTopicArn?: string;
+}
 
 /**
  * Stateful resources, kept apart so the service stack can be replaced freely.
@@ -16,7 +28,7 @@ export class DataStack extends Stack {
   /** Custom bus for `source: fenix` events. */
   readonly bus: events.IEventBus;
 
-  constructor(scope: Construct, id: string, props?: StackProps) {
+  constructor(scope: Construct, id: string, props?: DataStackProps) {
     super(scope, id, { terminationProtection: true, ...props });
 
     const str = (name: string) => ({ name, type: dynamodb.AttributeType.STRING });
@@ -46,5 +58,20 @@ export class DataStack extends Stack {
       retention: Duration.days(30),
     });
     this.bus = bus;
+
+    // Subscriptions hold undelivered notifications, so they live with the bus they read from.
+    const seen = new Map<string, string>();
+    for (const spec of props?.subscriptions ?? []) {
+      const clash = seen.get(subscriptionOutputId(spec.project));
+      if (clash !== undefined) {
+        throw new Error(
+          clash === spec.project
+            ? `subscriptions: project "${spec.project}" is listed twice (one subscription per project)`
+            : `subscriptions: projects "${clash}" and "${spec.project}" would share the outputs ${subscriptionOutputId(spec.project)}*`,
+        );
+      }
+      seen.set(subscriptionOutputId(spec.project), spec.project);
+      new ProjectSubscription(this, `Subscription-${spec.project}`, { ...spec, bus, alarmTopicArn: props?.alarmTopicArn });
+    }
   }
 }
