@@ -4,9 +4,12 @@ import { HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
 import { FenixApi } from '../constructs/api.js';
 import { ADMIN_SCOPE, ApiAuth, type OidcIssuer, PROJECT_SCOPE } from '../constructs/api-auth.js';
+import { EventSchemas } from '../constructs/event-schemas.js';
+import { Observability } from '../constructs/observability.js';
 import { ServiceFunction } from '../constructs/service-function.js';
 import { Workflow } from '../constructs/workflow.js';
 import { repoPath } from '../paths.js';
@@ -37,6 +40,16 @@ export interface ServiceStackProps extends StackProps {
    * @default - a Cognito user pool with an admin machine client
    */
   readonly oidc?: OidcIssuer;
+  /**
+   * Projects (VNFMs) that get their own machine client in the built-in user pool (see ApiAuth).
+   * @default - none
+   */
+  readonly projects?: string[];
+  /**
+   * SNS topic ARN the alarms notify (failed session, API 5xx).
+   * @default - alarms without actions
+   */
+  readonly alarmTopicArn?: string;
 }
 
 type TableAccess = 'read' | 'readWrite';
@@ -49,7 +62,8 @@ interface RouteSpec {
   readonly path: string;
   readonly entry: string;
   readonly scopes: string[];
-  readonly table: TableAccess;
+  /** Table access; none when absent. */
+  readonly table?: TableAccess;
   readonly executions?: ExecutionAccess[];
   /** Needs the plug-in map (to validate `actions[].plugin`). */
   readonly plugins?: boolean;
@@ -68,6 +82,7 @@ const ROUTES: RouteSpec[] = [
   { id: 'GetSessionDetail', method: HttpMethod.GET, path: `${SESSION}/detail`, entry: 'functions/api/get-session-detail.ts', scopes: ADMIN, table: 'read' },
   { id: 'GetProject', method: HttpMethod.GET, path: `${SESSION}/{project_id}`, entry: 'functions/api/get-project.ts', scopes: ADMIN_OR_PROJECT, table: 'read' },
   { id: 'PutProjectReply', method: HttpMethod.PUT, path: `${SESSION}/{project_id}`, entry: 'functions/api/put-project-reply.ts', scopes: ADMIN_OR_PROJECT, table: 'readWrite', executions: ['taskResponse'] },
+  { id: 'GetOpenApi', method: HttpMethod.GET, path: '/v1/openapi.json', entry: 'functions/api/get-openapi.ts', scopes: ADMIN_OR_PROJECT },
 ];
 
 /** Per-host child workflow; wired in only once its ASL exists. */
@@ -90,7 +105,7 @@ export class ServiceStack extends Stack {
     const pluginsJson = JSON.stringify(plugins);
     const grantTable = tableGranter(this, table);
 
-    const auth = new ApiAuth(this, 'Auth', { oidc: props.oidc });
+    const auth = new ApiAuth(this, 'Auth', { oidc: props.oidc, projects: props.projects });
     const api = new FenixApi(this, 'Api', { auth });
 
     // Created before the state machines that invoke it; it receives the
@@ -146,13 +161,13 @@ export class ServiceStack extends Stack {
         description: `${route.method} ${route.path}`,
         environment: {
           ...authEnv,
-          TABLE_NAME: table.tableName,
+          ...(route.table && { TABLE_NAME: table.tableName }),
           ...(route.executions && { STATE_MACHINE_ARN: session.stateMachineArn }),
           ...(route.plugins && { FENIX_PLUGINS: pluginsJson }),
         },
       });
 
-      grantTable(fn, route.table);
+      if (route.table) grantTable(fn, route.table);
 
       const executions = route.executions ?? [];
       if (executions.includes('start')) session.grantStartExecution(fn);
@@ -168,9 +183,23 @@ export class ServiceStack extends Stack {
       api.addRoute(route.method, route.path, fn.function, route.scopes);
     }
 
+    // Dashboard and alarms, over every function created above.
+    new Observability(this, 'Observability', {
+      bus,
+      httpApi: api.httpApi,
+      sessionWorkflow: session,
+      hostWorkflow: host,
+      functions: this.node.findAll().filter((c): c is lambda.Function => c instanceof lambda.Function),
+      alarmTopicArn: props.alarmTopicArn,
+    });
+
+    // The event contract, browsable (and downloadable as code bindings) in the EventBridge console.
+    const eventSchemas = new EventSchemas(this, 'EventSchemas');
+
     new CfnOutput(this, 'ApiUrl', { value: api.baseUrl });
     new CfnOutput(this, 'EventBusName', { value: bus.eventBusName });
     new CfnOutput(this, 'EventBusArn', { value: bus.eventBusArn });
+    new CfnOutput(this, 'EventSchemaRegistryName', { value: eventSchemas.registryName });
     new CfnOutput(this, 'StateMachineArn', { value: session.stateMachineArn });
     if (auth.userPool && auth.adminClient && auth.tokenEndpoint) {
       new CfnOutput(this, 'UserPoolId', { value: auth.userPool.userPoolId });
