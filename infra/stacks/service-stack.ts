@@ -101,7 +101,13 @@ export class ServiceStack extends Stack {
   constructor(scope: Construct, id: string, props: ServiceStackProps) {
     super(scope, id, props);
     const { table, bus } = props;
-    const plugins = props.plugins ?? {};
+    // The sample `dummy` plug-in ships with the stack (always DONE), as it does locally; a plug-in
+    // of the same name in props replaces it.
+    const dummyPlugin = new ServiceFunction(this, 'DummyPluginFunction', {
+      entry: 'functions/plugins/dummy.ts',
+      description: 'Fenix sample action plug-in: does nothing, reports DONE',
+    });
+    const plugins = { dummy: dummyPlugin.function.functionArn, ...props.plugins };
     const pluginsJson = JSON.stringify(plugins);
     const grantTable = tableGranter(this, table);
 
@@ -132,8 +138,8 @@ export class ServiceStack extends Stack {
       ? new Workflow(this, 'HostWorkflow', {
           definitionFile: HOST_ASL,
           substitutions: { WorkflowFunctionArn: workflowFn.function.functionArn },
-          functions: [workflowFn.function],
-          invokeArns: Object.values(plugins),
+          functions: [workflowFn.function, dummyPlugin.function],
+          invokeArns: Object.values(props.plugins ?? {}),
         })
       : undefined;
     const session = new Workflow(this, 'SessionWorkflow', {
@@ -142,8 +148,8 @@ export class ServiceStack extends Stack {
         WorkflowFunctionArn: workflowFn.function.functionArn,
         ...(host && { HostStateMachineArn: host.stateMachineArn }),
       },
-      functions: [workflowFn.function],
-      invokeArns: host ? [] : Object.values(plugins),
+      functions: host ? [workflowFn.function] : [workflowFn.function, dummyPlugin.function],
+      invokeArns: host ? [] : Object.values(props.plugins ?? {}),
       continueAsNew: true,
     });
     if (host) session.grantStartChildSync(host);

@@ -298,7 +298,8 @@ describe('service stack', () => {
         STATE_MACHINE_ARN: t.sessionMachineArn,
         FENIX_PROJECT_MAINTENANCE_REPLY: '20',
         FENIX_PROJECT_SCALE_IN_REPLY: '60',
-        FENIX_PLUGINS: '{}',
+        // The shipped `dummy` plug-in: a JSON map joined around its function ARN.
+        FENIX_PLUGINS: { 'Fn::Join': ['', ['{"dummy":"', { 'Fn::GetAtt': [expect.stringMatching(/^DummyPluginFunction/), 'Arn'] }, '"}']] },
         POWERTOOLS_SERVICE_NAME: 'fenix',
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       });
@@ -314,7 +315,7 @@ describe('service stack', () => {
       expect(custom.env(custom.workflowFunctionId())).toMatchObject({
         FENIX_PROJECT_MAINTENANCE_REPLY: '5',
         FENIX_PROJECT_SCALE_IN_REPLY: '120',
-        FENIX_PLUGINS: JSON.stringify({ drain: PLUGIN_ARN }),
+        FENIX_PLUGINS: { 'Fn::Join': ['', ['{"dummy":"', expect.anything(), `","drain":"${PLUGIN_ARN}"}`]] },
       });
     });
 
@@ -385,14 +386,18 @@ describe('service stack', () => {
       expect(putEvents?.Resource).toEqual({ 'Fn::ImportValue': expect.stringContaining('FenixData:') });
     });
 
-    it('lets each state machine invoke the workflow function (and its versions) and nothing else', () => {
-      const workflowArn = { 'Fn::GetAtt': [t.workflowFunctionId(), 'Arn'] };
+    it('lets each state machine invoke the workflow function (and its versions), the host workflow also the dummy plug-in, and nothing else', () => {
+      const arnOf = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
+      const dummyId = Object.keys(t.resources).find((id) => id.startsWith('DummyPluginFunction') && t.resources[id]?.Type === 'AWS::Lambda::Function') as string;
       for (const [id, machine] of t.ofType('AWS::StepFunctions::StateMachine')) {
         const statements = t.statementsOf(machine.Properties.RoleArn['Fn::GetAtt'][0]);
         const invoke = statements.filter((s) => t.actions([s]).some((a) => a.startsWith('lambda:')));
-        expect(invoke, id).toHaveLength(1);
-        expect(t.actions(invoke)).toEqual(['lambda:InvokeFunction']);
-        expect(invoke[0]?.Resource).toEqual([workflowArn, { 'Fn::Join': ['', [workflowArn, ':*']] }]);
+        const allowed = id.startsWith('HostWorkflow') ? [t.workflowFunctionId(), dummyId] : [t.workflowFunctionId()];
+        expect(invoke, id).toHaveLength(allowed.length);
+        expect(new Set(t.actions(invoke))).toEqual(new Set(['lambda:InvokeFunction']));
+        expect(invoke.map((statement) => statement.Resource)).toEqual(
+          allowed.map((fn) => [arnOf(fn), { 'Fn::Join': ['', [arnOf(fn), ':*']] }]),
+        );
       }
     });
 
