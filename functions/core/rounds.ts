@@ -163,22 +163,23 @@ const validateInstanceActions = async (
 
 /**
  * Decides the round once it can be decided: any NACK ends it as NACK, all REPLIED (ACK) as ACK.
- * Idempotent: the conditional close picks one winner; every caller that sees the round closed
- * re-sends the outcome, which Step Functions accepts once (later sends get TaskTimedOut → ignored).
+ * The conditional close picks one winner, and only the winner resumes the workflow. A round found
+ * already closed (a repeated reply, or the wait that has just stored its token) re-sends the
+ * outcome: that heals a crash between close and send, and Step Functions accepts a token once
+ * (later sends get TaskTimedOut and are ignored).
  */
 export const settleRound = async (round: Round, deps: Deps): Promise<void> => {
-  let outcome = round.outcome;
   if (round.status === 'OPEN') {
     const members = await deps.store.listMembers(round.session_id, round.seq);
     const nack = members.some((m) => m.status === 'REPLIED' && m.reply_state?.startsWith('NACK_'));
     const complete = members.every((m) => m.status === 'REPLIED');
     if (!nack && !complete) return;
-    outcome = nack ? 'NACK' : 'ACK';
-    await deps.store.closeRound(round.session_id, round.seq, outcome);
+    const won = await deps.store.closeRound(round.session_id, round.seq, nack ? 'NACK' : 'ACK');
+    if (!won) return;
   }
   const latest = await deps.store.getRound(round.session_id, round.seq);
   if (latest?.token && latest.status === 'CLOSED') {
-    await deps.engine.succeedTask(latest.token, { outcome: latest.outcome ?? outcome ?? 'ACK', round_seq: round.seq });
+    await deps.engine.succeedTask(latest.token, { outcome: latest.outcome ?? 'ACK', round_seq: round.seq });
   }
 };
 
