@@ -59,7 +59,7 @@ export const replyToRound = async (
   reply: ProjectReply,
   repliedBy: string,
   deps: Deps,
-): Promise<void> => {
+): Promise<{ latency_ms?: number }> => {
   const session = await getSessionOrThrow(sessionId, deps);
   const project = await deps.store.getProject(sessionId, projectId);
   if (!project) throw new NotFoundError(`project ${projectId} has no instances in session ${sessionId}`);
@@ -83,7 +83,7 @@ export const replyToRound = async (
     }
     // An identical repeat changes nothing, but finishes what a crashed first try may have left undone.
     await settleRound(round, deps);
-    return;
+    return {};
   }
   if (member.status === 'SILENT' || round.status === 'CLOSED') {
     throw new ConflictError(`the reply window of this ${round.state} round has closed`, 'round_closed');
@@ -97,12 +97,14 @@ export const replyToRound = async (
   if (!recorded) {
     // Lost a race: with our own duplicate (same reply → fine) or with the deadline (→ 409).
     const now = await deps.store.getMember(sessionId, round.seq, projectId);
-    if (now?.status === 'REPLIED' && sameReply(now, reply)) return settleRound(round, deps);
+    if (now?.status === 'REPLIED' && sameReply(now, reply)) return settleRound(round, deps).then(() => ({}));
     if (now?.status === 'REPLIED') throw new ConflictError(`project ${projectId} already replied ${now.reply_state}`, 'already_replied');
     throw new ConflictError(`the reply window of this ${round.state} round has closed`, 'round_closed');
   }
   await recordInHistory(round, projectId, reply, repliedBy, now, deps);
   await settleRound(round, deps);
+  // How long the project took to answer, for the reply-latency metric.
+  return { latency_ms: new Date(now).getTime() - new Date(round.opened_at).getTime() };
 };
 
 /** Files the reply in the session history (after its round's notifications) and marks the chosen actions. */

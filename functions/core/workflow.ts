@@ -445,7 +445,9 @@ export const hostEnd = async (sessionId: string, host: string, phase: string, de
   await hostEvent(sessionId, host, 'MAINTENANCE_COMPLETE', deps);
   await deps.cloud.setHostState(host, { disabled: false, maintained: true });
   if (await deps.store.markHostMaintained(sessionId, host)) await deps.store.increment(sessionId, 'maintained_count');
-  return { next: 'DONE' };
+  const started = (await deps.store.getHost(sessionId, host))?.started_at;
+  // Reported for the host-maintenance-duration metric (a CloudWatch metric filter on the logs).
+  return { next: 'DONE', ...(started ? { host_duration_ms: Date.now() - new Date(started).getTime() } : {}) };
 };
 
 /** A host's child execution failed: record which plug-in (or step) and why, then fail the session. */

@@ -88,6 +88,9 @@ export const makeHandler = (deps: WorkflowDeps) => async (event: unknown): Promi
   try {
     const step = await runTask(task, deps);
     logger.info('workflow step', { action: task.action, next: step.next });
+    // Lines the stack's metric filters count: host maintenance duration and failed rounds.
+    if (typeof step.host_duration_ms === 'number') logger.info('host maintained', { host: 'host' in task ? task.host : undefined, duration_ms: step.host_duration_ms });
+    if (task.action === 'after_round' && step.next === 'MAINTENANCE_FAILED') logger.warn('round failed', { state: task.state, reason: step.reason });
     return step;
   } catch (error) {
     // A session deleted while this step ran: its execution is stopped, so there is nobody to tell.

@@ -43,6 +43,12 @@ export interface ObservabilityProps {
    * @default - the alarms only change state (visible on the dashboard and in the console)
    */
   readonly alarmTopicArn?: string;
+  /**
+   * Log groups whose structured lines become metrics: the reply handler's `reply recorded`
+   * (reply latency) and the workflow's `host maintained` (duration) and `round failed`.
+   * @default - no such metrics
+   */
+  readonly metricLogs?: { readonly replies: logs.ILogGroup; readonly workflow: logs.ILogGroup };
   /** @default - one month */
   readonly logRetention?: logs.RetentionDays;
 }
@@ -177,6 +183,23 @@ export class Observability extends Construct {
     ];
     const api = props.httpApi;
     /** `CreateSessionFunction`, not `Resource`: the construct that owns the function. */
+    const fromLogs = (id: string, logGroup: logs.ILogGroup, message: string, metricName: string, value: string, unit: cloudwatch.Unit) =>
+      new logs.MetricFilter(this, id, {
+        logGroup,
+        filterPattern: logs.FilterPattern.stringValue('$.message', '=', message),
+        metricNamespace: METRIC_NAMESPACE,
+        metricName,
+        metricValue: value,
+        unit,
+      }).metric({ period });
+    const logMetrics = props.metricLogs
+      ? [
+          fromLogs('ReplyLatency', props.metricLogs.replies, 'reply recorded', 'ReplyLatency', '$.latency_ms', cloudwatch.Unit.MILLISECONDS),
+          fromLogs('HostMaintenanceDuration', props.metricLogs.workflow, 'host maintained', 'HostMaintenanceDuration', '$.duration_ms', cloudwatch.Unit.MILLISECONDS),
+          fromLogs('FailedRounds', props.metricLogs.workflow, 'round failed', 'FailedRounds', '1', cloudwatch.Unit.COUNT),
+        ]
+      : [];
+    const [replyLatency, hostDuration, failedRounds] = logMetrics;
     const nameOf = (fn: lambda.IFunction) => {
       const parts = fn.node.path.split('/');
       return (parts.at(-1) === 'Resource' ? parts.at(-2) : parts.at(-1)) ?? fn.node.id;
@@ -233,6 +256,23 @@ export class Observability extends Construct {
             width: 12,
           }),
         ],
+        ...(replyLatency && hostDuration && failedRounds
+          ? [
+              [
+                new cloudwatch.GraphWidget({
+                  title: 'Reply latency (ms)',
+                  left: [replyLatency.with({ statistic: 'p50', label: 'p50' }), replyLatency.with({ statistic: 'p99', label: 'p99' })],
+                  width: 8,
+                }),
+                new cloudwatch.GraphWidget({
+                  title: 'Host maintenance duration (ms)',
+                  left: [hostDuration.with({ statistic: 'Average', label: 'average' }), hostDuration.with({ statistic: 'Maximum', label: 'max' })],
+                  width: 8,
+                }),
+                new cloudwatch.GraphWidget({ title: 'Failed rounds (NACK or silent)', left: [failedRounds.with({ statistic: 'Sum' })], width: 8 }),
+              ],
+            ]
+          : []),
         [
           new cloudwatch.GraphWidget({
             title: 'Session events not delivered to the log (dead letters)',

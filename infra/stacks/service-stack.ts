@@ -161,6 +161,7 @@ export class ServiceStack extends Stack {
     session.grantStartExecution(workflowFn);
 
     const authEnv = auth.environment;
+    const routeFunctions = new Map<string, ServiceFunction>();
     for (const route of ROUTES) {
       const fn = new ServiceFunction(this, `${route.id}Function`, {
         entry: route.entry,
@@ -187,6 +188,7 @@ export class ServiceStack extends Stack {
       if (onExecutions.length > 0) session.grantExecution(fn, ...onExecutions);
 
       api.addRoute(route.method, route.path, fn.function, route.scopes);
+      routeFunctions.set(route.id, fn);
     }
 
     // Dashboard and alarms, over every function created above.
@@ -197,6 +199,7 @@ export class ServiceStack extends Stack {
       hostWorkflow: host,
       functions: this.node.findAll().filter((c): c is lambda.Function => c instanceof lambda.Function),
       alarmTopicArn: props.alarmTopicArn,
+      metricLogs: { replies: (routeFunctions.get('PutProjectReply') as ServiceFunction).logGroup, workflow: workflowFn.logGroup },
     });
 
     // The event contract, browsable (and downloadable as code bindings) in the EventBridge console.
