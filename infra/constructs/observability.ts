@@ -8,6 +8,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import { SESSION_STATES } from '../../functions/core/states.js';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { Workflow } from './workflow.js';
@@ -16,17 +17,6 @@ import type { Workflow } from './workflow.js';
 export const METRIC_NAMESPACE = 'Fenix';
 /** One data point per `maintenance.session` event, with the dimension `State` (the state entered). */
 export const SESSION_STATE_METRIC = 'SessionStateEntered';
-/** The session states (DESIGN section 4), one line each on the dashboard. */
-const SESSION_STATES = [
-  'MAINTENANCE',
-  'SCALE_IN',
-  'PREPARE_MAINTENANCE',
-  'START_MAINTENANCE',
-  'PLANNED_MAINTENANCE',
-  'MAINTENANCE_COMPLETE',
-  'MAINTENANCE_DONE',
-  'MAINTENANCE_FAILED',
-] as const;
 
 export interface ObservabilityProps {
   /** The bus the workflow publishes `maintenance.session` events on. */

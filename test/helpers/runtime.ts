@@ -1,3 +1,4 @@
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,8 @@ export interface TestRuntime {
   url: string;
   /** Calls the API (as admin unless an Authorization header is given); answers the status and the parsed JSON body. */
   api: (method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<{ status: number; body: any }>;
+  /** Every item of the table, sorted, once no workflow step is running: the "nothing changed" check. */
+  dumpTable: () => Promise<string>;
   /** A token for this runtime. */
   token: (request: { admin?: boolean; project?: string; ttlSeconds?: number }) => string;
   /** Every event published so far, in order. */
@@ -105,6 +108,18 @@ export const startTestRuntime = async (options: TestRuntimeOptions = {}): Promis
       return event;
     },
     token: (request) => runtime.token(request),
+    dumpTable: async () => {
+      await runtime.sfn.settled();
+      const { dynamo } = await import('../../functions/shared/clients.js');
+      const items: unknown[] = [];
+      let start: Record<string, unknown> | undefined;
+      do {
+        const page = await dynamo().send(new ScanCommand({ TableName: 'fenix', ExclusiveStartKey: start, ConsistentRead: true }));
+        items.push(...(page.Items ?? []));
+        start = page.LastEvaluatedKey;
+      } while (start);
+      return JSON.stringify(items.map((item) => JSON.stringify(item)).sort());
+    },
     api: async (method, path, body, headers = {}) => {
       // An empty header value means "send none" (e.g. `authorization: ''` for an anonymous call).
       const merged = { authorization: `Bearer ${adminToken}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers };

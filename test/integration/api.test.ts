@@ -1,4 +1,3 @@
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fenixTimeIn, startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 
@@ -22,20 +21,7 @@ const create = (body: Record<string, unknown>) => fx.api('POST', '/v1/maintenanc
 const scheduled = (sessionId: string, projectId: string) =>
   fx.waitForEvent((e) => e['detail-type'] === 'maintenance.scheduled' && e.detail.session_id === sessionId && e.detail.project_id === projectId);
 
-/** Every item of the table, sorted: the "nothing changed" check for refused requests. */
-const dump = async () => {
-  // Compare only when no workflow step is writing in the background.
-  await fx.runtime.sfn.settled();
-  const { dynamo } = await import('../../functions/shared/clients.js');
-  const items: unknown[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await dynamo().send(new ScanCommand({ TableName: 'fenix', ExclusiveStartKey: start, ConsistentRead: true }));
-    items.push(...(page.Items ?? []));
-    start = page.LastEvaluatedKey;
-  } while (start);
-  return JSON.stringify(items.map((item) => JSON.stringify(item)).sort());
-};
+const dump = () => fx.dumpTable();
 
 describe('sessions', () => {
   it('creates, lists, gets and deletes a session, with and without trailing slash', async () => {

@@ -1,4 +1,3 @@
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventEnvelope } from '../../local/eventbridge-shim.js';
 import { fenixTimeIn, startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
@@ -54,19 +53,7 @@ const isSession = (sessionId: string) => (e: EventEnvelope) => e['detail-type'] 
 const scheduledFor = (sessionId: string) => (e: EventEnvelope) => e['detail-type'] === 'maintenance.scheduled' && e.detail.session_id === sessionId;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Every item of the table, sorted, once no workflow step is running. */
-const dump = async (): Promise<string> => {
-  await fx.runtime.sfn.settled();
-  const { dynamo } = await import('../../functions/shared/clients.js');
-  const items: unknown[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await dynamo().send(new ScanCommand({ TableName: 'fenix', ExclusiveStartKey: start, ConsistentRead: true }));
-    items.push(...(page.Items ?? []));
-    start = page.LastEvaluatedKey;
-  } while (start);
-  return JSON.stringify(items.map((item) => JSON.stringify(item)).sort());
-};
+const dump = () => fx.dumpTable();
 
 /** Creates a session on `host` and waits until all 50 projects have been asked. */
 const openSession = async (host: string, maintenanceInSeconds: number) => {

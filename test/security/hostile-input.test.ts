@@ -1,6 +1,5 @@
 import http from 'node:http';
 import net from 'node:net';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fenixTimeIn, startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 
@@ -53,19 +52,7 @@ const record = (status: number | undefined) => {
   }
 };
 
-/** Every item of the table, sorted, after the engine has settled. */
-const dump = async (): Promise<string> => {
-  await fx.runtime.sfn.settled();
-  const { dynamo } = await import('../../functions/shared/clients.js');
-  const items: unknown[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await dynamo().send(new ScanCommand({ TableName: 'fenix', ExclusiveStartKey: start, ConsistentRead: true }));
-    items.push(...(page.Items ?? []));
-    start = page.LastEvaluatedKey;
-  } while (start);
-  return JSON.stringify(items.map((item) => JSON.stringify(item)).sort());
-};
+const dump = () => fx.dumpTable();
 
 // ------------------------------------------------------------------------------------ raw client
 
