@@ -1,0 +1,191 @@
+/**
+ * Human output: aligned tables, key/value blocks, the progress bar and one-line descriptions of
+ * history entries. Pure functions from data to text; the commands decide where it goes.
+ */
+
+export type Cell = string | number | boolean | null | undefined;
+
+const text = (cell: Cell): string => (cell === null || cell === undefined || cell === '' ? '-' : typeof cell === 'boolean' ? (cell ? 'yes' : 'no') : String(cell));
+
+/** Columns padded to their widest cell; the last column is not padded. */
+export const table = (headers: string[], rows: Cell[][]): string => {
+  const cells = [headers, ...rows.map((row) => row.map(text))];
+  const widths = headers.map((_, column) => Math.max(...cells.map((row) => (row[column] ?? '').length)));
+  return cells.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column] ?? 0))).join('  ').trimEnd()).join('\n');
+};
+
+/** `Key    value` lines, keys aligned; entries whose value is undefined are left out. */
+export const keyValues = (entries: [string, Cell][]): string => {
+  const shown = entries.filter(([, value]) => value !== undefined);
+  const width = Math.max(...shown.map(([key]) => key.length));
+  return shown.map(([key, value]) => `${key.padEnd(width)}  ${text(value)}`).join('\n');
+};
+
+export const section = (title: string, body: string): string => `\n${title}\n${body}`;
+
+/** `[██████░░░░]` (or `[######....]` without a terminal). */
+export const progressBar = (done: number, total: number, width = 24, unicode = true): string => {
+  const ratio = total > 0 ? Math.min(1, done / total) : 0;
+  const filled = Math.round(ratio * width);
+  const [full, empty] = unicode ? ['█', '░'] : ['#', '.'];
+  return `[${full.repeat(filled)}${empty.repeat(width - filled)}]`;
+};
+
+/** The time part of a Fenix time "YYYY-MM-DD HH:MM:SS" (the date is noise in a live view). */
+export const clock = (time: string | null | undefined): string => (time ? (time.split(' ')[1] ?? time) : '');
+
+// ---------------------------------------------------------------- the detail view
+
+/** The parts of `GET …/detail` the CLI reads (everything else is passed through by --json). */
+export interface Detail {
+  session: {
+    session_id: string;
+    state: string;
+    previous_state?: string | null;
+    workflow?: string;
+    maintenance_at?: string;
+    metadata?: Record<string, unknown>;
+    actions?: { plugin: string; type: string; metadata?: Record<string, unknown> }[];
+    created_at?: string;
+    updated_at?: string;
+    percent_done?: number;
+    failure?: { reason: string; details?: Record<string, unknown> } | null;
+  };
+  round?: { state: string; host?: string | null; status: string; outcome?: string | null; reply_at?: string; waiting_for?: string[] } | null;
+  hosts?: { name: string; type?: string; phase?: string; disabled?: boolean; maintained?: boolean; started_at?: string | null; finished_at?: string | null; blocking_reason?: string | null }[];
+  projects?: { project_id: string; instance_count?: number; round_state?: string | null; reply?: string | null; replied_at?: string | null; replied_by?: string | null; pending?: boolean; silent?: boolean }[];
+  instances?: { instance_id: string; name?: string; project_id?: string; host?: string; vcpus?: number; action?: string | null; action_done?: boolean }[];
+  plugin_runs?: { plugin: string; phase?: string; host?: string; state: string; message?: string; at?: string }[];
+  history?: HistoryEntry[];
+  instances_next?: string | null;
+  history_next?: string | null;
+}
+
+export interface HistoryEntry {
+  at?: string;
+  seq?: number;
+  /** What happened: state, host, notification, instance_action_done, reply (older servers: `kind`). */
+  what?: string;
+  kind?: string;
+  state?: string;
+  previous_state?: string;
+  host?: string;
+  project_id?: string;
+  instance_ids?: string[];
+  reply_at?: string;
+  replied_by?: string;
+  reply?: string;
+  instance_actions?: Record<string, string>;
+  reason?: string;
+}
+
+/** A stable identity for a history entry (a retried step rewrites the same one). */
+export const historyKey = (entry: HistoryEntry): string => [entry.seq, whatOf(entry), entry.project_id ?? '', entry.host ?? '', entry.instance_ids?.join(',') ?? ''].join('|');
+
+const whatOf = (entry: HistoryEntry): string | undefined => entry.what ?? entry.kind;
+
+const actionsText = (actions: Record<string, string> | undefined): string => {
+  const entries = Object.entries(actions ?? {});
+  if (entries.length === 0) return '';
+  const counts = new Map<string, number>();
+  for (const [, action] of entries) counts.set(action, (counts.get(action) ?? 0) + 1);
+  return ` (${[...counts].map(([action, count]) => `${count} × ${action}`).join(', ')})`;
+};
+
+/** One line of history in words. */
+export const describeHistory = (entry: HistoryEntry): string => {
+  const reason = entry.reason ? `: ${entry.reason}` : '';
+  switch (whatOf(entry)) {
+    case 'state':
+      return `session ${entry.previous_state ? `${entry.previous_state} → ` : ''}${entry.state}${reason}`;
+    case 'host':
+      return `host ${entry.host} ${entry.state}${reason}`;
+    case 'notification':
+      return `asked ${entry.project_id} to answer ${entry.state}${entry.reply_at ? ` by ${clock(entry.reply_at)}` : ''}${reason}`;
+    case 'instance_action_done':
+      return `${entry.project_id}: ${entry.instance_ids?.join(', ') ?? 'instance'} moved (INSTANCE_ACTION_DONE)${reason}`;
+    case 'reply':
+      return `${entry.project_id} replied ${entry.reply}${actionsText(entry.instance_actions)}${entry.replied_by ? ` [${entry.replied_by}]` : ''}${reason}`;
+    default:
+      return `${whatOf(entry) ?? 'event'} ${entry.state ?? ''}${reason}`.trim();
+  }
+};
+
+export const hostsMaintained = (detail: Detail): { done: number; total: number } => {
+  const hosts = detail.hosts ?? [];
+  return { done: hosts.filter((host) => host.maintained).length, total: hosts.length };
+};
+
+/** "PLANNED_MAINTENANCE on compute-2, waiting for vnf-a, vnf-b (reply by 12:00:21)". */
+export const roundText = (round: Detail['round']): string | undefined => {
+  if (!round) return undefined;
+  const where = round.host ? ` on ${round.host}` : '';
+  if (round.status === 'OPEN') {
+    const waiting = round.waiting_for?.length ? `waiting for ${round.waiting_for.join(', ')}` : 'all replies in';
+    return `${round.state}${where}, ${waiting}${round.reply_at ? ` (reply by ${clock(round.reply_at)})` : ''}`;
+  }
+  return `${round.state}${where}, closed${round.outcome ? ` (${round.outcome})` : ''}`;
+};
+
+/** `session show`: the whole detail as tables. */
+export const renderDetail = (detail: Detail): string => {
+  const { session } = detail;
+  const { done, total } = hostsMaintained(detail);
+  const parts: string[] = [
+    keyValues([
+      ['Session', session.session_id],
+      ['State', `${session.state}${session.previous_state && session.previous_state !== session.state ? ` (from ${session.previous_state})` : ''}`],
+      ['Progress', `${progressBar(done, total, 20, false)} ${done}/${total} hosts maintained (${session.percent_done ?? Math.floor((100 * done) / Math.max(1, total))}%)`],
+      ['Failure', session.failure ? `${session.failure.reason}${session.failure.details ? ` ${JSON.stringify(session.failure.details)}` : ''}` : undefined],
+      ['Round', roundText(detail.round)],
+      ['Workflow', session.workflow],
+      ['Maintenance at', session.maintenance_at],
+      ['Created', session.created_at],
+      ['Updated', session.updated_at],
+      ['Metadata', session.metadata && Object.keys(session.metadata).length ? JSON.stringify(session.metadata) : undefined],
+      ['Actions', session.actions?.length ? session.actions.map((a) => `${a.plugin}:${a.type}`).join(', ') : undefined],
+    ]),
+  ];
+  if (detail.hosts?.length) {
+    parts.push(
+      section(
+        'HOSTS',
+        table(
+          ['NAME', 'TYPE', 'PHASE', 'DISABLED', 'MAINTAINED', 'STARTED', 'FINISHED', 'BLOCKING'],
+          detail.hosts.map((h) => [h.name, h.type, h.phase, h.disabled, h.maintained, clock(h.started_at), clock(h.finished_at), h.blocking_reason]),
+        ),
+      ),
+    );
+  }
+  if (detail.projects?.length) {
+    parts.push(
+      section(
+        'PROJECTS',
+        table(
+          ['PROJECT', 'INSTANCES', 'ROUND', 'REPLY', 'REPLIED', 'BY', 'PENDING'],
+          detail.projects.map((p) => [p.project_id, p.instance_count, p.round_state, p.silent ? 'SILENT' : p.reply, clock(p.replied_at), p.replied_by, p.pending]),
+        ),
+      ),
+    );
+  }
+  if (detail.instances?.length) {
+    parts.push(
+      section(
+        'INSTANCES',
+        table(
+          ['INSTANCE', 'NAME', 'PROJECT', 'HOST', 'VCPUS', 'ACTION', 'DONE'],
+          detail.instances.map((i) => [i.instance_id, i.name, i.project_id, i.host, i.vcpus, i.action, i.action ? i.action_done : undefined]),
+        ),
+      ),
+    );
+  }
+  if (detail.plugin_runs?.length) {
+    parts.push(
+      section('PLUG-IN RUNS', table(['PLUGIN', 'PHASE', 'HOST', 'STATE', 'AT', 'MESSAGE'], detail.plugin_runs.map((r) => [r.plugin, r.phase, r.host, r.state, clock(r.at), r.message]))),
+    );
+  }
+  if (detail.history?.length) {
+    parts.push(section('HISTORY', table(['SEQ', 'AT', 'WHAT'], detail.history.map((entry) => [entry.seq, clock(entry.at), describeHistory(entry)]))));
+  }
+  return parts.join('\n');
+};

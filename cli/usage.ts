@@ -1,0 +1,49 @@
+/** Help texts: `fenix --help`, and `fenix <command> --help` for one command. */
+
+const GLOBAL = `Global options (any command):
+  --url <url>       API base URL (default $FENIX_URL, else http://127.0.0.1:12347)
+  --token <jwt>     bearer token (default $FENIX_TOKEN; against a local URL without one, tokens
+                    are minted with the keys in $FENIX_DATA_DIR, default .fenix-data)
+  --json            machine-readable output
+  -h, --help        this help`;
+
+export const COMMANDS: Record<string, string> = {
+  'session create': `fenix session create [--host <name>[,<name>…]]… [--at <time>] [--workflow <name>]
+                    [--metadata <json>] [--action <plugin>:<type>[:<json>]]… [--idempotency-key <key>]
+  Creates a session (state MAINTENANCE) and prints its id. No --host: every host of the cloud.
+  --at: "YYYY-MM-DD HH:MM:SS" (UTC), ISO 8601, "now" or "+90s" / "+5m" / "+1h" (default +60s).
+  --action: a plug-in run, type pre, post, host, compute or controller, e.g. dummy:compute.`,
+  'session list': `fenix session list
+  Every session not yet deleted, with its state.`,
+  'session show': `fenix session show <session_id>
+  The session in detail: hosts, projects, instances, plug-in runs, history.`,
+  'session watch': `fenix session watch <session_id> [--interval <seconds>]
+  Live progress until the session ends: exit 0 on MAINTENANCE_DONE, 1 on MAINTENANCE_FAILED.`,
+  'session continue': `fenix session continue <session_id> --state <STATE> [--at <time>] [--metadata <json>]
+  Continues a MAINTENANCE_FAILED session from STATE (PUT /v1/maintenance/{id}).`,
+  'session delete': `fenix session delete <session_id>
+  Stops the session, re-enables its hosts and removes it.`,
+  'project instances': `fenix project instances <session_id> <project_id>
+  The project's instances the session's current state concerns.`,
+  'project reply': `fenix project reply <session_id> <project_id> --ack|--nack [--action <instance>=<ACTION>]… [--state <STATE>]
+  Answers the round the session waits on (the state is read from the session unless --state).
+  ACTION: MIGRATE, LIVE_MIGRATE, OWN_ACTION or EVICTION; <instance> "*" means every instance listed.`,
+  token: `fenix token --admin | --project <project_id> [--ttl <seconds>]
+  Prints a bearer token for the local runtime (keys in $FENIX_DATA_DIR, default .fenix-data).`,
+};
+
+export const usage = (command?: string): string =>
+  command && COMMANDS[command]
+    ? `usage: ${COMMANDS[command]}\n\n${GLOBAL}\n`
+    : `fenix — admin and VNFM command line for the Fenix Host Maintenance API
+
+usage: fenix <command> [options]
+
+${Object.values(COMMANDS)
+  .map((text) => text.split('\n')[0])
+  .join('\n')}
+
+${GLOBAL}
+
+fenix <command> --help shows one command in full.
+`;

@@ -1,0 +1,402 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { request as httpRequest, type Server } from 'node:http';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { repoPath } from '../../infra/paths.js';
+import { bearerAuthenticator, createGateway, type Route } from '../../local/api-gateway.js';
+import { LocalKeys } from '../../local/jwt.js';
+import { generatedFiles } from '../../scripts/gen-schemas.js';
+import { fenixTimeIn, startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
+import { checkOpenApi, resolvePointer, validate } from './json-schema.js';
+
+/**
+ * The OpenAPI document against the running API: it is well-formed OpenAPI 3.1, the committed copy is
+ * what the code generates, and every route answers every status it documents — and only those —
+ * with a body that validates against the documented schema. 5xx comes from the real handlers wired
+ * to dependencies that fail, behind the same local gateway.
+ */
+
+type Json = Record<string, any>;
+type Answer = { status: number; body: any; headers: Record<string, string | string[] | undefined> };
+
+const MAX_HANDLER_BODY = 256 * 1024;
+const UNKNOWN_SESSION = '00000000-0000-4000-8000-000000000000';
+
+let t: TestRuntime;
+let doc: Json;
+let brokenUrl: string;
+let brokenServer: Server;
+let keys: LocalKeys;
+const observed: { op: string; status: number }[] = [];
+
+/** Session fixtures made in beforeAll. */
+const fx = { running: '', failed: '', spare: '' };
+
+const ops = () => {
+  const found: { op: string; method: string; path: string; statuses: string[] }[] = [];
+  for (const [path, item] of Object.entries(doc.paths as Json)) {
+    for (const [method, operation] of Object.entries(item as Json)) found.push({ op: operation.operationId, method: method.toUpperCase(), path, statuses: Object.keys(operation.responses) });
+  }
+  return found;
+};
+const opOf = (id: string) => {
+  const op = ops().find((o) => o.op === id);
+  if (!op) throw new Error(`no operation ${id}`);
+  return op;
+};
+
+/** A request with node:http (fetch refuses a body on GET, which the 413 cases need). */
+const send = (base: string, method: string, path: string, options: { body?: string; headers?: Record<string, string> } = {}): Promise<Answer> =>
+  new Promise((resolve, reject) => {
+    const url = new URL(path, base);
+    const req = httpRequest(url, { method, headers: { ...(options.body !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(options.body) } : {}), ...options.headers } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: unknown = text;
+        try {
+          body = text ? JSON.parse(text) : undefined;
+        } catch {
+          // keep text
+        }
+        resolve({ status: res.statusCode ?? 0, body, headers: res.headers });
+      });
+    });
+    req.on('error', reject);
+    if (options.body !== undefined) req.write(options.body);
+    req.end();
+  });
+
+type Who = 'admin' | 'none' | 'bare' | { project: string };
+const auth = (who: Who): Record<string, string> => {
+  if (who === 'none') return {};
+  if (who === 'admin') return { authorization: `Bearer ${t.token({ admin: true })}` };
+  if (who === 'bare') return { authorization: `Bearer ${keys.issue({})}` }; // valid, but neither admin nor naming a project
+  return { authorization: `Bearer ${t.token({ project: who.project })}` };
+};
+
+interface Call {
+  path: string;
+  who?: Who;
+  body?: unknown;
+  raw?: string;
+  headers?: Record<string, string>;
+  /** Send to the server whose handlers' dependencies all fail. */
+  broken?: boolean;
+}
+
+/** Calls operation `op`, checks the status is `expected`, and validates the body against the document. */
+const expectStatus = async (op: string, expected: number, call: Call): Promise<Answer> => {
+  const { method, path: template } = opOf(op);
+  const pattern = new RegExp(`^${template.replace(/\{\w+\}/g, '[^/]+')}/?(\\?.*)?$`);
+  expect(call.path, `${call.path} is not a path of ${op}`).toMatch(pattern);
+  const body = call.raw ?? (call.body !== undefined ? JSON.stringify(call.body) : undefined);
+  const answer = await send(call.broken ? brokenUrl : t.url, method, call.path, { body, headers: { ...auth(call.who ?? 'admin'), ...call.headers } });
+  observed.push({ op, status: answer.status });
+  expect(answer.status, `${op} ${call.path}: ${JSON.stringify(answer.body)?.slice(0, 300)}`).toBe(expected);
+  const errors = validate(responseSchema(op, answer.status), answer.body, doc);
+  expect(errors, `${op} ${answer.status} body ${JSON.stringify(answer.body)?.slice(0, 300)}`).toEqual([]);
+  if (answer.status === 401) expect(answer.headers['www-authenticate']).toBe('Bearer');
+  return answer;
+};
+
+const responseSchema = (op: string, status: number): unknown => {
+  const { method, path } = opOf(op);
+  let response = doc.paths[path][method.toLowerCase()].responses[String(status)];
+  if (!response) throw new Error(`${op} does not document ${status}`);
+  if (response.$ref) response = resolvePointer(doc, response.$ref);
+  return response.content['application/json'].schema;
+};
+
+const requestSchema = (op: string): unknown => {
+  const { method, path } = opOf(op);
+  return doc.paths[path][method.toLowerCase()].requestBody.content['application/json'].schema;
+};
+
+/** Over the handler's 256 KiB cap, under the gateway's 1 MiB one: the handler answers the 413. */
+const hugeBody = JSON.stringify({ state: 'MAINTENANCE', maintenance_at: fenixTimeIn(60), metadata: { blob: 'x'.repeat(MAX_HANDLER_BODY + 10) } });
+
+const inventory = {
+  hosts: [
+    { name: 'c-1', type: 'compute', vcpus: 8 },
+    { name: 'c-2', type: 'compute', vcpus: 8 },
+    { name: 'c-3', type: 'compute', vcpus: 8 },
+    { name: 'c-4', type: 'compute', vcpus: 8 },
+    { name: 'c-5', type: 'compute', vcpus: 8 },
+  ],
+  instances: [
+    { name: 'p-0', project_id: 'p', host: 'c-1', vcpus: 1 },
+    { name: 'q-0', project_id: 'q', host: 'c-2', vcpus: 1 },
+  ],
+};
+
+const createSession = async (hosts: string[], extra: Record<string, unknown> = {}) => {
+  const answer = await expectStatus('createSession', 200, { path: '/v1/maintenance', body: { state: 'MAINTENANCE', maintenance_at: fenixTimeIn(300), hosts, ...extra } });
+  return answer.body.session_id as string;
+};
+
+/** The round a session waits on, once it is open. */
+const waitForRound = async (id: string, state: string) => {
+  for (let i = 0; i < 200; i++) {
+    const detail = (await t.api('GET', `/v1/maintenance/${id}/detail`)).body;
+    if (detail.round?.state === state && detail.round.status === 'OPEN' && detail.round.waiting_for.length > 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`session ${id} never opened a ${state} round`);
+};
+
+beforeAll(async () => {
+  // Rounds stay open for the whole file: nothing here may time out under the test's feet.
+  t = await startTestRuntime({ inventory, env: { FENIX_PROJECT_MAINTENANCE_REPLY: '240', FENIX_PROJECT_SCALE_IN_REPLY: '240' } });
+  keys = LocalKeys.load(t.runtime.dataDir);
+  // The failing handlers below log their errors, as they should; this file expects them.
+  vi.spyOn((await import('../../functions/shared/observability.js')).logger, 'error').mockImplementation(() => undefined);
+  doc = (await t.api('GET', '/v1/openapi.json')).body;
+
+  // The same handlers, wired to dependencies that all fail, behind the same gateway.
+  const failing = new Proxy({}, { get: () => { throw new Error('dependency unavailable (test)'); } }) as never;
+  const make = async (module: Promise<{ makeHandler: (deps: never) => unknown }>) => (await module).makeHandler(failing) as Route['handler'];
+  const brokenRoutes: Route[] = [
+    { method: 'POST', path: '/v1/maintenance', handler: await make(import('../../functions/api/create-session.js')) },
+    { method: 'GET', path: '/v1/maintenance', handler: await make(import('../../functions/api/list-sessions.js')) },
+    { method: 'GET', path: '/v1/maintenance/{session_id}', handler: await make(import('../../functions/api/get-session.js')) },
+    { method: 'PUT', path: '/v1/maintenance/{session_id}', handler: await make(import('../../functions/api/update-session.js')) },
+    { method: 'DELETE', path: '/v1/maintenance/{session_id}', handler: await make(import('../../functions/api/delete-session.js')) },
+    { method: 'GET', path: '/v1/maintenance/{session_id}/detail', handler: await make(import('../../functions/api/get-session-detail.js')) },
+    { method: 'GET', path: '/v1/maintenance/{session_id}/{project_id}', handler: await make(import('../../functions/api/get-project.js')) },
+    { method: 'PUT', path: '/v1/maintenance/{session_id}/{project_id}', handler: await make(import('../../functions/api/put-project-reply.js')) },
+    {
+      method: 'GET',
+      path: '/v1/openapi.json',
+      handler: (await import('../../functions/api/get-openapi.js')).makeHandler(() => {
+        throw new Error('document unavailable (test)');
+      }) as Route['handler'],
+    },
+  ];
+  brokenServer = createServer(createGateway(brokenRoutes, bearerAuthenticator((token) => keys.verify(token))));
+  await new Promise<void>((resolve) => brokenServer.listen(0, '127.0.0.1', resolve));
+  brokenUrl = `http://127.0.0.1:${(brokenServer.address() as AddressInfo).port}`;
+
+  // A running session waiting on project p, a failed one (q NACKed), and a spare to delete.
+  fx.running = await createSession(['c-1']);
+  fx.failed = await createSession(['c-2']);
+  fx.spare = await createSession(['c-3']);
+  await waitForRound(fx.running, 'MAINTENANCE');
+  await waitForRound(fx.failed, 'MAINTENANCE');
+  expect((await t.api('PUT', `/v1/maintenance/${fx.failed}/q`, { state: 'NACK_MAINTENANCE' })).status).toBe(200);
+  await t.waitForEvent((e) => e.detail.session_id === fx.failed && e.detail.state === 'MAINTENANCE_FAILED');
+});
+
+afterAll(async () => {
+  brokenServer?.closeAllConnections();
+  await new Promise((resolve) => brokenServer?.close(resolve));
+  await t?.stop();
+});
+
+describe('the OpenAPI document', () => {
+  it('is well-formed OpenAPI 3.1: info, paths, responses on every operation, every $ref resolved, every schema 2020-12', () => {
+    expect(checkOpenApi(doc)).toEqual([]);
+    expect(doc.openapi).toMatch(/^3\.1\./);
+    expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+    expect(doc.security).toEqual([{ bearerAuth: [] }]);
+  });
+
+  it('is the committed docs/openapi.json (regenerate with npm run openapi)', () => {
+    const committed = JSON.parse(readFileSync(repoPath('docs/openapi.json'), 'utf8'));
+    expect(doc).toEqual(committed);
+    expect(readFileSync(repoPath('docs/openapi.json'), 'utf8')).toBe(generatedFiles()['docs/openapi.json']);
+  });
+
+  it('documents one operation per handler, and every handler route', () => {
+    const handlers = readdirSync(repoPath('functions/api')).filter((file) => file.endsWith('.ts'));
+    expect(ops()).toHaveLength(handlers.length);
+    const keys = ops().map((o) => `${o.method} ${o.path}`).sort();
+    expect(keys).toEqual(
+      [
+        'POST /v1/maintenance',
+        'GET /v1/maintenance',
+        'GET /v1/maintenance/{session_id}',
+        'PUT /v1/maintenance/{session_id}',
+        'DELETE /v1/maintenance/{session_id}',
+        'GET /v1/maintenance/{session_id}/detail',
+        'GET /v1/maintenance/{session_id}/{project_id}',
+        'PUT /v1/maintenance/{session_id}/{project_id}',
+        'GET /v1/openapi.json',
+      ].sort(),
+    );
+  });
+
+  it('documents request bodies with the handlers\' own schemas (valid samples pass, invalid fail)', () => {
+    const create = requestSchema('createSession');
+    expect(validate(create, { state: 'MAINTENANCE', maintenance_at: '2030-01-01 00:00:00' }, doc)).toEqual([]);
+    expect(validate(create, { state: 'MAINTENANCE', maintenance_at: '2030-01-01 00:00:00', hosts: ['c-1'], metadata: { a: [1, { b: null }] }, actions: [{ plugin: 'dummy', type: 'compute' }] }, doc)).toEqual([]);
+    expect(validate(create, { state: 'MAINTENANCE', maintenance_at: '2030-01-01 00:00:00', surprise: 1 }, doc)).not.toEqual([]);
+    expect(validate(create, { state: 'SCALE_IN', maintenance_at: '2030-01-01 00:00:00' }, doc)).not.toEqual([]);
+    const reply = requestSchema('putProjectReply');
+    expect(validate(reply, { state: 'ACK_PLANNED_MAINTENANCE', instance_actions: { 'vm-1': 'MIGRATE' } }, doc)).toEqual([]);
+    expect(validate(reply, { state: 'ACK_START_MAINTENANCE' }, doc)).not.toEqual([]);
+    expect(validate(reply, { state: 'ACK_MAINTENANCE', instance_actions: { 'vm-1': 'TELEPORT' } }, doc)).not.toEqual([]);
+    const update = requestSchema('updateSession');
+    expect(validate(update, { state: 'PLANNED_MAINTENANCE' }, doc)).toEqual([]);
+    expect(validate(update, { state: 'MAINTENANCE_DONE' }, doc)).not.toEqual([]);
+  });
+});
+
+describe('every route answers every documented status, with the documented body', () => {
+  const session = (id: string) => `/v1/maintenance/${id}`;
+
+  it('createSession', async () => {
+    const body = { state: 'MAINTENANCE', maintenance_at: fenixTimeIn(300), hosts: ['c-4'] };
+    expect(validate(requestSchema('createSession'), body, doc)).toEqual([]);
+    const created = await expectStatus('createSession', 200, { path: '/v1/maintenance', body, headers: { 'idempotency-key': 'contract-1' } });
+    const bad = { state: 'MAINTENANCE', maintenance_at: fenixTimeIn(300), colour: 'red' };
+    expect(validate(requestSchema('createSession'), bad, doc)).not.toEqual([]);
+    await expectStatus('createSession', 400, { path: '/v1/maintenance', body: bad });
+    await expectStatus('createSession', 401, { path: '/v1/maintenance', body, who: 'none' });
+    await expectStatus('createSession', 403, { path: '/v1/maintenance', body, who: { project: 'p' } });
+    const conflict = await expectStatus('createSession', 409, { path: '/v1/maintenance', body: { ...body, hosts: ['c-1'] } });
+    expect(conflict.body.error).toBe('host_in_session');
+    const reused = await expectStatus('createSession', 409, { path: '/v1/maintenance', body: { ...body, hosts: ['c-5'] }, headers: { 'idempotency-key': 'contract-1' } });
+    expect(reused.body.error).toBe('idempotency_key_reused');
+    await t.runtime.cloud.setHostState('c-5', { disabled: true });
+    const disabled = await expectStatus('createSession', 409, { path: '/v1/maintenance', body: { ...body, hosts: ['c-5'] } });
+    expect(disabled.body.error).toBe('host_disabled');
+    await t.runtime.cloud.setHostState('c-5', { disabled: false });
+    await expectStatus('createSession', 413, { path: '/v1/maintenance', raw: hugeBody });
+    await expectStatus('createSession', 500, { path: '/v1/maintenance', body, broken: true });
+    await t.api('DELETE', session(created.body.session_id));
+  });
+
+  it('listSessions', async () => {
+    const listed = await expectStatus('listSessions', 200, { path: '/v1/maintenance' });
+    expect(listed.body.session_id).toEqual(expect.arrayContaining([fx.running, fx.failed]));
+    await expectStatus('listSessions', 200, { path: '/v1/maintenance/' }); // the trailing slash is served too
+    await expectStatus('listSessions', 400, { path: '/v1/maintenance?page=2' });
+    await expectStatus('listSessions', 401, { path: '/v1/maintenance', who: 'none' });
+    await expectStatus('listSessions', 403, { path: '/v1/maintenance', who: { project: 'p' } });
+    await expectStatus('listSessions', 413, { path: '/v1/maintenance', raw: hugeBody });
+    await expectStatus('listSessions', 500, { path: '/v1/maintenance', broken: true });
+  });
+
+  it('getSession', async () => {
+    const got = await expectStatus('getSession', 200, { path: session(fx.running) });
+    expect(got.body).toEqual({ session_id: fx.running, state: 'MAINTENANCE' });
+    await expectStatus('getSession', 400, { path: session('not-a-uuid') });
+    await expectStatus('getSession', 401, { path: session(fx.running), who: 'none' });
+    await expectStatus('getSession', 403, { path: session(fx.running), who: { project: 'p' } });
+    await expectStatus('getSession', 404, { path: session(UNKNOWN_SESSION) });
+    await expectStatus('getSession', 413, { path: session(fx.running), raw: hugeBody });
+    await expectStatus('getSession', 500, { path: session(fx.running), broken: true });
+  });
+
+  it('getSessionDetail', async () => {
+    const detail = await expectStatus('getSessionDetail', 200, { path: `${session(fx.running)}/detail` });
+    expect(detail.body.round).toMatchObject({ state: 'MAINTENANCE', status: 'OPEN', waiting_for: ['p'] });
+    const failed = await expectStatus('getSessionDetail', 200, { path: `${session(fx.failed)}/detail?history_limit=2&instances_limit=1` });
+    expect(failed.body.session.failure).toMatchObject({ reason: expect.any(String) });
+    expect(failed.body.history).toHaveLength(2);
+    expect(failed.body.history_next).toEqual(expect.any(String));
+    await expectStatus('getSessionDetail', 200, { path: `${session(fx.failed)}/detail?history_next=${failed.body.history_next}` });
+    await expectStatus('getSessionDetail', 400, { path: `${session(fx.running)}/detail?history_limit=0` });
+    await expectStatus('getSessionDetail', 400, { path: `${session('nope')}/detail` });
+    await expectStatus('getSessionDetail', 401, { path: `${session(fx.running)}/detail`, who: 'none' });
+    await expectStatus('getSessionDetail', 403, { path: `${session(fx.running)}/detail`, who: { project: 'p' } });
+    await expectStatus('getSessionDetail', 404, { path: `${session(UNKNOWN_SESSION)}/detail` });
+    await expectStatus('getSessionDetail', 413, { path: `${session(fx.running)}/detail`, raw: hugeBody });
+    await expectStatus('getSessionDetail', 500, { path: `${session(fx.running)}/detail`, broken: true });
+  });
+
+  it('getProjectInstances', async () => {
+    const path = `${session(fx.running)}/p`;
+    const instances = await expectStatus('getProjectInstances', 200, { path, who: { project: 'p' } });
+    expect(instances.body.instance_ids).toHaveLength(1);
+    await expectStatus('getProjectInstances', 200, { path }); // admin too
+    await expectStatus('getProjectInstances', 400, { path: `${session(fx.running)}/no%20spaces`, who: 'admin' });
+    await expectStatus('getProjectInstances', 401, { path, who: 'none' });
+    await expectStatus('getProjectInstances', 403, { path, who: { project: 'q' } });
+    await expectStatus('getProjectInstances', 404, { path: `${session(fx.running)}/q` });
+    await expectStatus('getProjectInstances', 404, { path: `${session(UNKNOWN_SESSION)}/p`, who: { project: 'p' } });
+    await expectStatus('getProjectInstances', 413, { path, raw: hugeBody });
+    await expectStatus('getProjectInstances', 500, { path, broken: true });
+  });
+
+  it('putProjectReply', async () => {
+    const path = `${session(fx.running)}/p`;
+    const bad = { state: 'ACK_START_MAINTENANCE' };
+    expect(validate(requestSchema('putProjectReply'), bad, doc)).not.toEqual([]);
+    await expectStatus('putProjectReply', 400, { path, body: bad, who: { project: 'p' } });
+    await expectStatus('putProjectReply', 401, { path, body: { state: 'ACK_MAINTENANCE' }, who: 'none' });
+    await expectStatus('putProjectReply', 403, { path, body: { state: 'ACK_MAINTENANCE' }, who: { project: 'q' } });
+    await expectStatus('putProjectReply', 404, { path: `${session(fx.running)}/q`, body: { state: 'ACK_MAINTENANCE' } });
+    const wrong = await expectStatus('putProjectReply', 409, { path, body: { state: 'ACK_SCALE_IN' }, who: { project: 'p' } });
+    expect(wrong.body.error).toBe('wrong_state');
+    await expectStatus('putProjectReply', 413, { path, raw: hugeBody, who: { project: 'p' } });
+    await expectStatus('putProjectReply', 500, { path, body: { state: 'ACK_MAINTENANCE' }, broken: true });
+    const ack = { state: 'ACK_MAINTENANCE' };
+    expect(validate(requestSchema('putProjectReply'), ack, doc)).toEqual([]);
+    await expectStatus('putProjectReply', 200, { path, body: ack, who: { project: 'p' } });
+    await expectStatus('putProjectReply', 200, { path, body: ack, who: { project: 'p' } }); // a repeat changes nothing
+    const changed = await expectStatus('putProjectReply', 409, { path, body: { state: 'NACK_MAINTENANCE' }, who: { project: 'p' } });
+    expect(changed.body.error).toBe('already_replied');
+    const waiting = await expectStatus('putProjectReply', 409, { path: `${session(fx.failed)}/q`, body: { state: 'ACK_MAINTENANCE' } });
+    expect(['not_waiting', 'round_closed', 'already_replied']).toContain(waiting.body.error);
+  });
+
+  it('updateSession', async () => {
+    const path = session(fx.failed);
+    const bad = { state: 'MAINTENANCE_DONE' };
+    expect(validate(requestSchema('updateSession'), bad, doc)).not.toEqual([]);
+    await expectStatus('updateSession', 400, { path, body: bad });
+    await expectStatus('updateSession', 401, { path, body: { state: 'MAINTENANCE' }, who: 'none' });
+    await expectStatus('updateSession', 403, { path, body: { state: 'MAINTENANCE' }, who: { project: 'q' } });
+    await expectStatus('updateSession', 404, { path: session(UNKNOWN_SESSION), body: { state: 'MAINTENANCE' } });
+    await expectStatus('updateSession', 413, { path, raw: hugeBody });
+    await expectStatus('updateSession', 500, { path, body: { state: 'MAINTENANCE' }, broken: true });
+    const running = await expectStatus('updateSession', 409, { path: session(fx.running), body: { state: 'MAINTENANCE' } });
+    expect(running.body.error).toBe('session_running');
+    const body = { state: 'MAINTENANCE', maintenance_at: fenixTimeIn(300) };
+    expect(validate(requestSchema('updateSession'), body, doc)).toEqual([]);
+    await expectStatus('updateSession', 200, { path, body });
+    await expectStatus('getSession', 200, { path }).then((answer) => expect(answer.body.state).toBe('MAINTENANCE'));
+  });
+
+  it('deleteSession', async () => {
+    const path = session(fx.spare);
+    await expectStatus('deleteSession', 400, { path: session('x') });
+    await expectStatus('deleteSession', 401, { path, who: 'none' });
+    await expectStatus('deleteSession', 403, { path, who: { project: 'p' } });
+    await expectStatus('deleteSession', 413, { path, raw: hugeBody });
+    await expectStatus('deleteSession', 500, { path, broken: true });
+    await expectStatus('deleteSession', 200, { path });
+    await expectStatus('deleteSession', 404, { path });
+  });
+
+  it('getOpenApi', async () => {
+    await expectStatus('getOpenApi', 200, { path: '/v1/openapi.json' });
+    await expectStatus('getOpenApi', 200, { path: '/v1/openapi.json', who: { project: 'p' } }); // any project token may read it
+    await expectStatus('getOpenApi', 400, { path: '/v1/openapi.json?format=yaml' });
+    await expectStatus('getOpenApi', 401, { path: '/v1/openapi.json', who: 'none' });
+    await expectStatus('getOpenApi', 403, { path: '/v1/openapi.json', who: 'bare' });
+    await expectStatus('getOpenApi', 413, { path: '/v1/openapi.json', raw: hugeBody });
+    await expectStatus('getOpenApi', 500, { path: '/v1/openapi.json', broken: true });
+  });
+
+  it('produced every documented status of every operation, and nothing undocumented', () => {
+    const documented = ops().flatMap((o) => o.statuses.map((status) => `${o.op} ${status}`)).sort();
+    const seen = [...new Set(observed.map((o) => `${o.op} ${o.status}`))].sort();
+    expect(seen.filter((key) => !documented.includes(key)), 'statuses the document does not list').toEqual([]);
+    expect(documented.filter((key) => !seen.includes(key)), 'documented statuses no run produced').toEqual([]);
+  });
+});
+
+describe('docs/events', () => {
+  it('are the generated files (regenerate with npm run openapi)', () => {
+    for (const [path, content] of Object.entries(generatedFiles())) {
+      if (!path.startsWith('docs/events/')) continue;
+      expect(readFileSync(repoPath(path), 'utf8'), path).toBe(content);
+    }
+    expect(readdirSync(repoPath('docs/events')).sort()).toEqual(['maintenance.host.json', 'maintenance.scheduled.json', 'maintenance.session.json']);
+  });
+});
