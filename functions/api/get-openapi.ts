@@ -1,10 +1,9 @@
 import { z } from 'zod';
 import { buildOpenApi } from '../core/openapi.js';
 import { httpHandler, json } from '../shared/http.js';
-import { detailQuery } from './get-session-detail.js';
 
 /** The document of every route, built once per process from the handlers' own zod schemas. */
-export const openApiDocument = (): Record<string, unknown> => buildOpenApi({ detailQuery });
+export const openApiDocument = (): Record<string, unknown> => buildOpenApi();
 
 /** GET /v1/openapi.json — the OpenAPI 3.1 document; any admin or project token may read it. */
 export const makeHandler = (build: () => Record<string, unknown> = openApiDocument) => {

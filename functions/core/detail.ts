@@ -37,7 +37,8 @@ export const getSessionDetail = async (sessionId: string, paging: DetailPaging, 
     session: {
       session_id: session.session_id,
       state: session.state,
-      previous_state: session.previous_state ?? null,
+      // The first transition (into MAINTENANCE) records no real previous state.
+      previous_state: session.previous_state && !(session.previous_state === session.state && session.transition_seq === 1) ? session.previous_state : null,
       workflow: session.workflow,
       maintenance_at: toFenixTime(session.maintenance_at),
       metadata: session.metadata,

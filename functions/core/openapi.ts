@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   createSessionSchema,
+  detailQuery,
   idempotencyKey,
   projectId,
   projectReplySchema,
@@ -175,7 +176,7 @@ const REQUESTS = {
 const SESSION = '/v1/maintenance/{session_id}';
 
 /** Every route the API serves, in the order of DESIGN §3. */
-export const routeDocs = (detailQuery?: z.ZodObject): RouteDoc[] => [
+export const routeDocs = (): RouteDoc[] => [
   {
     method: 'post',
     path: '/v1/maintenance',
@@ -232,7 +233,7 @@ export const routeDocs = (detailQuery?: z.ZodObject): RouteDoc[] => [
     description: 'Instances and history come a page at a time: pass the `*_next` value of one answer to get the next page.',
     access: 'admin',
     params: ['session_id'],
-    ...(detailQuery ? { query: detailQuery } : {}),
+    query: detailQuery,
     ok: 'SessionDetail',
     notFound: true,
   },
@@ -337,11 +338,8 @@ const STANDARD_ERRORS = {
 
 export const OPENAPI_VERSION = '3.1.0';
 
-/**
- * Builds the document. `detailQuery` is the query schema of the detail route (it lives with that
- * handler); without it the route is documented without query parameters.
- */
-export const buildOpenApi = (options: { detailQuery?: z.ZodObject } = {}): Json => {
+/** Builds the document from the request schemas the handlers validate with. */
+export const buildOpenApi = (): Json => {
   const schemas: Record<string, Json> = {};
   for (const [name, schema] of Object.entries(REQUESTS)) schemas[name] = convert(name, schema, 'input', schemas);
   for (const [name, schema] of Object.entries(RESPONSES)) schemas[name] = convert(name, schema, 'output', schemas);
@@ -356,7 +354,7 @@ export const buildOpenApi = (options: { detailQuery?: z.ZodObject } = {}): Json 
   }
 
   const paths: Record<string, Record<string, Json>> = {};
-  for (const route of routeDocs(options.detailQuery)) {
+  for (const route of routeDocs()) {
     const parameters: Json[] = [];
     for (const name of route.params ?? []) {
       const param = PARAMS[name];

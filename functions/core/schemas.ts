@@ -120,3 +120,20 @@ export const describeIssues = (error: z.ZodError): string => {
   }
   return path ? `${path}: ${issue.message}` : issue.message;
 };
+
+/** Query of `GET /v1/maintenance/{id}/detail`: page sizes and page tokens of the long lists. */
+const limit = (name: string, fallback: number) =>
+  z.coerce
+    .number({ error: `${name} must be a number` })
+    .int(`${name} must be a whole number`)
+    .min(1, `${name} must be at least 1`)
+    .max(1000, `${name} must be at most 1000`)
+    .default(fallback);
+const token = z.string().max(2048).regex(/^[A-Za-z0-9_-]+$/, 'not a page token').optional();
+
+export const detailQuery = z.strictObject({
+  instances_limit: limit('instances_limit', 500),
+  instances_next: token,
+  history_limit: limit('history_limit', 500),
+  history_next: token,
+});
