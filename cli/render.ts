@@ -64,9 +64,8 @@ export interface Detail {
 export interface HistoryEntry {
   at?: string;
   seq?: number;
-  /** What happened: state, host, notification, instance_action_done, reply (older servers: `kind`). */
+  /** What happened: state, host, notification, instance_action_done, reply. */
   what?: string;
-  kind?: string;
   state?: string;
   previous_state?: string;
   host?: string;
@@ -80,9 +79,7 @@ export interface HistoryEntry {
 }
 
 /** A stable identity for a history entry (a retried step rewrites the same one). */
-export const historyKey = (entry: HistoryEntry): string => [entry.seq, whatOf(entry), entry.project_id ?? '', entry.host ?? '', entry.instance_ids?.join(',') ?? ''].join('|');
-
-const whatOf = (entry: HistoryEntry): string | undefined => entry.what ?? entry.kind;
+export const historyKey = (entry: HistoryEntry): string => [entry.seq, entry.what, entry.project_id ?? '', entry.host ?? '', entry.instance_ids?.join(',') ?? ''].join('|');
 
 const actionsText = (actions: Record<string, string> | undefined): string => {
   const entries = Object.entries(actions ?? {});
@@ -95,7 +92,7 @@ const actionsText = (actions: Record<string, string> | undefined): string => {
 /** One line of history in words. */
 export const describeHistory = (entry: HistoryEntry): string => {
   const reason = entry.reason ? `: ${entry.reason}` : '';
-  switch (whatOf(entry)) {
+  switch (entry.what) {
     case 'state':
       return `session ${entry.previous_state ? `${entry.previous_state} → ` : ''}${entry.state}${reason}`;
     case 'host':
@@ -107,7 +104,7 @@ export const describeHistory = (entry: HistoryEntry): string => {
     case 'reply':
       return `${entry.project_id} replied ${entry.reply}${actionsText(entry.instance_actions)}${entry.replied_by ? ` [${entry.replied_by}]` : ''}${reason}`;
     default:
-      return `${whatOf(entry) ?? 'event'} ${entry.state ?? ''}${reason}`.trim();
+      return `${entry.what ?? 'event'} ${entry.state ?? ''}${reason}`.trim();
   }
 };
 
