@@ -8,7 +8,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, ValidationError } from '../core/errors.js';
-import type { ActionRecord, HistoryEntry, PluginRun, Round, RoundMember, Session, SessionHost, SessionInstance, SessionProject } from '../core/model.js';
+import type { HistoryEntry, PluginRun, Round, RoundMember, Session, SessionHost, SessionInstance, SessionProject } from '../core/model.js';
 import type { SessionStore } from '../core/ports.js';
 import type { InstanceAction } from '../core/states.js';
 import { isTerminal } from '../core/states.js';
@@ -340,12 +340,12 @@ export class DynamoSessionStore implements SessionStore {
     return result.Attributes?.[field] as number;
   }
 
-  async stampEventSeq(sessionId: string, sk: string, field: string): Promise<number> {
-    const key = { pk: sessionPk(sessionId), sk };
+  async stampEventSeq(sessionId: string, item: { host: string } | { round: number }, field: string, count = 1): Promise<number> {
+    const key = { pk: sessionPk(sessionId), sk: 'host' in item ? `HOST#${item.host}` : roundSk(item.round) };
     const current = await this.db.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
     const recorded = current.Item?.[field];
     if (typeof recorded === 'number') return recorded;
-    const seq = await this.allocateEventSeq(sessionId, 1);
+    const seq = await this.allocateEventSeq(sessionId, count);
     const result = await this.db.send(
       new UpdateCommand({
         TableName: this.tableName,
@@ -388,19 +388,6 @@ export class DynamoSessionStore implements SessionStore {
 
   async listInstances(sessionId: string): Promise<SessionInstance[]> {
     return (await this.queryPrefix(sessionId, 'INSTANCE#')).map((item) => strip<SessionInstance>(item));
-  }
-
-  async putAction(record: ActionRecord): Promise<void> {
-    await this.db.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: { pk: sessionPk(record.session_id), sk: `ACTION#${roundSk(record.seq)}#${record.instance_id}`, kind: 'action', ...record },
-      }),
-    );
-  }
-
-  async listActions(sessionId: string, seq: number): Promise<ActionRecord[]> {
-    return (await this.queryPrefix(sessionId, `ACTION#${roundSk(seq)}#`)).map((item) => strip<ActionRecord>(item));
   }
 
   async updateInstance(sessionId: string, projectId: string, instanceId: string, changes: Partial<SessionInstance>): Promise<void> {
@@ -530,21 +517,6 @@ export class DynamoSessionStore implements SessionStore {
 
   async listProjectInstances(sessionId: string, projectId: string): Promise<SessionInstance[]> {
     return (await this.queryPrefix(sessionId, `INSTANCE#${projectId}#`)).map((item) => strip<SessionInstance>(item));
-  }
-
-  async setInstanceActions(sessionId: string, projectId: string, actions: Record<string, InstanceAction>): Promise<void> {
-    await mapLimit(Object.entries(actions), 16, async ([instanceId, action]) => {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: sessionPk(sessionId), sk: `INSTANCE#${projectId}#${instanceId}` },
-          UpdateExpression: 'SET #action = :action, action_done = :done',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeNames: { '#action': 'action' },
-          ExpressionAttributeValues: { ':action': action, ':done': false },
-        }),
-      );
-    });
   }
 
   async createRound(round: Round, projectIds: string[]): Promise<void> {

@@ -10,6 +10,7 @@ import {
 import { z } from 'zod';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
 import type { CloudHost, CloudInstance } from '../core/model.js';
+import { pickTarget } from '../core/placement.js';
 import type { CloudDriver } from '../core/ports.js';
 import type { HostType } from '../core/states.js';
 import { mapLimit } from '../shared/concurrency.js';
@@ -221,8 +222,7 @@ export class SimCloud implements CloudDriver {
   async moveInstance(id: string, target?: string): Promise<CloudInstance> {
     const instance = await this.getInstance(id);
     if (!instance) throw new NotFoundError(`no instance ${id}`);
-    const source = await this.getHost(instance.host);
-    const to = target ?? (await this.pickHost(instance.vcpus, source?.type ?? 'compute', instance.host));
+    const to = target ?? (await this.pickHost(instance.vcpus, (await this.getHost(instance.host))?.type ?? 'compute', instance.host));
     if (!to) throw new ConflictError(`no enabled host has ${instance.vcpus} free vCPUs for instance ${id}`, 'no_capacity');
     if (to === instance.host) throw new ConflictError(`instance ${id} is already on ${to}`, 'same_host');
     await this.reserve(to, instance.vcpus);
@@ -246,16 +246,7 @@ export class SimCloud implements CloudDriver {
   }
 
   private async pickHost(vcpus: number, type: HostType, exclude?: string): Promise<string | undefined> {
-    const candidates = (await this.listHosts()).filter(
-      (host) => host.type === type && !host.disabled && host.name !== exclude && host.vcpus - host.used_vcpus >= vcpus,
-    );
-    candidates.sort(
-      (a, b) =>
-        Number(b.maintained) - Number(a.maintained) ||
-        b.vcpus - b.used_vcpus - (a.vcpus - a.used_vcpus) ||
-        a.name.localeCompare(b.name),
-    );
-    return candidates[0]?.name;
+    return pickTarget(await this.listHosts(), vcpus, type, exclude)?.name;
   }
 
   /**

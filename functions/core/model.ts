@@ -52,20 +52,6 @@ export interface SessionHost {
   blocking_reason?: string;
 }
 
-/** An instance action asked for in a round, and whether the engine carried it out. */
-export interface ActionRecord {
-  session_id: string;
-  seq: number;
-  instance_id: string;
-  project_id: string;
-  host: string;
-  action: InstanceAction;
-  done: boolean;
-  target_host?: string;
-  error?: string;
-  at: string;
-}
-
 /** One step of a session's history (GET …/detail). */
 export interface HistoryEntry {
   at: string;

@@ -1,5 +1,5 @@
 import type { FenixEvent } from './events.js';
-import type { ActionRecord, CloudHost, CloudInstance, HistoryEntry, PluginRun, Round, RoundMember, Session, SessionHost, SessionInstance, SessionProject } from './model.js';
+import type { CloudHost, CloudInstance, HistoryEntry, PluginRun, Round, RoundMember, Session, SessionHost, SessionInstance, SessionProject } from './model.js';
 import type { InstanceAction } from './states.js';
 
 /** Persistence of sessions and everything that hangs off them. */
@@ -36,10 +36,10 @@ export interface SessionStore {
   /** Atomically adds `by` to a numeric session field; returns the new value. */
   increment(sessionId: string, field: 'scale_in_rounds' | 'empty_checks' | 'maintained_count', by?: number): Promise<number>;
   /**
-   * Returns the `event_seq` recorded under `field` of item `sk`, reserving a new one on the first
-   * call: the outbox that makes a retried step re-send the same event.
+   * Returns the first `event_seq` recorded under `field` of a host or round item, reserving `count`
+   * new ones on the first call: the outbox that makes a retried step re-send the same events.
    */
-  stampEventSeq(sessionId: string, sk: string, field: string): Promise<number>;
+  stampEventSeq(sessionId: string, item: { host: string } | { round: number }, field: string, count?: number): Promise<number>;
   /** Removes every record of the session. */
   deleteSession(sessionId: string): Promise<void>;
 
@@ -53,9 +53,6 @@ export interface SessionStore {
   putInstances(sessionId: string, instances: SessionInstance[]): Promise<void>;
   deleteInstances(sessionId: string, instances: SessionInstance[]): Promise<void>;
   listInstances(sessionId: string): Promise<SessionInstance[]>;
-  /** Records an instance action (chosen / done) under the round that asked for it. */
-  putAction(record: ActionRecord): Promise<void>;
-  listActions(sessionId: string, seq: number): Promise<ActionRecord[]>;
   updateInstance(sessionId: string, projectId: string, instanceId: string, changes: Partial<SessionInstance>): Promise<void>;
   putHistory(entries: { session_id: string; key: string; entry: HistoryEntry }[]): Promise<void>;
   /** A page of a session's list (history, instances), in key order; `next` continues it. */
@@ -66,7 +63,6 @@ export interface SessionStore {
   listProjects(sessionId: string): Promise<SessionProject[]>;
   getProject(sessionId: string, projectId: string): Promise<SessionProject | undefined>;
   listProjectInstances(sessionId: string, projectId: string): Promise<SessionInstance[]>;
-  setInstanceActions(sessionId: string, projectId: string, actions: Record<string, InstanceAction>): Promise<void>;
 
   /** Creates round `seq` (conditional: fails with ConflictError if it exists) with its members. */
   createRound(round: Round, projectIds: string[]): Promise<void>;

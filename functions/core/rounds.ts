@@ -107,7 +107,7 @@ export const replyToRound = async (
   return { latency_ms: new Date(now).getTime() - new Date(round.opened_at).getTime() };
 };
 
-/** Files the reply in the session history (after its round's notifications) and marks the chosen actions. */
+/** Files the reply in the session history, after its round's notifications. */
 const recordInHistory = async (round: Round, projectId: string, reply: ProjectReply, repliedBy: string, at: string, deps: Deps) => {
   const seq = (round.first_event_seq ?? 0) + Math.max(0, round.expected_count - 1);
   await deps.store.putHistory([
@@ -126,7 +126,6 @@ const recordInHistory = async (round: Round, projectId: string, reply: ProjectRe
       },
     },
   ]);
-  if (Object.keys(reply.instance_actions).length) await deps.store.setInstanceActions(round.session_id, projectId, reply.instance_actions);
 };
 
 const validateInstanceActions = async (

@@ -2,7 +2,8 @@ import type { Deps } from './deps.js';
 import { publish } from './history.js';
 import { ConflictError } from './errors.js';
 import { type FenixEvent, projectUrl } from './events.js';
-import type { CloudInstance, Round, Session, SessionHost, SessionInstance, SessionProject } from './model.js';
+import type { CloudHost, CloudInstance, Round, Session, SessionHost, SessionInstance, SessionProject } from './model.js';
+import { pickTarget } from './placement.js';
 import { awaitRound, currentRound, expireRound, openRound, secondsLeft } from './rounds.js';
 import type { ActionPlugin } from './schemas.js';
 import { getSessionOrThrow } from './sessions.js';
@@ -233,7 +234,7 @@ export const chooseNext = async (sessionId: string, deps: Deps): Promise<Step> =
   return { next: free >= candidate.used_vcpus ? 'PREPARE_MAINTENANCE' : 'SCALE_IN' };
 };
 
-const actionDoneEvent = (session: Session, instance: SessionInstance, seq: number, deps: Deps): FenixEvent => ({
+const actionDoneEvent = (session: Session, instance: Pick<SessionInstance, 'instance_id' | 'project_id'>, seq: number, deps: Deps): FenixEvent => ({
   detailType: 'maintenance.scheduled',
   detail: {
     service: 'fenix',
@@ -253,39 +254,61 @@ const actionDoneEvent = (session: Session, instance: SessionInstance, seq: numbe
 /**
  * Carries out the instance actions of a PREPARE/PLANNED round on its host: MIGRATE and LIVE_MIGRATE
  * move the instance (then INSTANCE_ACTION_DONE to its owner), EVICTION removes it, OWN_ACTION leaves
- * it to the project. Each action is recorded, so a retry skips what is done.
+ * it to the project. What is done is no longer on the host, so a retried step skips it; the
+ * INSTANCE_ACTION_DONE numbers are one block reserved on the round, so a retry re-sends the same.
+ * The host list is read once per round and kept current here: the cost per instance is the move.
  */
 const executeActions = async (session: Session, round: Round, deps: WorkflowDeps): Promise<Step> => {
   const host = round.host as string;
   const members = await deps.store.listMembers(session.session_id, round.seq);
-  const done = new Map((await deps.store.listActions(session.session_id, round.seq)).map((a) => [a.instance_id, a]));
+  const asked = members.flatMap((member) =>
+    Object.entries(member.instance_actions ?? {}).map(([instance_id, action]) => ({ instance_id, project_id: member.project_id, action })),
+  );
   const onHost = new Map((await deps.cloud.listInstancesOnHost(host)).map((i) => [i.id, i]));
-  const instances = new Map((await deps.store.listInstances(session.session_id)).map((i) => [i.instance_id, i]));
-  for (const member of members) {
-    for (const [instanceId, action] of Object.entries(member.instance_actions ?? {})) {
-      const instance = instances.get(instanceId);
-      if (!instance || done.get(instanceId)?.done || !onHost.has(instanceId)) continue;
-      const record = { session_id: session.session_id, seq: round.seq, instance_id: instanceId, project_id: member.project_id, host, action, at: new Date().toISOString() };
+  const firstSeq = await deps.store.stampEventSeq(session.session_id, { round: round.seq }, 'actions_first_event_seq', Math.max(1, asked.length));
+  const hosts = await deps.cloud.listHosts();
+  const type = hosts.find((h) => h.name === host)?.type ?? 'compute';
+  const events: FenixEvent[] = [];
+  try {
+    for (const [index, { instance_id, project_id, action }] of asked.entries()) {
+      const instance = onHost.get(instance_id);
+      if (!instance) continue;
       if (action === 'OWN_ACTION') {
-        await deps.store.putAction({ ...record, done: false });
+        await deps.store.updateInstance(session.session_id, project_id, instance_id, { action, action_done: false });
         continue;
       }
+      let target: string | undefined;
       try {
-        let target: string | undefined;
-        if (action === 'EVICTION') await deps.cloud.deleteInstance(instanceId);
-        else target = (await deps.cloud.moveInstance(instanceId)).host;
-        await deps.store.putAction({ ...record, done: true, ...(target ? { target_host: target } : {}) });
-        await deps.store.updateInstance(session.session_id, member.project_id, instanceId, { action, action_done: true, ...(target ? { host: target } : {}) });
-        const seq = await deps.store.stampEventSeq(session.session_id, `ACTION#ROUND#${String(round.seq).padStart(6, '0')}#${instanceId}`, 'event_seq');
-        await publish([actionDoneEvent(session, instance, seq, deps)], deps);
+        if (action === 'EVICTION') await deps.cloud.deleteInstance(instance_id);
+        else target = await migrate(instance, hosts, type, deps);
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
-        await deps.store.putAction({ ...record, done: false, error: message });
-        return cannotEmpty(session.session_id, round.state, `${action} of instance ${instanceId} failed: ${message}`, deps);
+        return cannotEmpty(session.session_id, round.state, `${action} of instance ${instance_id} failed: ${message}`, deps);
       }
+      await deps.store.updateInstance(session.session_id, project_id, instance_id, { action, action_done: true, ...(target ? { host: target } : {}) });
+      events.push(actionDoneEvent(session, { instance_id, project_id }, firstSeq + index, deps));
     }
+  } finally {
+    // Owners hear about every action carried out, even when a later one failed.
+    await publish(events, deps);
   }
   return emptied(session.session_id, round.state, deps);
+};
+
+/** Moves an instance to the best host of the (locally kept) host list; the cloud re-checks room. */
+const migrate = async (instance: CloudInstance, hosts: CloudHost[], type: CloudHost['type'], deps: Deps): Promise<string> => {
+  const target = pickTarget(hosts, instance.vcpus, type, instance.host);
+  let moved: CloudInstance;
+  try {
+    moved = await deps.cloud.moveInstance(instance.id, target?.name);
+  } catch (error) {
+    // Our copy of the hosts was stale (another session took the room): let the cloud choose.
+    if (!(error instanceof ConflictError) || !target) throw error;
+    moved = await deps.cloud.moveInstance(instance.id);
+  }
+  const landed = hosts.find((h) => h.name === moved.host);
+  if (landed) landed.used_vcpus += instance.vcpus;
+  return moved.host;
 };
 
 /** PREPARE falls back to SCALE_IN when a host cannot be emptied; PLANNED fails (Fenix's rules). */
@@ -298,15 +321,16 @@ const cannotEmpty = async (sessionId: string, state: RoundState, why: string, de
 };
 
 /**
- * After a host emptied, re-reads where its instances went (every one of them was named in the
- * round's replies): a moved instance follows its new host, a removed one leaves the session. Only
- * those instances are read, so the cost per host does not grow with the session.
+ * After a host emptied, re-reads where the OWN_ACTION instances went (the engine recorded its own
+ * moves as it made them): a moved instance follows its new host, a removed one leaves the session.
+ * Only those instances are read, so the cost per host does not grow with the session.
  */
 const refreshMoved = async (round: Round, deps: Deps): Promise<void> => {
   const members = await deps.store.listMembers(round.session_id, round.seq);
   const gone: SessionInstance[] = [];
   for (const member of members) {
-    for (const instanceId of Object.keys(member.instance_actions ?? {})) {
+    for (const [instanceId, action] of Object.entries(member.instance_actions ?? {})) {
+      if (action !== 'OWN_ACTION') continue;
       const now = await deps.cloud.getInstance(instanceId);
       if (now) await deps.store.updateInstance(round.session_id, member.project_id, instanceId, { host: now.host });
       else gone.push({ instance_id: instanceId, project_id: member.project_id } as SessionInstance);
@@ -379,7 +403,7 @@ export const nextHost = async (sessionId: string, deps: WorkflowDeps): Promise<S
 };
 
 const hostEvent = async (sessionId: string, host: string, state: 'IN_MAINTENANCE' | 'MAINTENANCE_COMPLETE', deps: Deps) => {
-  const seq = await deps.store.stampEventSeq(sessionId, `HOST#${host}`, state === 'IN_MAINTENANCE' ? 'in_seq' : 'complete_seq');
+  const seq = await deps.store.stampEventSeq(sessionId, { host }, state === 'IN_MAINTENANCE' ? 'in_seq' : 'complete_seq');
   await publish([{ detailType: 'maintenance.host', detail: { service: 'fenix', session_id: sessionId, host, state, event_seq: seq } }], deps);
 };
 

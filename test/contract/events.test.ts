@@ -91,7 +91,7 @@ beforeAll(async () => {
   vnfm('vnf');
   vnfm('grumpy', { nackIn: 'PLANNED_MAINTENANCE' });
   const create = async (body: Record<string, unknown>) => {
-    const response = await t.api('POST', '/v1/maintenance', { state: 'MAINTENANCE', maintenance_at: fenixTimeIn(5), ...body });
+    const response = await t.api('POST', '/v1/maintenance', { state: 'MAINTENANCE', maintenance_at: fenixTimeIn(8), ...body });
     expect(response.status, JSON.stringify(response.body)).toBe(200);
     return response.body.session_id as string;
   };
