@@ -29,11 +29,14 @@ const concernedInstances = (instances: SessionInstance[], round: Round | undefin
 
 /** `GET /v1/maintenance/{s}/{p}`: the project's instances affected by the current state. */
 export const getProjectInstances = async (sessionId: string, projectId: string, deps: Deps): Promise<string[]> => {
-  const session = await getSessionOrThrow(sessionId, deps);
-  const project = await deps.store.getProject(sessionId, projectId);
+  // Independent reads in parallel: this is the hottest read path (every VNFM, every round).
+  const [session, project, instances] = await Promise.all([
+    getSessionOrThrow(sessionId, deps),
+    deps.store.getProject(sessionId, projectId),
+    deps.store.listProjectInstances(sessionId, projectId),
+  ]);
   if (!project) throw new NotFoundError(`project ${projectId} has no instances in session ${sessionId}`);
   const round = await currentRound(session, deps);
-  const instances = await deps.store.listProjectInstances(sessionId, projectId);
   return concernedInstances(instances, round)
     .map((instance) => instance.instance_id)
     .sort();
@@ -60,8 +63,7 @@ export const replyToRound = async (
   repliedBy: string,
   deps: Deps,
 ): Promise<{ latency_ms?: number }> => {
-  const session = await getSessionOrThrow(sessionId, deps);
-  const project = await deps.store.getProject(sessionId, projectId);
+  const [session, project] = await Promise.all([getSessionOrThrow(sessionId, deps), deps.store.getProject(sessionId, projectId)]);
   if (!project) throw new NotFoundError(`project ${projectId} has no instances in session ${sessionId}`);
   const round = await currentRound(session, deps);
   const answered = parseReplyState(reply.state);
