@@ -147,6 +147,9 @@ export class LocalStepFunctions {
     ).finally(() => {
       execution.stopDate ??= new Date();
       this.dropWaiters((w) => w.executionArn === arn);
+      // Keep the summary, not the interpreter's run (its context and outputs): a session of a
+      // thousand hosts leaves a thousand finished child executions behind.
+      execution.abort = () => undefined;
     });
     return { executionArn: arn, startDate: execution.startDate.getTime() / 1000 };
   }

@@ -153,9 +153,9 @@ export const enter = async (sessionId: string, state: SessionState, deps: Workfl
     case 'START_MAINTENANCE': {
       // First pass: disable every session compute, so moved instances can land only on hosts
       // already maintained (or outside the session). Idempotent: each host records it.
-      const hosts = computes(await deps.store.listHosts(sessionId));
-      if (!hosts.some((host) => host.maintained)) {
-        for (const host of hosts.filter((h) => !h.disabled)) {
+      if ((session.maintained_count ?? 0) === 0) {
+        const hosts = computes(await deps.store.listHosts(sessionId));
+        for (const host of hosts.filter((h) => !h.disabled && !h.maintained)) {
           await deps.cloud.setHostState(host.name, { disabled: true });
           await deps.store.updateHost(sessionId, host.name, { disabled: true });
         }
