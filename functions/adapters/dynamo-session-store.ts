@@ -31,6 +31,7 @@ const SESSION_SK = '#SESSION';
 const roundSk = (seq: number) => `ROUND#${String(seq).padStart(6, '0')}`;
 const memberSk = (seq: number, project: string) => `${roundSk(seq)}#PROJECT#${project}`;
 const lockPk = (host: string) => `HOSTLOCK#${host}`;
+const pendingHostsKey = (sessionId: string) => `PENDINGHOSTS#${sessionId}`;
 const LOCK_SK = '#LOCK';
 
 const KEY_ATTRIBUTES = ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', 'kind'];
@@ -116,7 +117,17 @@ export class DynamoSessionStore implements SessionStore {
 
   async createSession(session: Session, hosts: SessionHost[]): Promise<void> {
     const pk = sessionPk(session.session_id);
-    await this.batchPut(hosts.map((host) => ({ pk, sk: `HOST#${host.name}`, kind: 'host', ...host })));
+    // Hosts not yet maintained are also in a sparse index, by type then name: the workflow finds
+    // the next one to maintain without reading every host of a large session.
+    await this.batchPut(
+      hosts.map((host) => ({
+        pk,
+        sk: `HOST#${host.name}`,
+        kind: 'host',
+        ...(host.maintained ? {} : { gsi1pk: pendingHostsKey(session.session_id), gsi1sk: `${host.type}#${host.name}` }),
+        ...host,
+      })),
+    );
     // The session item goes last: until it exists the session is invisible, so a crash part-way
     // leaves only unreachable host items, never a half-made session.
     await this.db.send(
@@ -365,7 +376,7 @@ export class DynamoSessionStore implements SessionStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: sessionPk(sessionId), sk: `HOST#${name}` },
-          UpdateExpression: 'SET maintained = :true, disabled = :false, phase = :phase, finished_at = :now REMOVE blocking_reason',
+          UpdateExpression: 'SET maintained = :true, disabled = :false, phase = :phase, finished_at = :now REMOVE blocking_reason, gsi1pk, gsi1sk',
           ConditionExpression: 'attribute_exists(pk) AND maintained = :false',
           ExpressionAttributeValues: { ':true': true, ':false': false, ':phase': 'MAINTAINED', ':now': new Date().toISOString() },
         }),
@@ -464,6 +475,19 @@ export class DynamoSessionStore implements SessionStore {
 
   async listHosts(sessionId: string): Promise<SessionHost[]> {
     return (await this.queryPrefix(sessionId, 'HOST#')).map((item) => strip<SessionHost>(item));
+  }
+
+  async firstPendingHost(sessionId: string, type: SessionHost['type']): Promise<string | undefined> {
+    const page = await this.db.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: 'gsi1',
+        KeyConditionExpression: 'gsi1pk = :pk AND begins_with(gsi1sk, :type)',
+        ExpressionAttributeValues: { ':pk': pendingHostsKey(sessionId), ':type': `${type}#` },
+        Limit: 1,
+      }),
+    );
+    return page.Items?.[0]?.name as string | undefined;
   }
 
   async getHost(sessionId: string, name: string): Promise<SessionHost | undefined> {

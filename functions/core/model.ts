@@ -33,6 +33,8 @@ export interface Session {
   execution_count?: number;
   /** `maintained_count` when the current execution started (it hands over after a budget of hosts). */
   execution_base?: number;
+  /** START_MAINTENANCE's first pass (maintaining every compute that was already empty) is over. */
+  first_pass_done?: boolean;
   pre_done?: boolean;
   post_done?: boolean;
   /** Why the session failed, when it did. */

@@ -45,6 +45,8 @@ export interface SessionStore {
 
   listHosts(sessionId: string): Promise<SessionHost[]>;
   getHost(sessionId: string, name: string): Promise<SessionHost | undefined>;
+  /** The first host of `type` (by name) not yet maintained — one small Query, whatever the session size. */
+  firstPendingHost(sessionId: string, type: SessionHost['type']): Promise<string | undefined>;
   updateHost(sessionId: string, name: string, changes: Partial<SessionHost>): Promise<void>;
 
   /** Host item: PENDING → ... ; `maintained` false → true happens once (returns whether this call did it). */

@@ -136,15 +136,16 @@ export const enter = async (sessionId: string, state: SessionState, deps: Workfl
     }
     case 'PREPARE_MAINTENANCE':
     case 'PLANNED_MAINTENANCE': {
-      const hosts = await deps.store.listHosts(sessionId);
       const host =
         state === 'PREPARE_MAINTENANCE'
-          ? (await hostToEmpty(hosts, deps))?.name
-          : computes(hosts).filter((h) => !h.maintained).sort((a, b) => a.name.localeCompare(b.name))[0]?.name;
+          ? (await hostToEmpty(await deps.store.listHosts(sessionId), deps))?.name
+          : await deps.store.firstPendingHost(sessionId, 'compute');
       if (!host) return failSession(sessionId, `${state}: no compute is left to empty`, deps);
       await deps.store.updateSession(sessionId, { empty_checks: 0 });
-      const instances = await deps.store.listInstances(sessionId);
-      return { ...(await roundStep(session, state, projectsWithInstances(instances, host), deps, { host })), host };
+      // The projects to ask are those with instances on that host now (one Query by host).
+      const onHost = await deps.cloud.listInstancesOnHost(host);
+      const projects = [...new Set(onHost.map((instance) => instance.project_id))].sort();
+      return { ...(await roundStep(session, state, projects, deps, { host })), host };
     }
     case 'MAINTENANCE_COMPLETE': {
       await refreshSnapshot(sessionId, deps);
@@ -378,9 +379,8 @@ export const nextHost = async (sessionId: string, deps: WorkflowDeps): Promise<S
     execution_name: `${sessionId}-${attempt}-${phase === 'host' ? `h${(session.maintained_count ?? 0) + 1}` : phase}`,
   });
   if (!session.pre_done && sortedPlugins(session.actions, 'pre').length > 0) return child('', 'pre');
-  const hosts = await deps.store.listHosts(sessionId);
-  const pending = hosts.filter((h) => !h.maintained);
-  if (pending.length > 0 && (session.maintained_count ?? 0) - (session.execution_base ?? 0) >= deps.workflow.hostsPerExecution) {
+  const [compute, controller] = await Promise.all([deps.store.firstPendingHost(sessionId, 'compute'), deps.store.firstPendingHost(sessionId, 'controller')]);
+  if ((compute || controller) && (session.maintained_count ?? 0) - (session.execution_base ?? 0) >= deps.workflow.hostsPerExecution) {
     const name = `${sessionId}-${attempt + 1}`;
     await deps.store.updateSession(sessionId, {
       execution_name: name,
@@ -389,17 +389,35 @@ export const nextHost = async (sessionId: string, deps: WorkflowDeps): Promise<S
     });
     return { next: 'CONTINUE_AS_NEW', execution_name: name, resume_from: 'START_MAINTENANCE' };
   }
-  const pendingComputes = computes(pending).sort((a, b) => a.name.localeCompare(b.name));
-  if (pendingComputes.length > 0) {
-    const used = new Map((await deps.cloud.listHosts()).map((h) => [h.name, h.used_vcpus]));
-    const empty = pendingComputes.find((host) => used.get(host.name) === 0);
-    if (empty) return child(empty.name, 'host');
+  if (compute) {
+    const empty = await emptyPendingCompute(session, deps);
+    if (empty) return child(empty, 'host');
+    return { next: 'PLANNED_MAINTENANCE' };
   }
-  if (pendingComputes.length > 0) return { next: 'PLANNED_MAINTENANCE' };
-  const controller = pending.filter((h) => h.type === 'controller').sort((a, b) => a.name.localeCompare(b.name))[0];
-  if (controller) return child(controller.name, 'host');
+  if (controller) return child(controller, 'host');
   if (!session.post_done && sortedPlugins(session.actions, 'post').length > 0) return child('', 'post');
   return { next: 'MAINTENANCE_COMPLETE' };
+};
+
+/**
+ * An empty compute still to maintain. The first pass looks at every session compute (those that
+ * were empty from the start); after it, a compute only empties through a PREPARE/PLANNED round, so
+ * only that round's host is checked — a constant cost per host. (A compute a project emptied by
+ * itself meanwhile is still found: its PLANNED round asks nobody and goes straight on.)
+ */
+const emptyPendingCompute = async (session: Session, deps: Deps): Promise<string | undefined> => {
+  const sessionId = session.session_id;
+  if (!session.first_pass_done) {
+    const pending = computes(await deps.store.listHosts(sessionId)).filter((h) => !h.maintained).sort((a, b) => a.name.localeCompare(b.name));
+    const used = new Map((await deps.cloud.listHosts()).map((h) => [h.name, h.used_vcpus]));
+    const empty = pending.find((host) => used.get(host.name) === 0)?.name;
+    if (!empty) await deps.store.updateSession(sessionId, { first_pass_done: true });
+    return empty;
+  }
+  const round = await currentRound(session, deps);
+  if (!round?.host) return undefined;
+  const [host, cloudHost] = await Promise.all([deps.store.getHost(sessionId, round.host), deps.cloud.getHost(round.host)]);
+  return host && !host.maintained && host.type === 'compute' && cloudHost?.used_vcpus === 0 ? round.host : undefined;
 };
 
 const hostEvent = async (sessionId: string, host: string, state: 'IN_MAINTENANCE' | 'MAINTENANCE_COMPLETE', deps: Deps) => {
