@@ -269,29 +269,24 @@ const executeActions = async (session: Session, round: Round, deps: WorkflowDeps
   const firstSeq = await deps.store.stampEventSeq(session.session_id, { round: round.seq }, 'actions_first_event_seq', Math.max(1, asked.length));
   const hosts = await deps.cloud.listHosts();
   const type = hosts.find((h) => h.name === host)?.type ?? 'compute';
-  const events: FenixEvent[] = [];
-  try {
-    for (const [index, { instance_id, project_id, action }] of asked.entries()) {
-      const instance = onHost.get(instance_id);
-      if (!instance) continue;
-      if (action === 'OWN_ACTION') {
-        await deps.store.updateInstance(session.session_id, project_id, instance_id, { action, action_done: false });
-        continue;
-      }
-      let target: string | undefined;
-      try {
-        if (action === 'EVICTION') await deps.cloud.deleteInstance(instance_id);
-        else target = await migrate(instance, hosts, type, deps);
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        return cannotEmpty(session.session_id, round.state, `${action} of instance ${instance_id} failed: ${message}`, deps);
-      }
-      await deps.store.updateInstance(session.session_id, project_id, instance_id, { action, action_done: true, ...(target ? { host: target } : {}) });
-      events.push(actionDoneEvent(session, { instance_id, project_id }, firstSeq + index, deps));
+  for (const [index, { instance_id, project_id, action }] of asked.entries()) {
+    const instance = onHost.get(instance_id);
+    if (!instance) continue;
+    if (action === 'OWN_ACTION') {
+      await deps.store.updateInstance(session.session_id, project_id, instance_id, { action, action_done: false });
+      continue;
     }
-  } finally {
-    // Owners hear about every action carried out, even when a later one failed.
-    await publish(events, deps);
+    let target: string | undefined;
+    try {
+      if (action === 'EVICTION') await deps.cloud.deleteInstance(instance_id);
+      else target = await migrate(instance, hosts, type, deps);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      return cannotEmpty(session.session_id, round.state, `${action} of instance ${instance_id} failed: ${message}`, deps);
+    }
+    await deps.store.updateInstance(session.session_id, project_id, instance_id, { action, action_done: true, ...(target ? { host: target } : {}) });
+    // Told at once, not at the end of the host: the owner may be waiting to re-point traffic.
+    await publish([actionDoneEvent(session, { instance_id, project_id }, firstSeq + index, deps)], deps);
   }
   return emptied(session.session_id, round.state, deps);
 };
