@@ -1,0 +1,145 @@
+/**
+ * `npm run bench` — the performance and scale benchmark (issue 6). Writes bench/results/latest.json
+ * and bench/results/latest.md.
+ *   --quick              the small session size only (10 hosts × 100 instances × 5 projects)
+ *   --sizes a,b          pick sizes by name: small, medium, large (default: all three)
+ *   --cap <seconds>      time cap per workflow run after maintenance_at (default 1200)
+ *   --api-seconds <s>    duration of each autocannon run (default 10; 5 with --quick)
+ *   --skip-api, --skip-bundles, --skip-workflow
+ *   --profile            run the workflow and API processes under --cpu-prof (profiles in bench/results/profiles/<run>/, one per thread: the largest is the main thread)
+ *   --close-level-iterators   diagnostic: close dynalite's leaked LevelDB iterators (bench/lib/level-fix.ts)
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { type ApiBenchResult, benchApi } from './api.js';
+import { type BundleResult, benchBundles } from './bundles.js';
+import type { Size } from './lib/inventory.js';
+import { priceSession } from './lib/price.js';
+import { renderMarkdown, type WorkflowRun } from './lib/report.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const RESULTS = join(ROOT, 'bench', 'results');
+const SIZES: Size[] = [
+  { name: 'small', hosts: 10, instances: 100, projects: 5 },
+  { name: 'medium', hosts: 100, instances: 2000, projects: 20 },
+  { name: 'large', hosts: 1000, instances: 20000, projects: 50 },
+];
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    sizes: { type: 'string' },
+    cap: { type: 'string', default: '1200' },
+    'api-seconds': { type: 'string' },
+    'skip-api': { type: 'boolean', default: false },
+    'skip-bundles': { type: 'boolean', default: false },
+    'skip-workflow': { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    'close-level-iterators': { type: 'boolean', default: false },
+  },
+});
+
+const started = Date.now();
+const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
+const selected = args.quick ? SIZES.slice(0, 1) : args.sizes ? SIZES.filter((s) => args.sizes?.split(',').includes(s.name)) : SIZES;
+mkdirSync(RESULTS, { recursive: true });
+
+/** One size, in a child process (its own heap, so peaks are per size), cut off at the cap. */
+const runWorkflow = (size: Size): Promise<WorkflowRun> =>
+  new Promise((resolve) => {
+    const out = join(RESULTS, `workflow-${size.name}.json`);
+    rmSync(out, { force: true });
+    rmSync(`${out}.progress`, { force: true });
+    const flags = ['--expose-gc', ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(RESULTS, 'profiles', size.name)}`] : [])];
+    const child = spawn(
+      process.execPath,
+      [
+        ...flags,
+        '--import',
+        'tsx',
+        join(ROOT, 'bench', 'workflow.ts'),
+        ...['--name', size.name, '--hosts', String(size.hosts), '--instances', String(size.instances), '--projects', String(size.projects)],
+        ...['--out', out, '--cap', args.cap],
+        ...(args['close-level-iterators'] ? ['--close-level-iterators'] : []),
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'], cwd: ROOT },
+    );
+    let lastLines: string[] = [];
+    child.stderr.on('data', (chunk: Buffer) => {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) {
+        log(line);
+        lastLines = [...lastLines, line].slice(-5);
+      }
+    });
+    // The child stops itself at the cap; this is the backstop if it hangs.
+    const killer = setTimeout(() => child.kill('SIGKILL'), (Number(args.cap) + 600) * 1000);
+    child.on('exit', (code, signal) => {
+      clearTimeout(killer);
+      if (existsSync(out)) {
+        resolve({ status: 'ok', ...(JSON.parse(readFileSync(out, 'utf8')) as object) } as WorkflowRun);
+        return;
+      }
+      const progress = existsSync(`${out}.progress`) ? (JSON.parse(readFileSync(`${out}.progress`, 'utf8')) as Record<string, unknown>) : null;
+      resolve({ status: 'crashed', size, exit: signal ?? code, progress, lastLines } as unknown as WorkflowRun);
+    });
+  });
+
+const workflow: WorkflowRun[] = [];
+if (!args['skip-workflow']) {
+  for (const size of selected) {
+    log(`workflow ${size.name}: ${size.hosts} hosts × ${size.instances} instances × ${size.projects} projects`);
+    const run = await runWorkflow(size);
+    if (run.status === 'ok') {
+      run.price = priceSession({
+        transitions: run.stepFunctions.transitions,
+        historyEvents: run.stepFunctions.historyEventsTotal,
+        workflowInvocations: run.lambda.workflowInvocations,
+        workflowMs: run.lambda.workflowTotalMs,
+        apiRequests: run.api.requests,
+        apiMeanMs: run.api.meanMs,
+        wru: run.dynamodb.workflow.writeUnits + run.dynamodb.api.writeUnits,
+        rru: run.dynamodb.workflow.readUnits + run.dynamodb.api.readUnits,
+        eventChunks: run.eventBridge.chunks64k,
+      });
+    }
+    workflow.push(run);
+  }
+}
+
+let api: ApiBenchResult | undefined;
+if (!args['skip-api']) {
+  log('API: autocannon against the local runtime and a bare node:http server');
+  const seconds = Number(args['api-seconds'] ?? (args.quick ? 5 : 10));
+  api = await benchApi({
+    seconds,
+    rate: 200,
+    connections: 10,
+    log,
+    nodeFlags: args.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(RESULTS, 'profiles', 'api')}`] : [],
+    serverFlags: args['close-level-iterators'] ? ['--close-level-iterators'] : [],
+  });
+}
+
+let bundles: BundleResult[] | undefined;
+if (!args['skip-bundles']) {
+  log('Lambda bundles: esbuild as CDK does, cold import in fresh node processes (median of 5)');
+  bundles = await benchBundles({ runs: 5, log });
+}
+
+const report = {
+  generatedAt: new Date().toISOString(),
+  machine: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 1024 ** 3) },
+  options: { quick: args.quick, sizes: selected.map((s) => s.name), capSeconds: Number(args.cap), closeLevelIterators: args['close-level-iterators'] },
+  durationSeconds: Math.round((Date.now() - started) / 1000),
+  workflow,
+  api,
+  bundles,
+};
+writeFileSync(join(RESULTS, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+writeFileSync(join(RESULTS, 'latest.md'), renderMarkdown(report));
+for (const size of selected) rmSync(join(RESULTS, `workflow-${size.name}.json.progress`), { force: true });
+log(`wrote bench/results/latest.json and bench/results/latest.md (${report.durationSeconds} s)`);
