@@ -30,10 +30,11 @@ const concernedInstances = (instances: SessionInstance[], round: Round | undefin
 /** `GET /v1/maintenance/{s}/{p}`: the project's instances affected by the current state. */
 export const getProjectInstances = async (sessionId: string, projectId: string, deps: Deps): Promise<string[]> => {
   // Independent reads in parallel: this is the hottest read path (every VNFM, every round).
+  const { store } = deps;
   const [session, project, instances] = await Promise.all([
-    getSessionOrThrow(sessionId, deps),
-    deps.store.getProject(sessionId, projectId),
-    deps.store.listProjectInstances(sessionId, projectId),
+    getSessionOrThrow(sessionId, { store }),
+    store.getProject(sessionId, projectId),
+    store.listProjectInstances(sessionId, projectId),
   ]);
   if (!project) throw new NotFoundError(`project ${projectId} has no instances in session ${sessionId}`);
   const round = await currentRound(session, deps);
@@ -63,7 +64,8 @@ export const replyToRound = async (
   repliedBy: string,
   deps: Deps,
 ): Promise<{ latency_ms?: number }> => {
-  const [session, project] = await Promise.all([getSessionOrThrow(sessionId, deps), deps.store.getProject(sessionId, projectId)]);
+  const { store } = deps;
+  const [session, project] = await Promise.all([getSessionOrThrow(sessionId, { store }), store.getProject(sessionId, projectId)]);
   if (!project) throw new NotFoundError(`project ${projectId} has no instances in session ${sessionId}`);
   const round = await currentRound(session, deps);
   const answered = parseReplyState(reply.state);

@@ -11,7 +11,7 @@ import { run } from '../../cli/main.js';
 import { progressBar, table } from '../../cli/render.js';
 import { repoPath } from '../../infra/paths.js';
 import { LocalKeys } from '../../local/jwt.js';
-import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
+import { fenixTimeIn, startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 
 /**
  * The `fenix` CLI against the real local runtime: every command, human and --json output, exit
@@ -209,12 +209,14 @@ describe('commands', () => {
   });
 
   it('session create / list / show / delete, human and --json', async () => {
+    // An absolute time: a retry with the same Idempotency-Key must send the same body.
+    const at = fenixTimeIn(120);
     const created = await ok([
-      'session', 'create', '--host', 'x-1', '--at', '+120s', '--metadata', '{"ticket":"CHG-1"}', '--action', 'dummy:compute', '--idempotency-key', 'cli-test-1',
+      'session', 'create', '--host', 'x-1', '--at', at, '--metadata', '{"ticket":"CHG-1"}', '--action', 'dummy:compute', '--idempotency-key', 'cli-test-1',
     ]);
     const id = created.out.trim();
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
-    const again = await ok(['session', 'create', '--host', 'x-1', '--at', '+120s', '--metadata', '{"ticket":"CHG-1"}', '--action', 'dummy:compute', '--idempotency-key', 'cli-test-1', '--json']);
+    const again = await ok(['session', 'create', '--host', 'x-1', '--at', at, '--metadata', '{"ticket":"CHG-1"}', '--action', 'dummy:compute', '--idempotency-key', 'cli-test-1', '--json']);
     expect(JSON.parse(again.out)).toEqual({ session_id: id });
 
     const list = await ok(['session', 'list']);
