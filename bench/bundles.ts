@@ -19,8 +19,8 @@ import { median, round } from './lib/stats.js';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BANNER = "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
 
-export const entries = (): string[] => [
-  ...readdirSync(join(ROOT, 'functions', 'api'))
+export const entries = (root = ROOT): string[] => [
+  ...readdirSync(join(root, 'functions', 'api'))
     .filter((file) => file.endsWith('.ts'))
     .sort()
     .map((file) => `functions/api/${file}`),
@@ -57,18 +57,19 @@ export interface BundleResult {
   largestParts: { part: string; kb: number }[];
 }
 
-export const benchBundles = async (options: { runs: number; log: (line: string) => void }): Promise<BundleResult[]> => {
+export const benchBundles = async (options: { runs: number; log: (line: string) => void; root?: string }): Promise<BundleResult[]> => {
+  const root = options.root ?? ROOT;
   const out = mkdtempSync(join(tmpdir(), 'fenix-bundles-'));
   // The bundles import @aws-sdk/* at run time: let them resolve the project's node_modules.
-  symlinkSync(join(ROOT, 'node_modules'), join(out, 'node_modules'), 'dir');
+  symlinkSync(join(root, 'node_modules'), join(out, 'node_modules'), 'dir');
   const results: BundleResult[] = [];
   try {
-    for (const entry of entries()) {
+    for (const entry of entries(root)) {
       const dir = join(out, basename(entry, '.ts'));
       mkdirSync(dir);
       const outfile = join(dir, 'index.mjs');
       const built = await build({
-        entryPoints: [join(ROOT, entry)],
+        entryPoints: [join(root, entry)],
         outfile,
         bundle: true,
         platform: 'node',
@@ -115,7 +116,7 @@ export const benchBundles = async (options: { runs: number; log: (line: string) 
       }
       const bytes = statSync(outfile).size;
       const result: BundleResult = {
-        entry: relative(ROOT, join(ROOT, entry)),
+        entry: relative(root, join(root, entry)),
         bytes,
         kb: round(bytes / 1024, 1),
         sourceMapKb: round(statSync(`${outfile}.map`).size / 1024, 1),
