@@ -16,10 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateInventory, projectName, type Size } from './lib/inventory.js';
 
-import { closeLevelIterators } from './lib/level-fix.js';
 
 const [mode = 'runtime', payload = '{}'] = process.argv.slice(2);
-if (process.argv.includes('--close-level-iterators')) closeLevelIterators();
 
 if (mode === 'bare') {
   const server = createServer((request, response) => {

@@ -93,7 +93,7 @@ export const benchApi = async (options: {
   rate: number;
   connections: number;
   log: (line: string) => void;
-  /** Extra flags: node's for the runtime process (e.g. --cpu-prof), the server's (--close-level-iterators). */
+  /** Extra flags: node's for the runtime process (e.g. --cpu-prof), the server's. */
   nodeFlags?: string[];
   serverFlags?: string[];
 }): Promise<ApiBenchResult> => {

@@ -7,7 +7,6 @@
  *   --api-seconds <s>    duration of each autocannon run (default 10; 5 with --quick)
  *   --skip-api, --skip-bundles, --skip-workflow
  *   --profile            run the workflow and API processes under --cpu-prof (profiles in bench/results/profiles/<run>/, one per thread: the largest is the main thread)
- *   --close-level-iterators   diagnostic: close dynalite's leaked LevelDB iterators (bench/lib/level-fix.ts)
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -39,7 +38,6 @@ const { values: args } = parseArgs({
     'skip-bundles': { type: 'boolean', default: false },
     'skip-workflow': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
-    'close-level-iterators': { type: 'boolean', default: false },
   },
 });
 
@@ -64,7 +62,6 @@ const runWorkflow = (size: Size): Promise<WorkflowRun> =>
         join(ROOT, 'bench', 'workflow.ts'),
         ...['--name', size.name, '--hosts', String(size.hosts), '--instances', String(size.instances), '--projects', String(size.projects)],
         ...['--out', out, '--cap', args.cap],
-        ...(args['close-level-iterators'] ? ['--close-level-iterators'] : []),
       ],
       { stdio: ['ignore', 'ignore', 'pipe'], cwd: ROOT },
     );
@@ -120,7 +117,7 @@ if (!args['skip-api']) {
     connections: 10,
     log,
     nodeFlags: args.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(RESULTS, 'profiles', 'api')}`] : [],
-    serverFlags: args['close-level-iterators'] ? ['--close-level-iterators'] : [],
+    serverFlags: [],
   });
 }
 
@@ -133,7 +130,7 @@ if (!args['skip-bundles']) {
 const report = {
   generatedAt: new Date().toISOString(),
   machine: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 1024 ** 3) },
-  options: { quick: args.quick, sizes: selected.map((s) => s.name), capSeconds: Number(args.cap), closeLevelIterators: args['close-level-iterators'] },
+  options: { quick: args.quick, sizes: selected.map((s) => s.name), capSeconds: Number(args.cap) },
   durationSeconds: Math.round((Date.now() - started) / 1000),
   workflow,
   api,

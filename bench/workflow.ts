@@ -17,7 +17,6 @@ import { parseArgs } from 'node:util';
 import type { EventEnvelope } from '../local/eventbridge-shim.js';
 import { generateInventory, type Size } from './lib/inventory.js';
 import { attribute, instrument } from './lib/instrument.js';
-import { closeLevelIterators } from './lib/level-fix.js';
 import { mb, peakRss, round, summarize } from './lib/stats.js';
 import { AutoVnfms } from './lib/vnfms.js';
 
@@ -33,7 +32,6 @@ const { values: args } = parseArgs({
     'hosts-per-execution': { type: 'string' },
     'trace-callers': { type: 'boolean', default: false },
     'heap-snapshot': { type: 'string' },
-    'close-level-iterators': { type: 'boolean', default: false },
     action: { type: 'string', default: 'MIGRATE' },
     'own-action-delay': { type: 'string', default: '0' },
     'empty-check-seconds': { type: 'string', default: '0' },
@@ -58,7 +56,6 @@ const sampleMemory = () => {
 };
 const sampler = setInterval(sampleMemory, 100);
 
-if (args['close-level-iterators']) closeLevelIterators();
 
 const t = () => performance.now();
 const startedAt = t();

@@ -67,7 +67,7 @@ type Ok = Extract<WorkflowRun, { status: 'ok' }>;
 export interface Report {
   generatedAt: string;
   machine: { node: string; cpus: number; cpuModel: string; memoryGb: number };
-  options: { quick: boolean; sizes: string[]; capSeconds: number; closeLevelIterators?: boolean };
+  options: { quick: boolean; sizes: string[]; capSeconds: number };
   durationSeconds: number;
   workflow: WorkflowRun[];
   api?: ApiBenchResult;
@@ -89,7 +89,6 @@ export const renderMarkdown = (report: Report): string => {
     '# Fenix Serverless — benchmark',
     '',
     `Generated ${report.generatedAt.slice(0, 19).replace('T', ' ')} UTC by \`npm run bench${report.options.quick ? ' -- --quick' : ''}\` on ${report.machine.cpus} × ${report.machine.cpuModel}, ${report.machine.memoryGb} GB, Node ${report.machine.node} (${report.durationSeconds} s). ` +
-      (report.options.closeLevelIterators ? '**Diagnostic run with `--close-level-iterators`** (dynalite\'s LevelDB iterator leak patched in the benchmark process). ' : '') +
       'Everything runs in one process per size: dynalite, the SFN and EventBridge shims, the API handlers and one auto-replying VNFM per project (ACK, MIGRATE every instance, replies sent as soon as the notification arrives). Migrations are instant, so the wall time is all engine.',
     '',
   );
