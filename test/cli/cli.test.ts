@@ -70,7 +70,7 @@ const autoReply = (project: string, nackIn?: string) => {
     void (async () => {
       const path = new URL(d.reply_url).pathname;
       if (d.state === nackIn) return void (await t.api('PUT', path, { state: `NACK_${d.state}` }));
-      const ids = (await t.api('GET', path)).body.instance_ids as string[];
+      const ids = ((await t.api('GET', path)).body?.instance_ids ?? []) as string[];
       const actions = d.allowed_actions.length ? { instance_actions: Object.fromEntries(ids.map((id) => [id, 'MIGRATE'])) } : {};
       await t.api('PUT', path, { state: `ACK_${d.state}`, ...actions });
     })();

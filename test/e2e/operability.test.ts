@@ -22,7 +22,7 @@ const autoReply = (t: TestRuntime, projectId: string, nack: (state: string) => b
       const headers = { authorization: `Bearer ${token}` };
       let instance_actions: Record<string, string> | undefined;
       if (d.allowed_actions.length) {
-        const ids = (await t.api('GET', path, undefined, headers)).body.instance_ids as string[];
+        const ids = ((await t.api('GET', path, undefined, headers)).body?.instance_ids ?? []) as string[];
         instance_actions = Object.fromEntries(ids.map((id) => [id, 'MIGRATE']));
       }
       await t.api('PUT', path, { state: `${nack(d.state) ? 'NACK' : 'ACK'}_${d.state}`, ...(instance_actions ? { instance_actions } : {}) }, headers);

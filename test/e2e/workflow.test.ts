@@ -53,14 +53,14 @@ const vnfm = (t: TestRuntime, projectId: string, options: VnfmOptions = {}) => {
       for (const instance of removed.splice(0)) await t.runtime.cloud.createInstance({ ...instance, project_id: projectId });
     }
     if (detail.state === 'PREPARE_MAINTENANCE' || detail.state === 'PLANNED_MAINTENANCE') {
-      const ids = (await t.api('GET', new URL(detail.instance_ids).pathname)).body.instance_ids as string[];
+      const ids = ((await t.api('GET', new URL(detail.instance_ids).pathname)).body?.instance_ids ?? []) as string[];
       instance_actions = Object.fromEntries(ids.map((id) => [id, options.action ?? 'MIGRATE']));
     }
     const response = await t.api('PUT', url, { state: `${verdict}_${detail.state}`, ...(instance_actions ? { instance_actions } : {}) });
     if (response.status !== 200) handled.push(`REFUSED ${response.status} ${response.body.message}`);
   };
   t.runtime.bus.onEvent((event) => {
-    if (event['detail-type'] === 'maintenance.scheduled' && event.detail.project_id === projectId) void handle(event);
+    if (event['detail-type'] === 'maintenance.scheduled' && event.detail.project_id === projectId) handle(event).catch(() => undefined); // cut off by teardown: the assertions are on the events
   });
   return { handled, removed };
 };
@@ -262,7 +262,7 @@ describe('default workflow', () => {
       void (async () => {
         const path = new URL(d.reply_url).pathname;
         if (d.state === 'PLANNED_MAINTENANCE') {
-          const ids = (await t.api('GET', path)).body.instance_ids as string[];
+          const ids = ((await t.api('GET', path)).body?.instance_ids ?? []) as string[];
           await t.api('PUT', path, { state: 'ACK_PLANNED_MAINTENANCE', instance_actions: Object.fromEntries(ids.map((i) => [i, 'OWN_ACTION'])) });
           for (const id of ids) await t.runtime.cloud.moveInstance(id);
         } else {
