@@ -35,6 +35,7 @@ const { values: args } = parseArgs({
     action: { type: 'string', default: 'MIGRATE' },
     'own-action-delay': { type: 'string', default: '0' },
     'empty-check-seconds': { type: 'string', default: '0' },
+    'host-plugins': { type: 'string', default: '0' },
   },
 });
 const size: Size = { name: args.name, hosts: Number(args.hosts), instances: Number(args.instances), projects: Number(args.projects) };
@@ -120,7 +121,13 @@ const createStarted = t();
 const created = await fetch(`${runtime.url}/v1/maintenance`, {
   method: 'POST',
   headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
-  body: JSON.stringify({ state: 'MAINTENANCE', maintenance_at: maintenanceAt, hosts: [] }),
+  body: JSON.stringify({
+    state: 'MAINTENANCE',
+    maintenance_at: maintenanceAt,
+    hosts: [],
+    // Optional: the built-in dummy plug-in on every host, N times (to see what plug-ins cost in transitions).
+    ...(Number(args['host-plugins']) > 0 ? { actions: Array.from({ length: Number(args['host-plugins']) }, () => ({ plugin: 'dummy', type: 'host' })) } : {}),
+  }),
 });
 const createMs = t() - createStarted;
 const createdBody = (await created.json()) as { session_id?: string; message?: string };
