@@ -7,7 +7,7 @@ import {
   type QueryCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
 import type { CloudHost, CloudInstance } from '../core/model.js';
 import { pickTarget } from '../core/placement.js';

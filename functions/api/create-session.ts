@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Deps } from '../core/deps.js';
 import { ValidationError } from '../core/errors.js';
 import { createSessionSchema, idempotencyKey } from '../core/schemas.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Deps } from '../core/deps.js';
 import { sessionIdParam } from '../core/schemas.js';
 import { deleteSession } from '../core/sessions.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { buildOpenApi } from '../core/openapi.js';
 import { httpHandler, json } from '../shared/http.js';
 

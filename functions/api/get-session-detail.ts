@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Deps } from '../core/deps.js';
 import { getSessionDetail } from '../core/detail.js';
 import { detailQuery, sessionIdParam } from '../core/schemas.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Deps } from '../core/deps.js';
 import { defaultDeps } from '../shared/deps.js';
 import { httpHandler, json } from '../shared/http.js';

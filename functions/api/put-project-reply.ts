@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Deps } from '../core/deps.js';
 import { replyToRound } from '../core/rounds.js';
 import { projectId, projectReplySchema, sessionIdParam } from '../core/schemas.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { INSTANCE_ACTIONS, ROUND_STATES, type RoundState, SESSION_STATES, type SessionState } from './states.js';
 
 /** The three event types of DESIGN §5 (contract). Every event carries `service` and `event_seq`. */

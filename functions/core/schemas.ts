@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { INSTANCE_ACTIONS, PLUGIN_TYPES, ROUND_STATES } from './states.js';
 import { parseFenixTime } from './time.js';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ROUND_STATES, SESSION_STATES } from '../core/states.js';
 import {
   afterRound,
