@@ -2,15 +2,9 @@ import type { ApiBenchResult, LoadResult } from '../api.js';
 import type { BundleResult } from '../bundles.js';
 import type { Size } from './inventory.js';
 import type { priceSession } from './price.js';
+import type { Summary } from './stats.js';
 
-interface Dist {
-  count: number;
-  mean: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-}
+type Dist = Summary;
 
 interface DynamoBucket {
   requests: number;
