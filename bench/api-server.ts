@@ -16,7 +16,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateInventory, projectName, type Size } from './lib/inventory.js';
 
-
 const [mode = 'runtime', payload = '{}'] = process.argv.slice(2);
 
 if (mode === 'bare') {
@@ -57,8 +56,15 @@ if (mode === 'bare') {
     });
     return { status: response.status, text: await response.text() };
   };
-  const maintenanceAt = new Date((Math.ceil(Date.now() / 1000) + window + 60) * 1000).toISOString().slice(0, 19).replace('T', ' ');
-  const created = await call('POST', '/v1/maintenance', admin, { state: 'MAINTENANCE', maintenance_at: maintenanceAt, hosts: [] });
+  const maintenanceAt = new Date((Math.ceil(Date.now() / 1000) + window + 60) * 1000)
+    .toISOString()
+    .slice(0, 19)
+    .replace('T', ' ');
+  const created = await call('POST', '/v1/maintenance', admin, {
+    state: 'MAINTENANCE',
+    maintenance_at: maintenanceAt,
+    hosts: [],
+  });
   if (created.status !== 200) throw new Error(`create: ${created.status} ${created.text}`);
   const sessionId = (JSON.parse(created.text) as { session_id: string }).session_id;
   const projectPath = `/v1/maintenance/${sessionId}/${project}`;

@@ -20,7 +20,9 @@ interface Started {
 const startServer = (args: string[], log: (line: string) => void, nodeFlags: string[] = []): Promise<Started> =>
   new Promise((resolve, reject) => {
     let stopping = false;
-    const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', SERVER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', SERVER, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
     lines.once('line', (line) => resolve({ child, info: JSON.parse(line) as Record<string, string> }));
     child.stderr?.on('data', (chunk: Buffer) => {
@@ -54,7 +56,15 @@ export interface LoadResult {
   errors: number;
 }
 
-const load = async (options: { url: string; method: 'GET' | 'PUT'; token?: string; body?: string; rate?: number; seconds: number; connections: number }): Promise<LoadResult> => {
+const load = async (options: {
+  url: string;
+  method: 'GET' | 'PUT';
+  token?: string;
+  body?: string;
+  rate?: number;
+  seconds: number;
+  connections: number;
+}): Promise<LoadResult> => {
   const result = await autocannon({
     url: options.url,
     method: options.method,
@@ -99,14 +109,24 @@ export const benchApi = async (options: {
 }): Promise<ApiBenchResult> => {
   const { seconds, rate, connections, log } = options;
   const runtime = await startServer(['runtime', '{}', ...(options.serverFlags ?? [])], log, options.nodeFlags);
-  const info = runtime.info as { url: string; token: string; getPath: string; putPath: string; putBody: string; getBody: string };
+  const info = runtime.info as {
+    url: string;
+    token: string;
+    getPath: string;
+    putPath: string;
+    putBody: string;
+    getBody: string;
+  };
   log(`API server ready (GET payload ${info.getBody.length} bytes)`);
   const scenarios = async (label: string, base: string, token?: string) => {
     const get = { url: `${base}${info.getPath}`, method: 'GET' as const, token };
     const put = { url: `${base}${info.putPath}`, method: 'PUT' as const, token, body: info.putBody };
     await load({ ...get, seconds: 2, connections }); // warm-up (JIT, connection pools)
     const out: Record<string, Record<string, LoadResult>> = { get: {}, put: {} };
-    for (const [name, target] of [['get', get], ['put', put]] as const) {
+    for (const [name, target] of [
+      ['get', get],
+      ['put', put],
+    ] as const) {
       // autocannon paces each connection with its own timer, all started together: at a fixed rate,
       // 10 connections send bursts of 10 simultaneous requests. Both are reported: 2 connections
       // (close to evenly spaced arrivals) and 10 (bursts).

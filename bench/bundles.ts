@@ -39,7 +39,11 @@ const ENV = {
 /** Milliseconds to import `specifiers` in a fresh node process, measured inside it. */
 const importMs = (specifiers: string[], flags: string[] = []): number => {
   const script = `const t = performance.now(); ${specifiers.map((s) => `await import(${JSON.stringify(s)});`).join(' ')} process.stdout.write(String(performance.now() - t));`;
-  const result = spawnSync(process.execPath, [...flags, '--input-type=module', '-e', script], { env: ENV, encoding: 'utf8', cwd: ROOT });
+  const result = spawnSync(process.execPath, [...flags, '--input-type=module', '-e', script], {
+    env: ENV,
+    encoding: 'utf8',
+    cwd: ROOT,
+  });
   if (result.status !== 0) throw new Error(`import of ${specifiers.join(', ')} failed: ${result.stderr}`);
   return Number(result.stdout);
 };
@@ -57,7 +61,11 @@ export interface BundleResult {
   largestParts: { part: string; kb: number }[];
 }
 
-export const benchBundles = async (options: { runs: number; log: (line: string) => void; root?: string }): Promise<BundleResult[]> => {
+export const benchBundles = async (options: {
+  runs: number;
+  log: (line: string) => void;
+  root?: string;
+}): Promise<BundleResult[]> => {
   const root = options.root ?? ROOT;
   const out = mkdtempSync(join(tmpdir(), 'fenix-bundles-'));
   // The bundles import @aws-sdk/* at run time: let them resolve the project's node_modules.
@@ -96,7 +104,7 @@ export const benchBundles = async (options: { runs: number; log: (line: string) 
       for (const output of Object.values(built.metafile.outputs)) {
         for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
           const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
-          const part = match ? (match[1] as string) : input.split('/')[0] ?? input;
+          const part = match ? (match[1] as string) : (input.split('/')[0] ?? input);
           parts.set(part, (parts.get(part) ?? 0) + bytesInOutput);
         }
       }
@@ -127,7 +135,9 @@ export const benchBundles = async (options: { runs: number; log: (line: string) 
         largestParts,
       };
       results.push(result);
-      options.log(`bundle ${entry}: ${result.kb} KB, import ${result.importMs} ms (${result.importWithSourceMapsMs} ms with source maps; SDK alone ${result.sdkOnlyImportMs} ms); largest: ${largestParts.map((p) => `${p.part} ${p.kb} KB`).join(', ')}`);
+      options.log(
+        `bundle ${entry}: ${result.kb} KB, import ${result.importMs} ms (${result.importWithSourceMapsMs} ms with source maps; SDK alone ${result.sdkOnlyImportMs} ms); largest: ${largestParts.map((p) => `${p.part} ${p.kb} KB`).join(', ')}`,
+      );
     }
   } finally {
     rmSync(out, { recursive: true, force: true });

@@ -43,7 +43,11 @@ const { values: args } = parseArgs({
 
 const started = Date.now();
 const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
-const selected = args.quick ? SIZES.slice(0, 1) : args.sizes ? SIZES.filter((s) => args.sizes?.split(',').includes(s.name)) : SIZES;
+const selected = args.quick
+  ? SIZES.slice(0, 1)
+  : args.sizes
+    ? SIZES.filter((s) => args.sizes?.split(',').includes(s.name))
+    : SIZES;
 mkdirSync(RESULTS, { recursive: true });
 
 /** One size, in a child process (its own heap, so peaks are per size), cut off at the cap. */
@@ -52,7 +56,10 @@ const runWorkflow = (size: Size): Promise<WorkflowRun> =>
     const out = join(RESULTS, `workflow-${size.name}.json`);
     rmSync(out, { force: true });
     rmSync(`${out}.progress`, { force: true });
-    const flags = ['--expose-gc', ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(RESULTS, 'profiles', size.name)}`] : [])];
+    const flags = [
+      '--expose-gc',
+      ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(RESULTS, 'profiles', size.name)}`] : []),
+    ];
     const child = spawn(
       process.execPath,
       [
@@ -60,7 +67,16 @@ const runWorkflow = (size: Size): Promise<WorkflowRun> =>
         '--import',
         'tsx',
         join(ROOT, 'bench', 'workflow.ts'),
-        ...['--name', size.name, '--hosts', String(size.hosts), '--instances', String(size.instances), '--projects', String(size.projects)],
+        ...[
+          '--name',
+          size.name,
+          '--hosts',
+          String(size.hosts),
+          '--instances',
+          String(size.instances),
+          '--projects',
+          String(size.projects),
+        ],
         ...['--out', out, '--cap', args.cap],
       ],
       { stdio: ['ignore', 'ignore', 'pipe'], cwd: ROOT },
@@ -80,7 +96,9 @@ const runWorkflow = (size: Size): Promise<WorkflowRun> =>
         resolve({ status: 'ok', ...(JSON.parse(readFileSync(out, 'utf8')) as object) } as WorkflowRun);
         return;
       }
-      const progress = existsSync(`${out}.progress`) ? (JSON.parse(readFileSync(`${out}.progress`, 'utf8')) as Record<string, unknown>) : null;
+      const progress = existsSync(`${out}.progress`)
+        ? (JSON.parse(readFileSync(`${out}.progress`, 'utf8')) as Record<string, unknown>)
+        : null;
       resolve({ status: 'crashed', size, exit: signal ?? code, progress, lastLines } as unknown as WorkflowRun);
     });
   });
@@ -129,7 +147,12 @@ if (!args['skip-bundles']) {
 
 const report = {
   generatedAt: new Date().toISOString(),
-  machine: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 1024 ** 3) },
+  machine: {
+    node: process.version,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    memoryGb: Math.round(totalmem() / 1024 ** 3),
+  },
   options: { quick: args.quick, sizes: selected.map((s) => s.name), capSeconds: Number(args.cap) },
   durationSeconds: Math.round((Date.now() - started) / 1000),
   workflow,

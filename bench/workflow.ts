@@ -38,7 +38,12 @@ const { values: args } = parseArgs({
     'host-plugins': { type: 'string', default: '0' },
   },
 });
-const size: Size = { name: args.name, hosts: Number(args.hosts), instances: Number(args.instances), projects: Number(args.projects) };
+const size: Size = {
+  name: args.name,
+  hosts: Number(args.hosts),
+  instances: Number(args.instances),
+  projects: Number(args.projects),
+};
 const capMs = Number(args.cap) * 1000;
 const replyWindow = Number(args['reply-window']);
 const progress = (line: string) => process.stderr.write(`[${size.name}] ${line}\n`);
@@ -57,7 +62,6 @@ const sampleMemory = () => {
 };
 const sampler = setInterval(sampleMemory, 100);
 
-
 const t = () => performance.now();
 const startedAt = t();
 const { startRuntime } = await import('../local/runtime.js');
@@ -74,7 +78,9 @@ const runtime = await startRuntime({
   log: (line) => progress(line),
 });
 const runtimeStartMs = t() - startedAt;
-progress(`runtime up with ${size.hosts} hosts, ${size.instances} instances, ${size.projects} projects in ${(runtimeStartMs / 1000).toFixed(1)} s`);
+progress(
+  `runtime up with ${size.hosts} hosts, ${size.instances} instances, ${size.projects} projects in ${(runtimeStartMs / 1000).toFixed(1)} s`,
+);
 const tools = await instrument(runtime, { traceCallers: args['trace-callers'] });
 global.gc?.();
 sampleMemory();
@@ -109,10 +115,18 @@ runtime.bus.onEvent((event) => {
 const record = (event: EventEnvelope, at: number) => {
   const detail = event.detail as Record<string, unknown>;
   if (detail.session_id !== sessionId) return;
-  sessionEvents.push({ at, type: event['detail-type'], state: String(detail.state), ...(detail.host ? { host: String(detail.host) } : {}) });
+  sessionEvents.push({
+    at,
+    type: event['detail-type'],
+    state: String(detail.state),
+    ...(detail.host ? { host: String(detail.host) } : {}),
+  });
   if (event['detail-type'] === 'maintenance.host' && detail.state === 'MAINTENANCE_COMPLETE') hostsDone++;
   vnfms?.onEvent(event, at);
-  if (event['detail-type'] === 'maintenance.session' && (detail.state === 'MAINTENANCE_DONE' || detail.state === 'MAINTENANCE_FAILED')) {
+  if (
+    event['detail-type'] === 'maintenance.session' &&
+    (detail.state === 'MAINTENANCE_DONE' || detail.state === 'MAINTENANCE_FAILED')
+  ) {
     finished(String(detail.state));
   }
 };
@@ -126,33 +140,51 @@ const created = await fetch(`${runtime.url}/v1/maintenance`, {
     maintenance_at: maintenanceAt,
     hosts: [],
     // Optional: the built-in dummy plug-in on every host, N times (to see what plug-ins cost in transitions).
-    ...(Number(args['host-plugins']) > 0 ? { actions: Array.from({ length: Number(args['host-plugins']) }, () => ({ plugin: 'dummy', type: 'host' })) } : {}),
+    ...(Number(args['host-plugins']) > 0
+      ? { actions: Array.from({ length: Number(args['host-plugins']) }, () => ({ plugin: 'dummy', type: 'host' })) }
+      : {}),
   }),
 });
 const createMs = t() - createStarted;
 const createdBody = (await created.json()) as { session_id?: string; message?: string };
-if (created.status !== 200 || !createdBody.session_id) throw new Error(`create session: ${created.status} ${JSON.stringify(createdBody)}`);
+if (created.status !== 200 || !createdBody.session_id)
+  throw new Error(`create session: ${created.status} ${JSON.stringify(createdBody)}`);
 sessionId = createdBody.session_id;
 vnfms = new AutoVnfms(runtime, sessionId, (message) => progress(`VNFM error: ${message}`), {
   action: args.action as 'MIGRATE' | 'OWN_ACTION',
   ownActionDelayMs: Number(args['own-action-delay']) * 1000,
 });
 for (const [event, at] of early.splice(0)) record(event, at);
-progress(`session ${sessionId} created in ${createMs.toFixed(0)} ms; maintenance_at ${maintenanceAt} (in ${((maintenanceAtMs - Date.now()) / 1000).toFixed(1)} s)`);
+progress(
+  `session ${sessionId} created in ${createMs.toFixed(0)} ms; maintenance_at ${maintenanceAt} (in ${((maintenanceAtMs - Date.now()) / 1000).toFixed(1)} s)`,
+);
 
 const ticker = setInterval(() => {
   const sinceStart = (Date.now() - maintenanceAtMs) / 1000;
-  const phase = sinceStart < 0 ? `${(-sinceStart).toFixed(1)} s before maintenance_at` : `${sinceStart.toFixed(1)} s since maintenance_at`;
+  const phase =
+    sinceStart < 0
+      ? `${(-sinceStart).toFixed(1)} s before maintenance_at`
+      : `${sinceStart.toFixed(1)} s since maintenance_at`;
   const last = sessionEvents.filter((e) => e.type === 'maintenance.session').at(-1)?.state ?? '-';
-  progress(`${hostsDone}/${size.hosts} hosts maintained, state ${last}, ${phase}, rss ${mb(process.memoryUsage().rss)} MB`);
+  progress(
+    `${hostsDone}/${size.hosts} hosts maintained, state ${last}, ${phase}, rss ${mb(process.memoryUsage().rss)} MB`,
+  );
   // If this process dies (out of memory …), the parent still knows how far it got.
   if (args.out) {
-    const snapshot = { hostsMaintained: hostsDone, state: last, secondsSinceMaintenanceAt: round(sinceStart, 1), rssMb: mb(process.memoryUsage().rss), heapUsedMb: mb(process.memoryUsage().heapUsed) };
+    const snapshot = {
+      hostsMaintained: hostsDone,
+      state: last,
+      secondsSinceMaintenanceAt: round(sinceStart, 1),
+      rssMb: mb(process.memoryUsage().rss),
+      heapUsedMb: mb(process.memoryUsage().heapUsed),
+    };
     writeFileSync(`${args.out}.progress`, JSON.stringify(snapshot));
   }
 }, 5000);
 
-const capped = new Promise<string>((resolve) => setTimeout(() => resolve('CAPPED'), Math.max(0, maintenanceAtMs - Date.now()) + capMs).unref());
+const capped = new Promise<string>((resolve) =>
+  setTimeout(() => resolve('CAPPED'), Math.max(0, maintenanceAtMs - Date.now()) + capMs).unref(),
+);
 const result = await Promise.race([outcome, capped]);
 const endedAt = t();
 clearInterval(ticker);
@@ -170,7 +202,9 @@ const startPerf = perfAt(maintenanceAtMs);
 const doneEvent = sessionEvents.find((e) => e.type === 'maintenance.session' && e.state === 'MAINTENANCE_DONE');
 const wallMs = (doneEvent?.at ?? endedAt) - startPerf;
 const firstAfterStart = sessionEvents.find((e) => e.at >= startPerf);
-const hostCompletions = sessionEvents.filter((e) => e.type === 'maintenance.host' && e.state === 'MAINTENANCE_COMPLETE').map((e) => e.at);
+const hostCompletions = sessionEvents
+  .filter((e) => e.type === 'maintenance.host' && e.state === 'MAINTENANCE_COMPLETE')
+  .map((e) => e.at);
 const hostIntervals = hostCompletions.slice(1).map((at, i) => at - (hostCompletions[i] as number));
 const tenth = Math.max(1, Math.floor(hostIntervals.length / 10));
 
@@ -227,7 +261,9 @@ const output = {
   wallMs: round(wallMs),
   overheadPerHostMs: round(wallMs / Math.max(1, result === 'MAINTENANCE_DONE' ? size.hosts : hostsDone), 2),
   /** The MAINTENANCE round must be settled before maintenance_at, or the wall time starts late. */
-  maintenanceRoundSettledBeforeStartMs: maintenanceRound?.completingReplyAt ? round(startPerf - maintenanceRound.completingReplyAt) : null,
+  maintenanceRoundSettledBeforeStartMs: maintenanceRound?.completingReplyAt
+    ? round(startPerf - maintenanceRound.completingReplyAt)
+    : null,
   startLatencyMs: firstAfterStart ? round(firstAfterStart.at - startPerf) : null,
   hostCycleMs: {
     ...mapSummary(summarize(hostIntervals)),
@@ -237,7 +273,11 @@ const output = {
   reactionMs: mapSummary(reaction),
   /** Round notification → the completing reply sent: the VNFMs' GETs and PUTs through the API. */
   replyPhaseMs: mapSummary(
-    summarize(rounds.filter((r) => r.state !== 'MAINTENANCE' && r.completingReplyAt !== undefined).map((r) => (r.completingReplyAt as number) - r.firstEventAt)),
+    summarize(
+      rounds
+        .filter((r) => r.state !== 'MAINTENANCE' && r.completingReplyAt !== undefined)
+        .map((r) => (r.completingReplyAt as number) - r.firstEventAt),
+    ),
   ),
   roundsByState: rounds.reduce<Record<string, number>>((acc, r) => ((acc[r.state] = (acc[r.state] ?? 0) + 1), acc), {}),
   reactionNextEvents: [...new Set(rounds.map((r) => r.nextEvent).filter(Boolean))],
@@ -260,7 +300,10 @@ const output = {
     largestHistory: largest ? { name: largest.name, events: largest.historyEvents } : null,
     sessionExecutionHistories: sessionExecutions.map((e) => e.historyEvents),
     historyEventsTotal: executions.reduce((sum, e) => sum + e.historyEvents, 0),
-    statuses: executions.reduce<Record<string, number>>((acc, e) => ((acc[e.status] = (acc[e.status] ?? 0) + 1), acc), {}),
+    statuses: executions.reduce<Record<string, number>>(
+      (acc, e) => ((acc[e.status] = (acc[e.status] ?? 0) + 1), acc),
+      {},
+    ),
   },
   lambda: {
     workflowInvocations,
@@ -284,14 +327,29 @@ const output = {
   /** Largest DynamoDB item written, Lambda payload/result (= Task input/output), event: bounds to keep under 256 KB / 400 KB. */
   largestBytes: { ...tools.largest, apiResponse: vnfms.largestResponseBytes, apiRequest: vnfms.largestRequestBytes },
   /** With --trace-callers: DynamoDB requests by workflow action and calling product functions. */
-  dynamoByCaller: Object.fromEntries(Object.entries(tools.dynamoByCaller).sort((a, b) => b[1] - a[1]).slice(0, 60)),
-  dynamoApiRequestsPerCall: round((tools.dynamoByAction.api?.requests ?? 0) / Math.max(1, vnfms.latencies.GET.length + vnfms.latencies.PUT.length + 1), 1),
+  dynamoByCaller: Object.fromEntries(
+    Object.entries(tools.dynamoByCaller)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 60),
+  ),
+  dynamoApiRequestsPerCall: round(
+    (tools.dynamoByAction.api?.requests ?? 0) /
+      Math.max(1, vnfms.latencies.GET.length + vnfms.latencies.PUT.length + 1),
+    1,
+  ),
   instanceActionDone: vnfms.instanceActionDone,
   vnfmFailures: vnfms.failures.slice(0, 20),
 };
 
 function mapSummary(s: ReturnType<typeof summarize>) {
-  return { count: s.count, mean: round(s.mean, 2), p50: round(s.p50, 2), p90: round(s.p90, 2), p99: round(s.p99, 2), max: round(s.max, 2) };
+  return {
+    count: s.count,
+    mean: round(s.mean, 2),
+    p50: round(s.p50, 2),
+    p90: round(s.p90, 2),
+    p99: round(s.p99, 2),
+    max: round(s.max, 2),
+  };
 }
 function pickDynamo(origin: 'workflow' | 'api' | 'bench') {
   const bucket = tools.dynamo.byOrigin[origin];

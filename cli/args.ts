@@ -71,14 +71,17 @@ export const parse = (argv: string[]): ParsedArgs => {
     const message = error instanceof Error ? error.message : String(error);
     throw new UsageError(message.split('. ')[0]?.replace(/^Unknown option '(.*)'$/, 'unknown option $1') ?? message);
   }
-  const given = new Set(parsed.tokens.filter((token) => token.kind === 'option').map((token) => token.name as OptionName));
+  const given = new Set(
+    parsed.tokens.filter((token) => token.kind === 'option').map((token) => token.name as OptionName),
+  );
   return { positionals: parsed.positionals, values: parsed.values as ParsedArgs['values'], given };
 };
 
 /** Refuses options the command does not take. */
 export const allowOnly = (args: ParsedArgs, command: string, allowed: OptionName[]): void => {
   for (const name of args.given) {
-    if (!GLOBAL_OPTIONS.includes(name) && !allowed.includes(name)) throw new UsageError(`${command} takes no --${name}`);
+    if (!GLOBAL_OPTIONS.includes(name) && !allowed.includes(name))
+      throw new UsageError(`${command} takes no --${name}`);
   }
 };
 
@@ -87,7 +90,11 @@ export const operands = (args: ParsedArgs, words: number, names: string[], comma
   const rest = args.positionals.slice(words);
   if (rest.length !== names.length) {
     const expected = names.map((name) => `<${name}>`).join(' ');
-    throw new UsageError(rest.length < names.length ? `${command} needs ${expected}` : `${command}: unexpected argument ${rest[names.length]}`);
+    throw new UsageError(
+      rest.length < names.length
+        ? `${command} needs ${expected}`
+        : `${command}: unexpected argument ${rest[names.length]}`,
+    );
   }
   return rest;
 };
@@ -115,12 +122,15 @@ export const parseJsonObject = (text: string, option: string): Record<string, un
   } catch {
     throw new UsageError(`--${option} must be a JSON object, e.g. '{"key": "value"}'`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError(`--${option} must be a JSON object, not ${Array.isArray(value) ? 'an array' : typeof value}`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new UsageError(`--${option} must be a JSON object, not ${Array.isArray(value) ? 'an array' : typeof value}`);
   return value as Record<string, unknown>;
 };
 
 /** `--action plugin:type[:json-metadata]` of `session create`. */
-export const parsePluginAction = (text: string): { plugin: string; type: string; metadata?: Record<string, unknown> } => {
+export const parsePluginAction = (
+  text: string,
+): { plugin: string; type: string; metadata?: Record<string, unknown> } => {
   const first = text.indexOf(':');
   if (first <= 0) throw new UsageError(`--action ${text}: expected plugin:type[:json-metadata], e.g. dummy:compute`);
   const second = text.indexOf(':', first + 1);
@@ -134,13 +144,17 @@ export const parsePluginAction = (text: string): { plugin: string; type: string;
 /** `--action <instance>=<ACTION>` of `project reply` (`*` stands for every instance the round concerns). */
 export const parseInstanceAction = (text: string): [string, string] => {
   const at = text.lastIndexOf('=');
-  if (at <= 0 || at === text.length - 1) throw new UsageError(`--action ${text}: expected <instance_id>=<ACTION>, e.g. 9f1c…=MIGRATE`);
+  if (at <= 0 || at === text.length - 1)
+    throw new UsageError(`--action ${text}: expected <instance_id>=<ACTION>, e.g. 9f1c…=MIGRATE`);
   return [text.slice(0, at), text.slice(at + 1).toUpperCase()];
 };
 
 /** `--host a --host b,c` → [a, b, c]. */
 export const hostList = (values: string[] | undefined): string[] =>
-  (values ?? []).flatMap((value) => value.split(',')).map((host) => host.trim()).filter(Boolean);
+  (values ?? [])
+    .flatMap((value) => value.split(','))
+    .map((host) => host.trim())
+    .filter(Boolean);
 
 export const positiveNumber = (text: string | undefined, option: string, fallback: number): number => {
   if (text === undefined) return fallback;

@@ -51,7 +51,8 @@ const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** The local runtime's data dir: FENIX_DATA_DIR (default .fenix-data), relative to the repository root like `npm start`. */
-export const dataDirOf = (env: Record<string, string | undefined>): string => resolve(REPO_ROOT, env.FENIX_DATA_DIR || '.fenix-data');
+export const dataDirOf = (env: Record<string, string | undefined>): string =>
+  resolve(REPO_ROOT, env.FENIX_DATA_DIR || '.fenix-data');
 
 export const isLocalUrl = (url: URL): boolean => LOCAL_HOSTS.has(url.hostname);
 
@@ -65,7 +66,8 @@ export const resolveAuth = (url: URL, flagToken: string | undefined, env: Record
   const fixed = flagToken ?? env.FENIX_TOKEN;
   if (fixed) return { tokenFor: () => fixed, source: flagToken ? 'flag' : 'env' };
   const dataDir = dataDirOf(env);
-  if (!isLocalUrl(url) || !existsSync(join(dataDir, 'auth', 'jwt-private.pem'))) return { tokenFor: () => undefined, source: 'none', dataDir };
+  if (!isLocalUrl(url) || !existsSync(join(dataDir, 'auth', 'jwt-private.pem')))
+    return { tokenFor: () => undefined, source: 'none', dataDir };
   const keys = LocalKeys.load(dataDir);
   const minted = new Map<string, string>();
   return {
@@ -73,7 +75,8 @@ export const resolveAuth = (url: URL, flagToken: string | undefined, env: Record
       const key = 'admin' in role ? 'admin' : `project:${role.project}`;
       let token = minted.get(key);
       if (!token) {
-        token = 'admin' in role ? keys.issue({ admin: true, subject: 'fenix-cli' }) : keys.issue({ project: role.project });
+        token =
+          'admin' in role ? keys.issue({ admin: true, subject: 'fenix-cli' }) : keys.issue({ project: role.project });
         minted.set(key, token);
       }
       return token;
@@ -94,7 +97,8 @@ export const parseBaseUrl = (text: string): URL | undefined => {
 
 /** Node's fetch hides the reason in `cause`; this names it in words. */
 const networkReason = (error: unknown): string => {
-  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) return `no answer within ${TIMEOUT_MS / 1000} s`;
+  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError'))
+    return `no answer within ${TIMEOUT_MS / 1000} s`;
   const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
   const code = cause?.code ?? (error as { code?: string })?.code;
   const known: Record<string, string> = {
@@ -159,15 +163,30 @@ export class Api {
       // not JSON: keep the text
     }
     if (response.ok) return body as T;
-    const { error, message } = (typeof body === 'object' && body !== null ? body : {}) as { error?: unknown; message?: unknown };
+    const { error, message } = (typeof body === 'object' && body !== null ? body : {}) as {
+      error?: unknown;
+      message?: unknown;
+    };
     const apiMessage =
-      typeof message === 'string' ? message : typeof body === 'string' && body.trim() ? body.trim().slice(0, 200) : response.statusText || 'no message';
-    throw new ApiError(response.status, typeof error === 'string' ? error : undefined, apiMessage, body, response.status === 401 ? this.unauthorizedHint(Boolean(token)) : undefined);
+      typeof message === 'string'
+        ? message
+        : typeof body === 'string' && body.trim()
+          ? body.trim().slice(0, 200)
+          : response.statusText || 'no message';
+    throw new ApiError(
+      response.status,
+      typeof error === 'string' ? error : undefined,
+      apiMessage,
+      body,
+      response.status === 401 ? this.unauthorizedHint(Boolean(token)) : undefined,
+    );
   }
 
   private unauthorizedHint(sent: boolean): string {
-    if (!sent) return `no token: set FENIX_TOKEN or pass --token${this.auth.dataDir ? `; for the local runtime, set FENIX_DATA_DIR to its data dir (no keys in ${this.auth.dataDir})` : ''}`;
-    if (this.auth.source === 'local') return `the token was minted with the keys in ${this.auth.dataDir}: is the server using that FENIX_DATA_DIR?`;
+    if (!sent)
+      return `no token: set FENIX_TOKEN or pass --token${this.auth.dataDir ? `; for the local runtime, set FENIX_DATA_DIR to its data dir (no keys in ${this.auth.dataDir})` : ''}`;
+    if (this.auth.source === 'local')
+      return `the token was minted with the keys in ${this.auth.dataDir}: is the server using that FENIX_DATA_DIR?`;
     return `check the token given by ${this.auth.source === 'flag' ? '--token' : 'FENIX_TOKEN'} (expired? another issuer?)`;
   }
 }

@@ -48,7 +48,9 @@ export const run = async (argv: string[], io: Io): Promise<number> => {
     }
     if (!COMMANDS[command as string]) {
       const known = first === 'session' || first === 'project';
-      throw new UsageError(known && !second ? `${first} needs a subcommand` : `unknown command: ${args.positionals.slice(0, 2).join(' ')}`);
+      throw new UsageError(
+        known && !second ? `${first} needs a subcommand` : `unknown command: ${args.positionals.slice(0, 2).join(' ')}`,
+      );
     }
     if (args.values.help) {
       io.stdout(usage(command));
@@ -71,7 +73,9 @@ export const run = async (argv: string[], io: Io): Promise<number> => {
       return 1;
     }
     // A bug: still one line, but say where to look.
-    io.stderr(`fenix: unexpected error: ${error instanceof Error ? error.message : String(error)}${io.env.FENIX_DEBUG ? `\n${(error as Error).stack}` : ' (FENIX_DEBUG=1 shows the stack)'}\n`);
+    io.stderr(
+      `fenix: unexpected error: ${error instanceof Error ? error.message : String(error)}${io.env.FENIX_DEBUG ? `\n${(error as Error).stack}` : ' (FENIX_DEBUG=1 shows the stack)'}\n`,
+    );
     return 1;
   }
 };

@@ -5,15 +5,19 @@ import { ApiError } from './http.js';
 
 /** `fenix project instances|reply`: what a VNFM does, by hand. */
 
-
-const projectPath = (session: string, project: string) => `/v1/maintenance/${encodeURIComponent(session)}/${encodeURIComponent(project)}`;
+const projectPath = (session: string, project: string) =>
+  `/v1/maintenance/${encodeURIComponent(session)}/${encodeURIComponent(project)}`;
 
 const instanceIds = async (ctx: Context, session: string, project: string): Promise<string[]> =>
-  (await ctx.api.request<{ instance_ids: string[] }>('GET', projectPath(session, project), { role: { project } })).instance_ids;
+  (await ctx.api.request<{ instance_ids: string[] }>('GET', projectPath(session, project), { role: { project } }))
+    .instance_ids;
 
 export const projectInstances = async (ctx: Context): Promise<number> => {
   allowOnly(ctx.args, 'project instances', []);
-  const [session, project] = operands(ctx.args, 2, ['session_id', 'project_id'], 'project instances') as [string, string];
+  const [session, project] = operands(ctx.args, 2, ['session_id', 'project_id'], 'project instances') as [
+    string,
+    string,
+  ];
   const ids = await instanceIds(ctx, session, project);
   if (ctx.json) printJson(ctx.io, { instance_ids: ids });
   else ctx.io.stdout(ids.length ? `${ids.join('\n')}\n` : `no instances of ${project} concerned now\n`);
@@ -29,7 +33,8 @@ export const projectReply = async (ctx: Context): Promise<number> => {
   const { args } = ctx;
   allowOnly(args, 'project reply', ['ack', 'nack', 'action', 'state']);
   const [session, project] = operands(args, 2, ['session_id', 'project_id'], 'project reply') as [string, string];
-  if (Boolean(args.values.ack) === Boolean(args.values.nack)) throw new UsageError('project reply needs exactly one of --ack and --nack');
+  if (Boolean(args.values.ack) === Boolean(args.values.nack))
+    throw new UsageError('project reply needs exactly one of --ack and --nack');
   const verdict = args.values.ack ? 'ACK' : 'NACK';
 
   let state = args.values.state?.toUpperCase().replace(/^(ACK|NACK)_/, '');
@@ -38,11 +43,19 @@ export const projectReply = async (ctx: Context): Promise<number> => {
       state = (await ctx.api.request<{ state: string }>('GET', `/v1/maintenance/${encodeURIComponent(session)}`)).state;
     } catch (error) {
       if (error instanceof ApiError && error.status === 403) {
-        throw new ApiError(403, error.code, `${error.apiMessage}; with a project token, name the state answered with --state <STATE>`, error.body);
+        throw new ApiError(
+          403,
+          error.code,
+          `${error.apiMessage}; with a project token, name the state answered with --state <STATE>`,
+          error.body,
+        );
       }
       throw error;
     }
-    if (!(ROUND_STATES as readonly string[]).includes(state)) throw new UsageError(`session ${session} is in ${state}, which takes no reply (replies answer ${ROUND_STATES.join(', ')})`);
+    if (!(ROUND_STATES as readonly string[]).includes(state))
+      throw new UsageError(
+        `session ${session} is in ${state}, which takes no reply (replies answer ${ROUND_STATES.join(', ')})`,
+      );
   }
 
   const instance_actions: Record<string, string> = {};
@@ -57,7 +70,9 @@ export const projectReply = async (ctx: Context): Promise<number> => {
   if (ctx.json) printJson(ctx.io, answer ?? {});
   else {
     const count = Object.keys(instance_actions).length;
-    ctx.io.stdout(`${project} replied ${body.state} in session ${session}${count ? ` with ${count} instance action${count > 1 ? 's' : ''}` : ''}\n`);
+    ctx.io.stdout(
+      `${project} replied ${body.state} in session ${session}${count ? ` with ${count} instance action${count > 1 ? 's' : ''}` : ''}\n`,
+    );
   }
   return 0;
 };

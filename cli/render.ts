@@ -5,13 +5,27 @@
 
 export type Cell = string | number | boolean | null | undefined;
 
-const text = (cell: Cell): string => (cell === null || cell === undefined || cell === '' ? '-' : typeof cell === 'boolean' ? (cell ? 'yes' : 'no') : String(cell));
+const text = (cell: Cell): string =>
+  cell === null || cell === undefined || cell === ''
+    ? '-'
+    : typeof cell === 'boolean'
+      ? cell
+        ? 'yes'
+        : 'no'
+      : String(cell);
 
 /** Columns padded to their widest cell; the last column is not padded. */
 export const table = (headers: string[], rows: Cell[][]): string => {
   const cells = [headers, ...rows.map((row) => row.map(text))];
   const widths = headers.map((_, column) => Math.max(...cells.map((row) => (row[column] ?? '').length)));
-  return cells.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column] ?? 0))).join('  ').trimEnd()).join('\n');
+  return cells
+    .map((row) =>
+      row
+        .map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column] ?? 0)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 };
 
 /** `Key    value` lines, keys aligned; entries whose value is undefined are left out. */
@@ -51,10 +65,43 @@ export interface Detail {
     percent_done?: number;
     failure?: { reason: string; details?: Record<string, unknown> } | null;
   };
-  round?: { state: string; host?: string | null; status: string; outcome?: string | null; reply_at?: string; waiting_for?: string[] } | null;
-  hosts?: { name: string; type?: string; phase?: string; disabled?: boolean; maintained?: boolean; started_at?: string | null; finished_at?: string | null; blocking_reason?: string | null }[];
-  projects?: { project_id: string; instance_count?: number; round_state?: string | null; reply?: string | null; replied_at?: string | null; replied_by?: string | null; pending?: boolean; silent?: boolean }[];
-  instances?: { instance_id: string; name?: string; project_id?: string; host?: string; vcpus?: number; action?: string | null; action_done?: boolean }[];
+  round?: {
+    state: string;
+    host?: string | null;
+    status: string;
+    outcome?: string | null;
+    reply_at?: string;
+    waiting_for?: string[];
+  } | null;
+  hosts?: {
+    name: string;
+    type?: string;
+    phase?: string;
+    disabled?: boolean;
+    maintained?: boolean;
+    started_at?: string | null;
+    finished_at?: string | null;
+    blocking_reason?: string | null;
+  }[];
+  projects?: {
+    project_id: string;
+    instance_count?: number;
+    round_state?: string | null;
+    reply?: string | null;
+    replied_at?: string | null;
+    replied_by?: string | null;
+    pending?: boolean;
+    silent?: boolean;
+  }[];
+  instances?: {
+    instance_id: string;
+    name?: string;
+    project_id?: string;
+    host?: string;
+    vcpus?: number;
+    action?: string | null;
+    action_done?: boolean;
+  }[];
   plugin_runs?: { plugin: string; phase?: string; host?: string; state: string; message?: string; at?: string }[];
   history?: HistoryEntry[];
   instances_next?: string | null;
@@ -79,7 +126,8 @@ export interface HistoryEntry {
 }
 
 /** A stable identity for a history entry (a retried step rewrites the same one). */
-export const historyKey = (entry: HistoryEntry): string => [entry.seq, entry.what, entry.project_id ?? '', entry.host ?? '', entry.instance_ids?.join(',') ?? ''].join('|');
+export const historyKey = (entry: HistoryEntry): string =>
+  [entry.seq, entry.what, entry.project_id ?? '', entry.host ?? '', entry.instance_ids?.join(',') ?? ''].join('|');
 
 const actionsText = (actions: Record<string, string> | undefined): string => {
   const entries = Object.entries(actions ?? {});
@@ -131,15 +179,29 @@ export const renderDetail = (detail: Detail): string => {
   const parts: string[] = [
     keyValues([
       ['Session', session.session_id],
-      ['State', `${session.state}${session.previous_state && session.previous_state !== session.state ? ` (from ${session.previous_state})` : ''}`],
-      ['Progress', `${progressBar(done, total, 20, false)} ${done}/${total} hosts maintained (${session.percent_done ?? Math.floor((100 * done) / Math.max(1, total))}%)`],
-      ['Failure', session.failure ? `${session.failure.reason}${session.failure.details ? ` ${JSON.stringify(session.failure.details)}` : ''}` : undefined],
+      [
+        'State',
+        `${session.state}${session.previous_state && session.previous_state !== session.state ? ` (from ${session.previous_state})` : ''}`,
+      ],
+      [
+        'Progress',
+        `${progressBar(done, total, 20, false)} ${done}/${total} hosts maintained (${session.percent_done ?? Math.floor((100 * done) / Math.max(1, total))}%)`,
+      ],
+      [
+        'Failure',
+        session.failure
+          ? `${session.failure.reason}${session.failure.details ? ` ${JSON.stringify(session.failure.details)}` : ''}`
+          : undefined,
+      ],
       ['Round', roundText(detail.round)],
       ['Workflow', session.workflow],
       ['Maintenance at', session.maintenance_at],
       ['Created', session.created_at],
       ['Updated', session.updated_at],
-      ['Metadata', session.metadata && Object.keys(session.metadata).length ? JSON.stringify(session.metadata) : undefined],
+      [
+        'Metadata',
+        session.metadata && Object.keys(session.metadata).length ? JSON.stringify(session.metadata) : undefined,
+      ],
       ['Actions', session.actions?.length ? session.actions.map((a) => `${a.plugin}:${a.type}`).join(', ') : undefined],
     ]),
   ];
@@ -149,7 +211,16 @@ export const renderDetail = (detail: Detail): string => {
         'HOSTS',
         table(
           ['NAME', 'TYPE', 'PHASE', 'DISABLED', 'MAINTAINED', 'STARTED', 'FINISHED', 'BLOCKING'],
-          detail.hosts.map((h) => [h.name, h.type, h.phase, h.disabled, h.maintained, clock(h.started_at), clock(h.finished_at), h.blocking_reason]),
+          detail.hosts.map((h) => [
+            h.name,
+            h.type,
+            h.phase,
+            h.disabled,
+            h.maintained,
+            clock(h.started_at),
+            clock(h.finished_at),
+            h.blocking_reason,
+          ]),
         ),
       ),
     );
@@ -160,7 +231,15 @@ export const renderDetail = (detail: Detail): string => {
         'PROJECTS',
         table(
           ['PROJECT', 'INSTANCES', 'ROUND', 'REPLY', 'REPLIED', 'BY', 'PENDING'],
-          detail.projects.map((p) => [p.project_id, p.instance_count, p.round_state, p.silent ? 'SILENT' : p.reply, clock(p.replied_at), p.replied_by, p.pending]),
+          detail.projects.map((p) => [
+            p.project_id,
+            p.instance_count,
+            p.round_state,
+            p.silent ? 'SILENT' : p.reply,
+            clock(p.replied_at),
+            p.replied_by,
+            p.pending,
+          ]),
         ),
       ),
     );
@@ -171,18 +250,40 @@ export const renderDetail = (detail: Detail): string => {
         'INSTANCES',
         table(
           ['INSTANCE', 'NAME', 'PROJECT', 'HOST', 'VCPUS', 'ACTION', 'DONE'],
-          detail.instances.map((i) => [i.instance_id, i.name, i.project_id, i.host, i.vcpus, i.action, i.action ? i.action_done : undefined]),
+          detail.instances.map((i) => [
+            i.instance_id,
+            i.name,
+            i.project_id,
+            i.host,
+            i.vcpus,
+            i.action,
+            i.action ? i.action_done : undefined,
+          ]),
         ),
       ),
     );
   }
   if (detail.plugin_runs?.length) {
     parts.push(
-      section('PLUG-IN RUNS', table(['PLUGIN', 'PHASE', 'HOST', 'STATE', 'AT', 'MESSAGE'], detail.plugin_runs.map((r) => [r.plugin, r.phase, r.host, r.state, clock(r.at), r.message]))),
+      section(
+        'PLUG-IN RUNS',
+        table(
+          ['PLUGIN', 'PHASE', 'HOST', 'STATE', 'AT', 'MESSAGE'],
+          detail.plugin_runs.map((r) => [r.plugin, r.phase, r.host, r.state, clock(r.at), r.message]),
+        ),
+      ),
     );
   }
   if (detail.history?.length) {
-    parts.push(section('HISTORY', table(['SEQ', 'AT', 'WHAT'], detail.history.map((entry) => [entry.seq, clock(entry.at), describeHistory(entry)]))));
+    parts.push(
+      section(
+        'HISTORY',
+        table(
+          ['SEQ', 'AT', 'WHAT'],
+          detail.history.map((entry) => [entry.seq, clock(entry.at), describeHistory(entry)]),
+        ),
+      ),
+    );
   }
   return parts.join('\n');
 };

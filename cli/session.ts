@@ -21,7 +21,10 @@ export const createSession = async (ctx: Context): Promise<number> => {
   if (values.metadata !== undefined) body.metadata = parseJsonObject(values.metadata, 'metadata');
   if (values.action?.length) body.actions = values.action.map(parsePluginAction);
   const key = values['idempotency-key'];
-  const created = await ctx.api.request<{ session_id: string }>('POST', '/v1/maintenance', { body, ...(key ? { headers: { 'idempotency-key': key } } : {}) });
+  const created = await ctx.api.request<{ session_id: string }>('POST', '/v1/maintenance', {
+    body,
+    ...(key ? { headers: { 'idempotency-key': key } } : {}),
+  });
   if (ctx.json) printJson(ctx.io, created);
   else ctx.io.stdout(`${created.session_id}\n`);
   return 0;
@@ -48,7 +51,13 @@ export const listSessions = async (ctx: Context): Promise<number> => {
   }
   if (ctx.json) printJson(ctx.io, { sessions });
   else if (sessions.length === 0) ctx.io.stdout('no sessions\n');
-  else ctx.io.stdout(`${table(['SESSION', 'STATE'], sessions.map((s) => [s.session_id, s.state]))}\n`);
+  else
+    ctx.io.stdout(
+      `${table(
+        ['SESSION', 'STATE'],
+        sessions.map((s) => [s.session_id, s.state]),
+      )}\n`,
+    );
   return 0;
 };
 
@@ -95,7 +104,14 @@ export const showSession = async (ctx: Context): Promise<number> => {
   const view = await fetchView(ctx.api, id);
   if (ctx.json) printJson(ctx.io, view.kind === 'detail' ? view.detail : view.state);
   else if (view.kind === 'detail') ctx.io.stdout(`${renderDetail(view.detail)}\n`);
-  else ctx.io.stdout(`${keyValues([['Session', view.state.session_id], ['State', view.state.state], ['Detail', 'not served by this API (GET …/detail)']])}\n`);
+  else
+    ctx.io.stdout(
+      `${keyValues([
+        ['Session', view.state.session_id],
+        ['State', view.state.state],
+        ['Detail', 'not served by this API (GET …/detail)'],
+      ])}\n`,
+    );
   return 0;
 };
 

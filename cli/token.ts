@@ -13,9 +13,11 @@ export const token = (args: ParsedArgs, io: Io): number => {
   allowOnly(args, 'token', ['admin', 'project', 'ttl']);
   operands(args, 1, [], 'token');
   const { admin, project, ttl } = args.values;
-  if (Boolean(admin) === Boolean(project)) throw new UsageError('token needs exactly one of --admin and --project <project_id>');
+  if (Boolean(admin) === Boolean(project))
+    throw new UsageError('token needs exactly one of --admin and --project <project_id>');
   const ttlSeconds = ttl === undefined ? undefined : Number(ttl);
-  if (ttlSeconds !== undefined && (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0)) throw new UsageError('--ttl must be a whole number of seconds');
+  if (ttlSeconds !== undefined && (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0))
+    throw new UsageError('--ttl must be a whole number of seconds');
   const keys = LocalKeys.load(dataDirOf(io.env));
   const minted = keys.issue({ ...(admin ? { admin: true } : { project }), ttlSeconds });
   if (args.values.json) io.stdout(`${JSON.stringify({ token: minted })}\n`);

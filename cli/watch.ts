@@ -1,7 +1,16 @@
 import { allowOnly, operands, positiveNumber } from './args.js';
 import type { Context } from './context.js';
 import { UnreachableError } from './http.js';
-import { clock, type Detail, describeHistory, type HistoryEntry, historyKey, hostsMaintained, progressBar, roundText } from './render.js';
+import {
+  clock,
+  type Detail,
+  describeHistory,
+  type HistoryEntry,
+  historyKey,
+  hostsMaintained,
+  progressBar,
+  roundText,
+} from './render.js';
 import { fetchView, type View } from './session.js';
 
 /**
@@ -33,7 +42,14 @@ interface Status {
 }
 
 const statusOf = (view: View): Status => {
-  if (view.kind === 'state') return { state: view.state.state, done: 0, total: 0, percent: view.state.state === 'MAINTENANCE_DONE' ? 100 : 0, inMaintenance: [] };
+  if (view.kind === 'state')
+    return {
+      state: view.state.state,
+      done: 0,
+      total: 0,
+      percent: view.state.state === 'MAINTENANCE_DONE' ? 100 : 0,
+      inMaintenance: [],
+    };
   const detail: Detail = view.detail;
   const { done, total } = hostsMaintained(detail);
   return {
@@ -43,7 +59,10 @@ const statusOf = (view: View): Status => {
     percent: detail.session.percent_done ?? Math.floor((100 * done) / Math.max(1, total)),
     inMaintenance: (detail.hosts ?? []).filter((host) => host.phase === 'IN_MAINTENANCE').map((host) => host.name),
     round: detail.round?.status === 'OPEN' ? roundText(detail.round) : undefined,
-    startsAt: detail.session.state === 'MAINTENANCE' && detail.round?.status !== 'OPEN' ? detail.session.maintenance_at : undefined,
+    startsAt:
+      detail.session.state === 'MAINTENANCE' && detail.round?.status !== 'OPEN'
+        ? detail.session.maintenance_at
+        : undefined,
     failure: detail.session.failure?.reason,
   };
 };
@@ -87,7 +106,10 @@ export const watchSession = async (ctx: Context): Promise<number> => {
   };
 
   const statusBlock = (status: Status, note?: string): string[] => {
-    const hosts = status.total > 0 ? `${progressBar(status.done, status.total, 24, tty)} ${status.done}/${status.total} hosts maintained (${status.percent}%)` : undefined;
+    const hosts =
+      status.total > 0
+        ? `${progressBar(status.done, status.total, 24, tty)} ${status.done}/${status.total} hosts maintained (${status.percent}%)`
+        : undefined;
     return [
       `${status.state}${tty ? `  · ${elapsed(Date.now() - started)}` : ''}${note ? `  · ${note}` : ''}`,
       ...(hosts ? [`  ${hosts}`] : []),
@@ -97,7 +119,8 @@ export const watchSession = async (ctx: Context): Promise<number> => {
     ];
   };
 
-  if (!ctx.json) emit([`watching session ${id} (every ${intervalMs / 1000} s; Ctrl-C stops watching, not the session)`], []);
+  if (!ctx.json)
+    emit([`watching session ${id} (every ${intervalMs / 1000} s; Ctrl-C stops watching, not the session)`], []);
 
   for (;;) {
     let view: View;
@@ -134,7 +157,16 @@ export const watchSession = async (ctx: Context): Promise<number> => {
     const status = statusOf(view);
     if (ctx.json) {
       for (const entry of shown) io.stdout(`${JSON.stringify({ type: 'history', ...entry })}\n`);
-      const statusLine = JSON.stringify({ type: 'status', session_id: id, state: status.state, hosts_maintained: status.done, hosts: status.total, percent_done: status.percent, in_maintenance: status.inMaintenance, round: status.round ?? null });
+      const statusLine = JSON.stringify({
+        type: 'status',
+        session_id: id,
+        state: status.state,
+        hosts_maintained: status.done,
+        hosts: status.total,
+        percent_done: status.percent,
+        in_maintenance: status.inMaintenance,
+        round: status.round ?? null,
+      });
       if (statusLine !== lastStatusLine) io.stdout(`${statusLine}\n`);
       lastStatusLine = statusLine;
     } else {
@@ -155,7 +187,13 @@ export const watchSession = async (ctx: Context): Promise<number> => {
       const took = elapsed(Date.now() - started);
       if (status.state === 'MAINTENANCE_DONE') {
         if (ctx.json) io.stdout(`${JSON.stringify({ type: 'end', session_id: id, state: status.state })}\n`);
-        else emit([`MAINTENANCE_DONE${status.total ? `: ${status.done}/${status.total} hosts maintained` : ''} (watched ${took})`], []);
+        else
+          emit(
+            [
+              `MAINTENANCE_DONE${status.total ? `: ${status.done}/${status.total} hosts maintained` : ''} (watched ${took})`,
+            ],
+            [],
+          );
         return 0;
       }
       const reason = status.failure ?? 'no reason recorded';

@@ -1,8 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { APIGatewayProxyEventV2, APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type {
+  APIGatewayProxyEventV2,
+  APIGatewayProxyEventV2WithJWTAuthorizer,
+  APIGatewayProxyStructuredResultV2,
+} from 'aws-lambda';
 
-export type ApiHandler = (event: APIGatewayProxyEventV2, context: unknown) => Promise<APIGatewayProxyStructuredResultV2>;
+export type ApiHandler = (
+  event: APIGatewayProxyEventV2,
+  context: unknown,
+) => Promise<APIGatewayProxyStructuredResultV2>;
 
 export interface Route {
   method: string;
@@ -52,7 +59,9 @@ const specificity = (path: string) => path.split('/').filter((segment) => segmen
  * API Gateway sends, calls the handler export Lambda would call, and writes its result back.
  * `authenticate` plays the JWT authorizer: it may refuse (401) or attach the verified claims.
  */
-export type Authenticator = (authorization: string | undefined) => { claims: Record<string, unknown> } | { error: string };
+export type Authenticator = (
+  authorization: string | undefined,
+) => { claims: Record<string, unknown> } | { error: string };
 
 /** The 401 API Gateway's JWT authorizer answers (here in the API's error shape). */
 export const unauthorized = (why: string): APIGatewayProxyStructuredResultV2 => ({
@@ -69,7 +78,10 @@ export const bearerAuthenticator =
     const result = verify(match[1] as string);
     if ('error' in result) return result;
     const claims = Object.fromEntries(
-      Object.entries(result.claims).map(([key, value]) => [key, Array.isArray(value) ? `[${value.join(' ')}]` : String(value)]),
+      Object.entries(result.claims).map(([key, value]) => [
+        key,
+        Array.isArray(value) ? `[${value.join(' ')}]` : String(value),
+      ]),
     );
     return { claims };
   };
@@ -95,17 +107,27 @@ const fallbackRefusal = (pathname: string, contentType: string | undefined, body
 export const createGateway = (
   routes: Route[],
   authenticate: Authenticator,
-  fallback?: (request: IncomingMessage, response: ServerResponse, body: string, claims: Record<string, unknown>) => Promise<boolean>,
+  fallback?: (
+    request: IncomingMessage,
+    response: ServerResponse,
+    body: string,
+    claims: Record<string, unknown>,
+  ) => Promise<boolean>,
 ) => {
   const compiled = [...routes]
     .sort((a, b) => specificity(b.path) - specificity(a.path))
     .map((route) => ({ ...route, match: compile(route.path) }));
 
-  const handle = async (request: IncomingMessage, response: ServerResponse, reply: (result: APIGatewayProxyStructuredResultV2) => void): Promise<void> => {
+  const handle = async (
+    request: IncomingMessage,
+    response: ServerResponse,
+    reply: (result: APIGatewayProxyStructuredResultV2) => void,
+  ): Promise<void> => {
     // A client that went away mid-body leaves no one to answer.
     const body = await readCapped(request).catch(() => null);
     if (body === null) return void response.destroy();
-    if (body === undefined) return reply(errorBody(413, 'payload_too_large', `request body is over ${GATEWAY_MAX_BODY_BYTES} bytes`));
+    if (body === undefined)
+      return reply(errorBody(413, 'payload_too_large', `request body is over ${GATEWAY_MAX_BODY_BYTES} bytes`));
     let url: URL;
     try {
       url = new URL(request.url ?? '/', 'http://localhost');
@@ -126,12 +148,16 @@ export const createGateway = (
     if (!found) {
       if (candidates.length > 0) {
         const allow = candidates.map((c) => c.route.method).join(', ');
-        return reply({ ...errorBody(405, 'method_not_allowed', `${method} is not allowed on ${url.pathname} (allowed: ${allow})`), headers: { 'content-type': 'application/json', allow } });
+        return reply({
+          ...errorBody(405, 'method_not_allowed', `${method} is not allowed on ${url.pathname} (allowed: ${allow})`),
+          headers: { 'content-type': 'application/json', allow },
+        });
       }
       return reply(errorBody(404, 'not_found', `no route for ${method} ${url.pathname}`));
     }
     const headers: Record<string, string> = {};
-    for (const [key, value] of Object.entries(request.headers)) if (value !== undefined) headers[key.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
+    for (const [key, value] of Object.entries(request.headers))
+      if (value !== undefined) headers[key.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
     const routeKey = `${found.route.method} ${found.route.path}`;
     const event: APIGatewayProxyEventV2WithJWTAuthorizer = {
       version: '2.0',
@@ -142,12 +168,22 @@ export const createGateway = (
       ...(url.search ? { queryStringParameters: Object.fromEntries(url.searchParams) } : {}),
       ...(Object.keys(found.params ?? {}).length ? { pathParameters: found.params } : {}),
       requestContext: {
-        authorizer: { principalId: '', integrationLatency: 0, jwt: { claims: auth.claims as Record<string, string>, scopes: [] } },
+        authorizer: {
+          principalId: '',
+          integrationLatency: 0,
+          jwt: { claims: auth.claims as Record<string, string>, scopes: [] },
+        },
         accountId: '000000000000',
         apiId: 'local',
         domainName: headers.host ?? 'localhost',
         domainPrefix: 'local',
-        http: { method, path: url.pathname, protocol: 'HTTP/1.1', sourceIp: request.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
+        http: {
+          method,
+          path: url.pathname,
+          protocol: 'HTTP/1.1',
+          sourceIp: request.socket.remoteAddress ?? '127.0.0.1',
+          userAgent: headers['user-agent'] ?? '',
+        },
         requestId: randomUUID(),
         routeKey,
         stage: '$default',
@@ -204,6 +240,8 @@ const readCapped = (request: IncomingMessage): Promise<string | undefined> =>
       size += chunk.length;
       if (size <= GATEWAY_MAX_BODY_BYTES) chunks.push(chunk);
     });
-    request.on('end', () => resolve(size > GATEWAY_MAX_BODY_BYTES ? undefined : Buffer.concat(chunks).toString('utf8')));
+    request.on('end', () =>
+      resolve(size > GATEWAY_MAX_BODY_BYTES ? undefined : Buffer.concat(chunks).toString('utf8')),
+    );
     request.on('error', reject);
   });

@@ -26,7 +26,10 @@ const readBody = (request: IncomingMessage): Promise<string> =>
  * A tiny server for the AWS JSON protocol (what SDK v3 speaks to SFN and EventBridge): `POST /` with
  * `X-Amz-Target: <Service>.<Operation>`. The SDK reaches it through AWS_ENDPOINT_URL_<SERVICE>.
  */
-export const startAwsJsonServer = async (service: string, operations: Operations): Promise<{ server: Server; url: string }> => {
+export const startAwsJsonServer = async (
+  service: string,
+  operations: Operations,
+): Promise<{ server: Server; url: string }> => {
   const server = createServer(async (request, response) => {
     const target = String(request.headers['x-amz-target'] ?? '');
     const operation = target.slice(target.indexOf('.') + 1);

@@ -53,7 +53,8 @@ function compileObject(pattern: unknown, path: string, insideOr: boolean): Objec
   const tests = entries.map(([key, sub]) => {
     if (key === '$or') return compileOr(sub, path);
     // event-ruler rejects operator names as field names inside $or, where they are almost surely a typo.
-    if (insideOr && OPERATORS.has(key)) throw new InvalidEventPatternError(`"${key}" cannot be a field name inside $or`, path);
+    if (insideOr && OPERATORS.has(key))
+      throw new InvalidEventPatternError(`"${key}" cannot be a field name inside $or`, path);
     return compileField(key, sub, joinPath(path, key), insideOr);
   });
   return (event) => tests.every((test) => test(event));
@@ -113,7 +114,8 @@ function compileMatcher(spec: unknown, path: string): LeavesTest {
   // Exact match is type-aware: "300" never matches 300, but 300 matches 300.0 (numeric equality).
   if (spec === null || typeof spec === 'string' || typeof spec === 'boolean') return anyLeaf((v) => v === spec);
   if (typeof spec === 'number' && Number.isFinite(spec)) return anyLeaf((v) => v === spec);
-  if (!isObject(spec)) throw new InvalidEventPatternError('match value must be a string, number, boolean, null or operator object', path);
+  if (!isObject(spec))
+    throw new InvalidEventPatternError('match value must be a string, number, boolean, null or operator object', path);
   const keys = Object.keys(spec);
   if (keys.length !== 1) throw new InvalidEventPatternError('only one key allowed in match expression', path);
   const op = keys[0]!;
@@ -122,7 +124,7 @@ function compileMatcher(spec: unknown, path: string): LeavesTest {
     case 'exists':
       if (typeof arg !== 'boolean') throw new InvalidEventPatternError('"exists" must be true or false', path);
       // Works on leaf nodes only: an object-valued field counts as absent.
-      return (leaves) => (leaves.length > 0) === arg;
+      return (leaves) => leaves.length > 0 === arg;
     case 'anything-but': {
       // Excludes per value, so an event array matches as soon as one element is not excluded;
       // a missing field never matches.
@@ -140,7 +142,8 @@ function compileMatcher(spec: unknown, path: string): LeavesTest {
 
 /** prefix / suffix / equals-ignore-case / wildcard: only string values can ever match. */
 function compileStringOperator(op: string, arg: unknown, path: string): LeafTest {
-  if (!STRING_OPERATORS.some((known) => known === op)) throw new InvalidEventPatternError(`unrecognized match type "${op}"`, path);
+  if (!STRING_OPERATORS.some((known) => known === op))
+    throw new InvalidEventPatternError(`unrecognized match type "${op}"`, path);
   const nestedIgnoreCase = (op === 'prefix' || op === 'suffix') && isObject(arg);
   const value = nestedIgnoreCase ? unwrapIgnoreCase(arg, op, path) : arg;
   if (typeof value !== 'string') throw new InvalidEventPatternError(`"${op}" value must be a string`, path);
@@ -169,7 +172,10 @@ function compileAnythingBut(arg: unknown, path: string): LeafTest {
     const keys = Object.keys(arg);
     const op = keys[0];
     if (keys.length !== 1 || !STRING_OPERATORS.some((known) => known === op)) {
-      throw new InvalidEventPatternError('anything-but supports only prefix, suffix, equals-ignore-case or wildcard', path);
+      throw new InvalidEventPatternError(
+        'anything-but supports only prefix, suffix, equals-ignore-case or wildcard',
+        path,
+      );
     }
     const values = asNonEmptyList(arg[op!], path);
     if (!values.every((v) => typeof v === 'string' && (v !== '' || op === 'equals-ignore-case' || op === 'wildcard'))) {
@@ -180,7 +186,10 @@ function compileAnythingBut(arg: unknown, path: string): LeafTest {
   }
   const values = asNonEmptyList(arg, path);
   // Lists must be all strings or all numbers (event-ruler rejects null, booleans and mixed types).
-  if (!values.every((v) => typeof v === 'string') && !values.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+  if (
+    !values.every((v) => typeof v === 'string') &&
+    !values.every((v) => typeof v === 'number' && Number.isFinite(v))
+  ) {
     throw new InvalidEventPatternError('anything-but values must be all strings or all numbers', path);
   }
   const excluded = new Set<unknown>(values);
@@ -215,7 +224,8 @@ function compileNumeric(arg: unknown, path: string): LeafTest {
   }
   if (comparisons.length === 2) {
     const [[low, lowBound], [high, highBound]] = comparisons as [Comparison, Comparison];
-    if (!low.startsWith('>') || !high.startsWith('<')) throw bad('a range must be a lower bound (>, >=) then an upper bound (<, <=)');
+    if (!low.startsWith('>') || !high.startsWith('<'))
+      throw bad('a range must be a lower bound (>, >=) then an upper bound (<, <=)');
     if (lowBound >= highBound) throw bad('lower bound must be less than upper bound');
   }
   return (v) => typeof v === 'number' && comparisons.every(([op, bound]) => COMPARE[op]!(v, bound));
@@ -230,11 +240,13 @@ function compileWildcard(pattern: string, path: string): (s: string) => boolean 
   for (let i = 0; i < pattern.length; i++) {
     const ch = pattern[i]!;
     if (ch === '*') {
-      if (pattern[i + 1] === '*') throw new InvalidEventPatternError(`wildcard: consecutive "*" at position ${i}`, path);
+      if (pattern[i + 1] === '*')
+        throw new InvalidEventPatternError(`wildcard: consecutive "*" at position ${i}`, path);
       segments.push('');
     } else if (ch === '\\') {
       const next = pattern[i + 1];
-      if (next !== '*' && next !== '\\') throw new InvalidEventPatternError(`wildcard: invalid escape at position ${i}`, path);
+      if (next !== '*' && next !== '\\')
+        throw new InvalidEventPatternError(`wildcard: invalid escape at position ${i}`, path);
       segments[segments.length - 1] += next;
       i++;
     } else {

@@ -27,10 +27,12 @@ const DELIVERY_ATTEMPTS = 5;
 /** Reads and checks `FENIX_SUBSCRIPTIONS`: a JSON array of `{pattern, url}`; a bad file stops start-up. */
 export const loadSubscriptions = (file: string): Subscription[] => {
   const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
-  if (!Array.isArray(parsed)) throw new Error(`${file}: expected a JSON array of {"pattern": {...}, "url": "http://..."}`);
+  if (!Array.isArray(parsed))
+    throw new Error(`${file}: expected a JSON array of {"pattern": {...}, "url": "http://..."}`);
   return parsed.map((entry, index) => {
     const { pattern, url } = (entry ?? {}) as { pattern?: unknown; url?: unknown };
-    if (typeof url !== 'string' || !/^https?:\/\//.test(url)) throw new Error(`${file}[${index}].url must be an http(s) URL`);
+    if (typeof url !== 'string' || !/^https?:\/\//.test(url))
+      throw new Error(`${file}[${index}].url must be an http(s) URL`);
     validateEventPattern(pattern);
     return { pattern, url };
   });
@@ -76,7 +78,10 @@ export class LocalEventBridge {
   private put(entry: Record<string, unknown>): { EventId: string } | { ErrorCode: string; ErrorMessage: string } {
     const detail = typeof entry.Detail === 'string' ? entry.Detail : '{}';
     if (Buffer.byteLength(detail) + String(entry.DetailType ?? '').length > MAX_ENTRY_BYTES) {
-      return { ErrorCode: 'ValidationException', ErrorMessage: 'Total size of the entries in the request is over the limit.' };
+      return {
+        ErrorCode: 'ValidationException',
+        ErrorMessage: 'Total size of the entries in the request is over the limit.',
+      };
     }
     const event: EventEnvelope = {
       version: '0',
@@ -116,6 +121,8 @@ export class LocalEventBridge {
       }
       await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
     }
-    console.error(`fenix: gave up delivering ${event['detail-type']} ${event.id} to ${url} after ${DELIVERY_ATTEMPTS} attempts`);
+    console.error(
+      `fenix: gave up delivering ${event['detail-type']} ${event.id} to ${url} after ${DELIVERY_ATTEMPTS} attempts`,
+    );
   }
 }

@@ -1,4 +1,3 @@
-
 /**
  * `npm start`: the local runtime (DESIGN §7). Settings come from the environment:
  *   PORT (12347), FENIX_DATA_DIR (.fenix-data), FENIX_INVENTORY, FENIX_SUBSCRIPTIONS,

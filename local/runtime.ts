@@ -4,7 +4,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { CreateTableCommand, DynamoDBClient, ResourceInUseException, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DynamoDBClient,
+  ResourceInUseException,
+  waitUntilTableExists,
+} from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
 import './dynalite-fix.js';
@@ -66,7 +71,10 @@ export const startRuntime = async (options: RuntimeOptions) => {
   api.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();
     const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
-    const body = JSON.stringify({ error: tooLarge ? 'headers_too_large' : 'bad_request', message: tooLarge ? 'request headers are too large' : 'malformed HTTP request' });
+    const body = JSON.stringify({
+      error: tooLarge ? 'headers_too_large' : 'bad_request',
+      message: tooLarge ? 'request headers are too large' : 'malformed HTTP request',
+    });
     socket.end(
       `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
     );
@@ -99,10 +107,14 @@ export const startRuntime = async (options: RuntimeOptions) => {
   functions.set('fenix-workflow', (payload) => workflow(payload));
   for (const [name, handler] of Object.entries(options.plugins ?? {})) functions.set(`fenix-plugin-${name}`, handler);
   for (const name of plugins.filter((plugin) => !options.plugins?.[plugin])) {
-    const module = (await import(/* @vite-ignore */ pathToFileURL(join(ROOT, 'functions', 'plugins', `${name}.ts`)).href)) as { handler: LocalFunction };
+    const module = (await import(
+      /* @vite-ignore */ pathToFileURL(join(ROOT, 'functions', 'plugins', `${name}.ts`)).href
+    )) as { handler: LocalFunction };
     functions.set(`fenix-plugin-${name}`, (payload) => module.handler(payload));
   }
-  const hostMachine = sfn.register('fenix-host', join(ROOT, 'statemachines', 'host.asl.json'), { WorkflowFunctionArn: 'fenix-workflow' });
+  const hostMachine = sfn.register('fenix-host', join(ROOT, 'statemachines', 'host.asl.json'), {
+    WorkflowFunctionArn: 'fenix-workflow',
+  });
   sfn.register('fenix-session', join(ROOT, 'statemachines', 'session.asl.json'), {
     WorkflowFunctionArn: 'fenix-workflow',
     HostStateMachineArn: hostMachine,
@@ -129,7 +141,14 @@ export const startRuntime = async (options: RuntimeOptions) => {
 
   const keys = LocalKeys.load(dataDir);
   const routes = await apiRoutes();
-  api.on('request', createGateway(routes, bearerAuthenticator((token) => keys.verify(token)), simApi(cloud)));
+  api.on(
+    'request',
+    createGateway(
+      routes,
+      bearerAuthenticator((token) => keys.verify(token)),
+      simApi(cloud),
+    ),
+  );
 
   const stop = async () => {
     // Stop taking requests and let those in flight finish, then stop the executions and let their
@@ -174,7 +193,11 @@ const apiRoutes = async (): Promise<Route[]> => {
     { method: 'DELETE', path: '/v1/maintenance/{session_id}', handler: await handler(modules.deleteSession) },
     { method: 'GET', path: '/v1/maintenance/{session_id}/detail', handler: await handler(modules.getSessionDetail) },
     { method: 'GET', path: '/v1/maintenance/{session_id}/{project_id}', handler: await handler(modules.getProject) },
-    { method: 'PUT', path: '/v1/maintenance/{session_id}/{project_id}', handler: await handler(modules.putProjectReply) },
+    {
+      method: 'PUT',
+      path: '/v1/maintenance/{session_id}/{project_id}',
+      handler: await handler(modules.putProjectReply),
+    },
     { method: 'GET', path: '/v1/openapi.json', handler: await handler(modules.getOpenApi) },
   ];
 };
@@ -194,7 +217,10 @@ const createTable = async (endpoint: string) => {
       new CreateTableCommand({
         TableName: TABLE_NAME,
         BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk'].map((name) => ({ AttributeName: name, AttributeType: 'S' as const })),
+        AttributeDefinitions: ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk'].map((name) => ({
+          AttributeName: name,
+          AttributeType: 'S' as const,
+        })),
         KeySchema: [
           { AttributeName: 'pk', KeyType: 'HASH' },
           { AttributeName: 'sk', KeyType: 'RANGE' },
@@ -206,7 +232,10 @@ const createTable = async (endpoint: string) => {
     if (!(error instanceof ResourceInUseException)) throw error; // the table survives restarts
   }
   // dynalite activates a new table on a timer: wait for it, as a real client would.
-  await waitUntilTableExists({ client, maxWaitTime: 30, minDelay: 0.05 as never, maxDelay: 0.2 as never }, { TableName: TABLE_NAME });
+  await waitUntilTableExists(
+    { client, maxWaitTime: 30, minDelay: 0.05 as never, maxDelay: 0.2 as never },
+    { TableName: TABLE_NAME },
+  );
   client.destroy();
 };
 
@@ -234,5 +263,7 @@ const loadInventory = async (
     throw new Error(`${file}: ${error.message}`);
   });
   await db.send(new PutCommand({ TableName: TABLE_NAME, Item: { ...key, hash, file } }));
-  log(`fenix: simulated cloud loaded from ${file} (${inventory.hosts.length} hosts, ${inventory.instances.length} instances)`);
+  log(
+    `fenix: simulated cloud loaded from ${file} (${inventory.hosts.length} hosts, ${inventory.instances.length} instances)`,
+  );
 };

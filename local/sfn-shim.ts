@@ -52,7 +52,10 @@ const taskError = (name: string, message: string) => Object.assign(new Error(mes
  * Executions live in memory: the runtime rebuilds in-flight sessions from DynamoDB on start.
  */
 export class LocalStepFunctions {
-  private readonly machines = new Map<string, { name: string; machine: StateMachine; definition: Record<string, unknown> }>();
+  private readonly machines = new Map<
+    string,
+    { name: string; machine: StateMachine; definition: Record<string, unknown> }
+  >();
   private readonly executions = new Map<string, Execution>();
   private readonly waiters = new Map<string, Waiter>();
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -77,17 +80,29 @@ export class LocalStepFunctions {
     const definition = JSON.parse(raw) as Record<string, unknown>;
     rewriteTimeoutPaths(definition.States as Record<string, Record<string, unknown>>);
     const arn = this.stateMachineArn(name);
-    this.machines.set(arn, { name, definition, machine: new StateMachine(definition as never, { validationOptions: { checkArn: false } }) });
+    this.machines.set(arn, {
+      name,
+      definition,
+      machine: new StateMachine(definition as never, { validationOptions: { checkArn: false } }),
+    });
     return arn;
   }
 
   get operations(): Operations {
     return {
-      StartExecution: (input) => this.startExecution(input.stateMachineArn as string, input.name as string | undefined, (input.input as string) ?? '{}'),
+      StartExecution: (input) =>
+        this.startExecution(
+          input.stateMachineArn as string,
+          input.name as string | undefined,
+          (input.input as string) ?? '{}',
+        ),
       StopExecution: (input) => this.stopExecution(input.executionArn as string, input.cause as string | undefined),
       SendTaskSuccess: (input) => this.sendTaskResult(input.taskToken as string, { output: input.output as string }),
       SendTaskFailure: (input) =>
-        this.sendTaskResult(input.taskToken as string, { error: (input.error as string) ?? 'TaskFailed', cause: (input.cause as string) ?? '' }),
+        this.sendTaskResult(input.taskToken as string, {
+          error: (input.error as string) ?? 'TaskFailed',
+          cause: (input.cause as string) ?? '',
+        }),
       SendTaskHeartbeat: (input) => {
         if (!this.waiters.has(input.taskToken as string)) throw new AwsError('TaskTimedOut', 'Task Timed Out');
         return {};
@@ -95,8 +110,17 @@ export class LocalStepFunctions {
       DescribeExecution: (input) => this.describe(input.executionArn as string),
       ListExecutions: (input) => ({
         executions: [...this.executions.values()]
-          .filter((e) => e.stateMachineArn === input.stateMachineArn && (!input.statusFilter || e.status === input.statusFilter))
-          .map((e) => ({ executionArn: e.arn, stateMachineArn: e.stateMachineArn, name: e.name, status: e.status, startDate: e.startDate.getTime() / 1000 })),
+          .filter(
+            (e) =>
+              e.stateMachineArn === input.stateMachineArn && (!input.statusFilter || e.status === input.statusFilter),
+          )
+          .map((e) => ({
+            executionArn: e.arn,
+            stateMachineArn: e.stateMachineArn,
+            name: e.name,
+            status: e.status,
+            startDate: e.startDate.getTime() / 1000,
+          })),
       }),
     };
   }
@@ -109,11 +133,22 @@ export class LocalStepFunctions {
     const existing = this.executions.get(arn);
     if (existing) {
       // AWS: same name and input while running is a no-op; anything else is ExecutionAlreadyExists.
-      if (existing.status === 'RUNNING' && existing.input === input) return { executionArn: arn, startDate: existing.startDate.getTime() / 1000 };
+      if (existing.status === 'RUNNING' && existing.input === input)
+        return { executionArn: arn, startDate: existing.startDate.getTime() / 1000 };
       throw new AwsError('ExecutionAlreadyExists', `Execution Already Exists: '${arn}'`);
     }
     const parsedInput = JSON.parse(input) as Record<string, unknown>;
-    const execution = { arn, name, stateMachineArn, input, status: 'RUNNING', startDate: new Date(), children: new Set(), historyEvents: 0, transitions: 0 } as unknown as Execution;
+    const execution = {
+      arn,
+      name,
+      stateMachineArn,
+      input,
+      status: 'RUNNING',
+      startDate: new Date(),
+      children: new Set(),
+      historyEvents: 0,
+      transitions: 0,
+    } as unknown as Execution;
     const issueToken = () => `${name}.${randomUUID()}`;
     const run = entry.machine.run(parsedInput as never, {
       noThrowOnAbort: true,
@@ -132,25 +167,27 @@ export class LocalStepFunctions {
     this.executions.set(arn, execution);
     parent?.children.add(arn);
     void this.followHistory(execution, run.eventLogs);
-    execution.done = run.result.then(
-      (output) => {
-        if (execution.status !== 'RUNNING') return;
-        execution.status = 'SUCCEEDED';
-        execution.output = JSON.stringify(output);
-      },
-      (error: Error & { cause?: { name?: string; message?: string } }) => {
-        if (execution.status !== 'RUNNING') return;
-        execution.status = error.name === 'ExecutionTimeoutError' ? 'TIMED_OUT' : 'FAILED';
-        execution.error = error.cause?.name ?? error.name;
-        execution.cause = error.cause?.message ?? error.message;
-      },
-    ).finally(() => {
-      execution.stopDate ??= new Date();
-      this.dropWaiters((w) => w.executionArn === arn);
-      // Keep the summary, not the interpreter's run (its context and outputs): a session of a
-      // thousand hosts leaves a thousand finished child executions behind.
-      execution.abort = () => undefined;
-    });
+    execution.done = run.result
+      .then(
+        (output) => {
+          if (execution.status !== 'RUNNING') return;
+          execution.status = 'SUCCEEDED';
+          execution.output = JSON.stringify(output);
+        },
+        (error: Error & { cause?: { name?: string; message?: string } }) => {
+          if (execution.status !== 'RUNNING') return;
+          execution.status = error.name === 'ExecutionTimeoutError' ? 'TIMED_OUT' : 'FAILED';
+          execution.error = error.cause?.name ?? error.name;
+          execution.cause = error.cause?.message ?? error.message;
+        },
+      )
+      .finally(() => {
+        execution.stopDate ??= new Date();
+        this.dropWaiters((w) => w.executionArn === arn);
+        // Keep the summary, not the interpreter's run (its context and outputs): a session of a
+        // thousand hosts leaves a thousand finished child executions behind.
+        execution.abort = () => undefined;
+      });
     return { executionArn: arn, startDate: execution.startDate.getTime() / 1000 };
   }
 
@@ -163,7 +200,8 @@ export class LocalStepFunctions {
       execution.stopDate = new Date();
       execution.abort();
       this.dropWaiters((w) => w.executionArn === executionArn);
-      for (const child of execution.children) await this.stopExecution(child, 'parent execution stopped').catch(() => undefined);
+      for (const child of execution.children)
+        await this.stopExecution(child, 'parent execution stopped').catch(() => undefined);
     }
     return { stopDate: execution.stopDate?.getTime() ?? Date.now() / 1000 };
   }
@@ -187,7 +225,13 @@ export class LocalStepFunctions {
 
   /** Every execution's status and history size (for tests and the benchmark). */
   list() {
-    return [...this.executions.values()].map((e) => ({ arn: e.arn, name: e.name, status: e.status, historyEvents: e.historyEvents, transitions: e.transitions }));
+    return [...this.executions.values()].map((e) => ({
+      arn: e.arn,
+      name: e.name,
+      status: e.status,
+      historyEvents: e.historyEvents,
+      transitions: e.transitions,
+    }));
   }
 
   /**
@@ -204,7 +248,8 @@ export class LocalStepFunctions {
   }
 
   async stopAll(): Promise<void> {
-    for (const execution of this.executions.values()) if (execution.status === 'RUNNING') await this.stopExecution(execution.arn, 'runtime stopping');
+    for (const execution of this.executions.values())
+      if (execution.status === 'RUNNING') await this.stopExecution(execution.arn, 'runtime stopping');
   }
 
   private sendTaskResult(token: string, result: { output?: string } | { error: string; cause: string }) {
@@ -228,7 +273,10 @@ export class LocalStepFunctions {
    * Follows the library's event log: a token dies when its task leaves the state, and history
    * events are counted the way AWS bills them (Task ≈ 5 events, +1 for a callback; others 2).
    */
-  private async followHistory(execution: Execution, events: AsyncGenerator<{ type: string; state?: { name: string } }>): Promise<void> {
+  private async followHistory(
+    execution: Execution,
+    events: AsyncGenerator<{ type: string; state?: { name: string } }>,
+  ): Promise<void> {
     const definition = this.machines.get(execution.stateMachineArn)?.definition;
     const resources = collectTasks(definition?.States as Record<string, Record<string, unknown>>);
     for await (const event of events) {
@@ -240,7 +288,10 @@ export class LocalStepFunctions {
         execution.historyEvents += 3;
         execution.transitions += 1;
       } else if (event.type.startsWith('Execution')) execution.historyEvents += 1;
-      if ((event.type === 'StateExited' || event.type === 'StateFailed' || event.type === 'StateRetried') && event.state) {
+      if (
+        (event.type === 'StateExited' || event.type === 'StateFailed' || event.type === 'StateRetried') &&
+        event.state
+      ) {
         const state = event.state.name;
         this.dropWaiters((w) => w.executionArn === execution.arn && w.state === state);
       }
@@ -250,7 +301,13 @@ export class LocalStepFunctions {
   private taskHandlers(definition: Record<string, unknown>, execution: Execution) {
     const handlers: Record<string, (input: never) => Promise<unknown>> = {};
     for (const [state, resource] of collectTasks(definition.States as Record<string, Record<string, unknown>>)) {
-      handlers[state] = (input: { FunctionName?: string; Payload?: { token?: string }; StateMachineArn?: string; Name?: string; Input?: unknown }) => {
+      handlers[state] = (input: {
+        FunctionName?: string;
+        Payload?: { token?: string };
+        StateMachineArn?: string;
+        Name?: string;
+        Input?: unknown;
+      }) => {
         const result = this.runTask(state, resource, input, execution);
         // The library may give up on the task before it awaits this promise (e.g. a bad path):
         // a later rejection must not become an unhandled one.
@@ -264,7 +321,13 @@ export class LocalStepFunctions {
   private async runTask(
     state: string,
     resource: string,
-    input: { FunctionName?: string; Payload?: { token?: string }; StateMachineArn?: string; Name?: string; Input?: unknown },
+    input: {
+      FunctionName?: string;
+      Payload?: { token?: string };
+      StateMachineArn?: string;
+      Name?: string;
+      Input?: unknown;
+    },
     execution: Execution,
   ): Promise<unknown> {
     switch (resource) {
@@ -273,18 +336,27 @@ export class LocalStepFunctions {
       case 'arn:aws:states:::lambda:invoke.waitForTaskToken': {
         const token = input.Payload?.token;
         if (!token) throw taskError('States.Runtime', `${state}: the Payload carries no token`);
-        const parked = new Promise((resolve, reject) => this.waiters.set(token, { executionArn: execution.arn, state, resolve, reject }));
+        const parked = new Promise((resolve, reject) =>
+          this.waiters.set(token, { executionArn: execution.arn, state, resolve, reject }),
+        );
         parked.catch(() => undefined); // settled by whoever drops the waiter; avoid unhandled rejections
         await this.invoke(input.FunctionName, input.Payload);
         return parked;
       }
       case 'arn:aws:states:::states:startExecution':
       case 'arn:aws:states:::states:startExecution.sync:2': {
-        const started = this.startExecution(input.StateMachineArn as string, input.Name, JSON.stringify(input.Input ?? {}), execution);
-        if (resource === 'arn:aws:states:::states:startExecution') return { ExecutionArn: started.executionArn, StartDate: new Date().toISOString() };
+        const started = this.startExecution(
+          input.StateMachineArn as string,
+          input.Name,
+          JSON.stringify(input.Input ?? {}),
+          execution,
+        );
+        if (resource === 'arn:aws:states:::states:startExecution')
+          return { ExecutionArn: started.executionArn, StartDate: new Date().toISOString() };
         const child = this.executions.get(started.executionArn) as Execution;
         await child.done;
-        if (child.status !== 'SUCCEEDED') throw taskError('States.TaskFailed', JSON.stringify(this.describe(child.arn)));
+        if (child.status !== 'SUCCEEDED')
+          throw taskError('States.TaskFailed', JSON.stringify(this.describe(child.arn)));
         return { ...this.describe(child.arn), Output: JSON.parse(child.output ?? 'null') };
       }
       default:
@@ -304,7 +376,16 @@ export class LocalStepFunctions {
       // As Lambda reports a function error: the error type as Error, the details as Cause.
       const err = error instanceof Error ? error : new Error(String(error));
       // Lambda writes a function error to its log; so does the local runtime.
-      console.error(JSON.stringify({ level: 'ERROR', message: 'function error', function: name, error: err.name, cause: err.message, stack: err.stack }));
+      console.error(
+        JSON.stringify({
+          level: 'ERROR',
+          message: 'function error',
+          function: name,
+          error: err.name,
+          cause: err.message,
+          stack: err.stack,
+        }),
+      );
       throw taskError(err.name, JSON.stringify({ errorType: err.name, errorMessage: err.message }));
     } finally {
       this.inFlight.delete(call);
@@ -326,7 +407,9 @@ const rewriteTimeoutPaths = (states: Record<string, Record<string, unknown>> | u
       if (!copy) throw new Error(`TimeoutSecondsPath ${path} must also be passed in Parameters for the local runtime`);
       state.TimeoutSecondsPath = copy;
     }
-    const processor = (state.ItemProcessor ?? state.Iterator) as { States?: Record<string, Record<string, unknown>> } | undefined;
+    const processor = (state.ItemProcessor ?? state.Iterator) as
+      | { States?: Record<string, Record<string, unknown>> }
+      | undefined;
     if (processor) rewriteTimeoutPaths(processor.States);
   }
 };
@@ -342,12 +425,18 @@ const findPath = (node: unknown, target: string, at: string): string | undefined
 };
 
 /** State name → Resource of every Task, including those inside Map and Parallel states. */
-const collectTasks = (states: Record<string, Record<string, unknown>> | undefined, into = new Map<string, string>()) => {
+const collectTasks = (
+  states: Record<string, Record<string, unknown>> | undefined,
+  into = new Map<string, string>(),
+) => {
   for (const [name, state] of Object.entries(states ?? {})) {
     if (state.Type === 'Task') into.set(name, state.Resource as string);
-    const processor = (state.ItemProcessor ?? state.Iterator) as { States?: Record<string, Record<string, unknown>> } | undefined;
+    const processor = (state.ItemProcessor ?? state.Iterator) as
+      | { States?: Record<string, Record<string, unknown>> }
+      | undefined;
     if (processor) collectTasks(processor.States, into);
-    for (const branch of (state.Branches as { States: Record<string, Record<string, unknown>> }[] | undefined) ?? []) collectTasks(branch.States, into);
+    for (const branch of (state.Branches as { States: Record<string, Record<string, unknown>> }[] | undefined) ?? [])
+      collectTasks(branch.States, into);
   }
   return into;
 };

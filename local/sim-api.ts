@@ -21,7 +21,12 @@ const moveInstance = z.strictObject({ host: hostName.optional() });
  */
 export const simApi =
   (cloud: SimCloud) =>
-  async (request: IncomingMessage, response: ServerResponse, body: string, claims: Record<string, unknown>): Promise<boolean> => {
+  async (
+    request: IncomingMessage,
+    response: ServerResponse,
+    body: string,
+    claims: Record<string, unknown>,
+  ): Promise<boolean> => {
     const url = new URL(request.url ?? '/', 'http://localhost');
     if (!url.pathname.startsWith('/sim/v1/')) return false;
     const send = (status: number, payload: unknown) => {
@@ -37,22 +42,24 @@ export const simApi =
     // An admin may act on any instance, a VNFM only on its own project's.
     const identity = identityFromClaims(claims as never);
     const mayActFor = (project: string) => {
-      if (!identity.admin && identity.project !== project) throw new ForbiddenError('this token may act only on its own project\'s instances');
+      if (!identity.admin && identity.project !== project)
+        throw new ForbiddenError("this token may act only on its own project's instances");
     };
     const method = request.method ?? 'GET';
     try {
-      if (method === 'GET' && path === '/sim/v1/hosts') return send(200, { hosts: await cloud.listHosts() }), true;
+      if (method === 'GET' && path === '/sim/v1/hosts') return (send(200, { hosts: await cloud.listHosts() }), true);
       if (path === '/sim/v1/instances') {
         if (method === 'GET') {
           const project = url.searchParams.get('project_id') ?? (identity.admin ? null : (identity.project ?? ''));
-          if (project !== null && !projectId.safeParse(project).success) throw new ValidationError('project_id: not a valid project id');
+          if (project !== null && !projectId.safeParse(project).success)
+            throw new ValidationError('project_id: not a valid project id');
           if (project !== null) mayActFor(project);
-          return send(200, { instances: await cloud.listInstances(project ?? undefined) }), true;
+          return (send(200, { instances: await cloud.listInstances(project ?? undefined) }), true);
         }
         if (method === 'POST') {
           const input = parse(createInstance);
           mayActFor(input.project_id);
-          return send(200, await cloud.createInstance(input)), true;
+          return (send(200, await cloud.createInstance(input)), true);
         }
       }
       const match = /^\/sim\/v1\/instances\/([^/]+)(\/move)?$/.exec(path);
@@ -62,8 +69,9 @@ export const simApi =
         const instance = await cloud.getInstance(id);
         if (!instance) throw new NotFoundError(`no instance ${id}`);
         mayActFor(instance.project_id);
-        if (method === 'DELETE' && !match[2]) return (await cloud.deleteInstance(id), send(200, {})), true;
-        if (method === 'POST' && match[2]) return send(200, await cloud.moveInstance(id, parse(moveInstance).host)), true;
+        if (method === 'DELETE' && !match[2]) return (await cloud.deleteInstance(id), send(200, {}), true);
+        if (method === 'POST' && match[2])
+          return (send(200, await cloud.moveInstance(id, parse(moveInstance).host)), true);
       }
       send(404, { error: 'not_found', message: `no simulator route for ${method} ${url.pathname}` });
     } catch (error) {

@@ -104,7 +104,9 @@ runtime.bus.onEvent((raw) => {
   try {
     event = parseMaintenanceEvent(raw);
   } catch (error) {
-    print(`!! event off the contract: ${error instanceof Error ? error.message : String(error)}: ${JSON.stringify(raw)}`);
+    print(
+      `!! event off the contract: ${error instanceof Error ? error.message : String(error)}: ${JSON.stringify(raw)}`,
+    );
     return;
   }
   if (event['detail-type'] === 'maintenance.scheduled' || !deduper.firstTime(event)) return;
@@ -129,12 +131,20 @@ try {
   const response = await fetch(`${runtime.url}/v1/maintenance`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${keys.issue({ admin: true })}` },
-    body: JSON.stringify({ state: 'MAINTENANCE', maintenance_at: fenixTime(maintenanceAt), hosts: [], metadata: { openstack_version: 'demo' } }),
+    body: JSON.stringify({
+      state: 'MAINTENANCE',
+      maintenance_at: fenixTime(maintenanceAt),
+      hosts: [],
+      metadata: { openstack_version: 'demo' },
+    }),
   });
   const body = (await response.json()) as { session_id?: string; message?: string };
-  if (!response.ok || !body.session_id) throw new Error(`POST /v1/maintenance → ${response.status}: ${body.message ?? JSON.stringify(body)}`);
+  if (!response.ok || !body.session_id)
+    throw new Error(`POST /v1/maintenance → ${response.status}: ${body.message ?? JSON.stringify(body)}`);
   sessionId = body.session_id;
-  print(`created session ${sessionId} over all hosts, maintenance_at ${fenixTime(maintenanceAt)} (in ${START_IN_SECONDS} s)`);
+  print(
+    `created session ${sessionId} over all hosts, maintenance_at ${fenixTime(maintenanceAt)} (in ${START_IN_SECONDS} s)`,
+  );
   const already = terminal.get(sessionId);
   if (already) settle?.(already);
 
@@ -143,7 +153,9 @@ try {
   const instancesAfter = await runtime.cloud.listInstances();
   print(`instances: ${layout(instancesAfter)}`);
   const counts = (list: SimInstance[], project: string) => list.filter((i) => i.project_id === project).length;
-  print(`instances per project (before → after): ${PROJECTS.map((p) => `${p} ${counts(instancesBefore, p)} → ${counts(instancesAfter, p)}`).join(', ')}`);
+  print(
+    `instances per project (before → after): ${PROJECTS.map((p) => `${p} ${counts(instancesBefore, p)} → ${counts(instancesAfter, p)}`).join(', ')}`,
+  );
   if (outcome === 'MAINTENANCE_DONE') {
     print('MAINTENANCE_DONE');
     exitCode = 0;

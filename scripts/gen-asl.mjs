@@ -4,7 +4,17 @@ import { writeFileSync } from 'node:fs';
 
 const fn = '${WorkflowFunctionArn}';
 const retry = [
-  { ErrorEquals: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'], IntervalSeconds: 1, MaxAttempts: 4, BackoffRate: 2 },
+  {
+    ErrorEquals: [
+      'Lambda.ServiceException',
+      'Lambda.AWSLambdaException',
+      'Lambda.SdkClientException',
+      'Lambda.TooManyRequestsException',
+    ],
+    IntervalSeconds: 1,
+    MaxAttempts: 4,
+    BackoffRate: 2,
+  },
   { ErrorEquals: ['States.TaskFailed'], IntervalSeconds: 1, MaxAttempts: 2, BackoffRate: 2 },
 ];
 const catchAll = [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailure' }];
@@ -50,8 +60,14 @@ const nextStates = {
 const afterRound = {
   MAINTENANCE: { WAIT_UNTIL: 'WaitForMaintenanceAt', MAINTENANCE_FAILED: 'MaintenanceFailed' },
   SCALE_IN: pick('START_MAINTENANCE', 'SCALE_IN', 'PREPARE_MAINTENANCE', 'MAINTENANCE_FAILED'),
-  PREPARE_MAINTENANCE: { ...pick('START_MAINTENANCE', 'SCALE_IN', 'MAINTENANCE_FAILED'), WAIT_EMPTY: 'WaitPrepareMaintenanceHostEmpty' },
-  PLANNED_MAINTENANCE: { ...pick('START_MAINTENANCE', 'MAINTENANCE_FAILED'), WAIT_EMPTY: 'WaitPlannedMaintenanceHostEmpty' },
+  PREPARE_MAINTENANCE: {
+    ...pick('START_MAINTENANCE', 'SCALE_IN', 'MAINTENANCE_FAILED'),
+    WAIT_EMPTY: 'WaitPrepareMaintenanceHostEmpty',
+  },
+  PLANNED_MAINTENANCE: {
+    ...pick('START_MAINTENANCE', 'MAINTENANCE_FAILED'),
+    WAIT_EMPTY: 'WaitPlannedMaintenanceHostEmpty',
+  },
   MAINTENANCE_COMPLETE: pick('MAINTENANCE_DONE', 'MAINTENANCE_FAILED'),
 };
 function pick(...keys) {
@@ -92,12 +108,25 @@ for (const [state, name] of Object.entries(names)) {
 }
 
 Object.assign(states, {
-  WaitForMaintenanceAt: { Type: 'Wait', Comment: 'No host is touched before maintenance_at.', TimestampPath: '$.step.data.until', Next: 'ChooseNextState' },
+  WaitForMaintenanceAt: {
+    Type: 'Wait',
+    Comment: 'No host is touched before maintenance_at.',
+    TimestampPath: '$.step.data.until',
+    Next: 'ChooseNextState',
+  },
   ChooseNextState: task('choose_next', {}, 'AfterChooseNextState'),
   AfterChooseNextState: choice(pick('START_MAINTENANCE', 'SCALE_IN', 'PREPARE_MAINTENANCE', 'MAINTENANCE_FAILED')),
-  WaitPrepareMaintenanceHostEmpty: { Type: 'Wait', SecondsPath: '$.step.data.wait_seconds', Next: 'CheckPrepareMaintenanceHostEmpty' },
+  WaitPrepareMaintenanceHostEmpty: {
+    Type: 'Wait',
+    SecondsPath: '$.step.data.wait_seconds',
+    Next: 'CheckPrepareMaintenanceHostEmpty',
+  },
   CheckPrepareMaintenanceHostEmpty: task('check_empty', { state: 'PREPARE_MAINTENANCE' }, 'AfterPrepareMaintenance'),
-  WaitPlannedMaintenanceHostEmpty: { Type: 'Wait', SecondsPath: '$.step.data.wait_seconds', Next: 'CheckPlannedMaintenanceHostEmpty' },
+  WaitPlannedMaintenanceHostEmpty: {
+    Type: 'Wait',
+    SecondsPath: '$.step.data.wait_seconds',
+    Next: 'CheckPlannedMaintenanceHostEmpty',
+  },
   CheckPlannedMaintenanceHostEmpty: task('check_empty', { state: 'PLANNED_MAINTENANCE' }, 'AfterPlannedMaintenance'),
   EnterStartMaintenance: task('enter', { state: 'START_MAINTENANCE' }, 'NextHost'),
   NextHost: task('next_host', {}, 'AfterNextHost'),
@@ -140,13 +169,28 @@ Object.assign(states, {
   },
   MaintenanceDone: { Type: 'Succeed' },
   RecordFailure: task('fail', { 'error.$': '$.error' }, 'MaintenanceFailed'),
-  UnexpectedStep: { Type: 'Pass', Parameters: { Error: 'UnexpectedStep', 'Cause.$': 'States.JsonToString($.step)' }, ResultPath: '$.error', Next: 'RecordFailure' },
-  MaintenanceFailed: { Type: 'Fail', Error: 'MaintenanceFailed', Cause: 'The session is MAINTENANCE_FAILED; GET /v1/maintenance/{session_id}/detail says why.' },
+  UnexpectedStep: {
+    Type: 'Pass',
+    Parameters: { Error: 'UnexpectedStep', 'Cause.$': 'States.JsonToString($.step)' },
+    ResultPath: '$.error',
+    Next: 'RecordFailure',
+  },
+  MaintenanceFailed: {
+    Type: 'Fail',
+    Error: 'MaintenanceFailed',
+    Cause: 'The session is MAINTENANCE_FAILED; GET /v1/maintenance/{session_id}/detail says why.',
+  },
 });
 // RecordFailure must not loop into itself when recording fails.
 states.RecordFailure.Catch = [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'MaintenanceFailed' }];
 
-const resumable = ['SCALE_IN', 'PREPARE_MAINTENANCE', 'START_MAINTENANCE', 'PLANNED_MAINTENANCE', 'MAINTENANCE_COMPLETE'];
+const resumable = [
+  'SCALE_IN',
+  'PREPARE_MAINTENANCE',
+  'START_MAINTENANCE',
+  'PLANNED_MAINTENANCE',
+  'MAINTENANCE_COMPLETE',
+];
 const session = {
   Comment: 'Fenix default workflow: one execution per session (resumed executions start at $.resume_from).',
   StartAt: 'Route',
@@ -181,7 +225,12 @@ const host = {
       Comment: 'Plug-ins run one at a time, in the order host_begin returned.',
       ItemsPath: '$.step.data.plugins',
       MaxConcurrency: 1,
-      ItemSelector: { 'session_id.$': '$.session_id', 'host.$': '$.host', 'phase.$': '$.phase', 'plugin.$': '$$.Map.Item.Value' },
+      ItemSelector: {
+        'session_id.$': '$.session_id',
+        'host.$': '$.host',
+        'phase.$': '$.phase',
+        'plugin.$': '$$.Map.Item.Value',
+      },
       ItemProcessor: {
         ProcessorConfig: { Mode: 'INLINE' },
         StartAt: 'InvokePlugin',
@@ -197,7 +246,11 @@ const host = {
             Next: 'RecordPlugin',
           },
           RecordPlugin: {
-            ...hostTask('plugin_result', { 'plugin.$': '$.plugin.payload.plugin', 'outcome.$': '$.outcome' }, 'PluginSucceeded?'),
+            ...hostTask(
+              'plugin_result',
+              { 'plugin.$': '$.plugin.payload.plugin', 'outcome.$': '$.outcome' },
+              'PluginSucceeded?',
+            ),
           },
           'PluginSucceeded?': {
             Type: 'Choice',
@@ -216,6 +269,9 @@ const host = {
 };
 
 const clean = (value) => JSON.parse(JSON.stringify(value));
-writeFileSync(new URL('../statemachines/session.asl.json', import.meta.url), `${JSON.stringify(clean(session), null, 2)}\n`);
+writeFileSync(
+  new URL('../statemachines/session.asl.json', import.meta.url),
+  `${JSON.stringify(clean(session), null, 2)}\n`,
+);
 writeFileSync(new URL('../statemachines/host.asl.json', import.meta.url), `${JSON.stringify(clean(host), null, 2)}\n`);
 console.log('wrote statemachines/session.asl.json and statemachines/host.asl.json');

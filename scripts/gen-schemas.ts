@@ -13,7 +13,8 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const generatedFiles = (): Record<string, string> => {
   const text = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
   const files: Record<string, string> = { 'docs/openapi.json': text(openApiDocument()) };
-  for (const detailType of Object.keys(EVENT_SCHEMAS) as DetailType[]) files[`docs/events/${detailType}.json`] = text(eventJsonSchema(detailType));
+  for (const detailType of Object.keys(EVENT_SCHEMAS) as DetailType[])
+    files[`docs/events/${detailType}.json`] = text(eventJsonSchema(detailType));
   return files;
 };
 

@@ -12,7 +12,9 @@ try {
   if (!values.table || positionals.length !== 1) throw new Error('give --table and one inventory file');
   const inventory = JSON.parse(readFileSync(positionals[0] as string, 'utf8'));
   await new SimCloud(dynamo(), values.table).load(inventory);
-  console.log(`loaded ${inventory.hosts.length} hosts and ${inventory.instances?.length ?? 0} instances into ${values.table}`);
+  console.log(
+    `loaded ${inventory.hosts.length} hosts and ${inventory.instances?.length ?? 0} instances into ${values.table}`,
+  );
 } catch (error) {
   console.error(`load-inventory: ${error instanceof Error ? error.message : String(error)}\n${usage}`);
   process.exit(1);

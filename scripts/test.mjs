@@ -22,7 +22,14 @@ const checks = [
   }),
 ];
 const extra = process.argv.slice(2);
-const vitestOk = run('vitest', 'npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...extra]);
+const vitestOk = run('vitest', 'npx', [
+  'vitest',
+  'run',
+  '--reporter=default',
+  '--reporter=json',
+  `--outputFile.json=${report}`,
+  ...extra,
+]);
 
 let passed = checks.filter(Boolean).length;
 let failed = checks.length - passed;

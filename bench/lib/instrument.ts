@@ -39,7 +39,10 @@ interface OpCount {
 }
 
 export interface DynamoCounts {
-  byOrigin: Record<Origin, { requests: number; readUnits: number; writeUnits: number; byOperation: Record<string, OpCount> }>;
+  byOrigin: Record<
+    Origin,
+    { requests: number; readUnits: number; writeUnits: number; byOperation: Record<string, OpCount> }
+  >;
 }
 
 export interface ActionStats {
@@ -80,7 +83,9 @@ export const instrument = async (runtime: Runtime, options: { traceCallers?: boo
       const input = args.input as Record<string, unknown>;
       input.ReturnConsumedCapacity ??= 'TOTAL';
       noteItem(input.Item as Record<string, unknown> | undefined);
-      for (const requests of Object.values((input.RequestItems as Record<string, { PutRequest?: { Item: Record<string, unknown> } }[]> | undefined) ?? {})) {
+      for (const requests of Object.values(
+        (input.RequestItems as Record<string, { PutRequest?: { Item: Record<string, unknown> } }[]> | undefined) ?? {},
+      )) {
         for (const request of requests) noteItem(request.PutRequest?.Item);
       }
       const result = await next(args);
@@ -94,8 +99,13 @@ export const instrument = async (runtime: Runtime, options: { traceCallers?: boo
         dynamoByCaller[key] = (dynamoByCaller[key] ?? 0) + 1;
       }
       const operation = String((ctx as { commandName?: string }).commandName ?? 'unknown');
-      const consumed = (result.output as { ConsumedCapacity?: { CapacityUnits?: number } | { CapacityUnits?: number }[] }).ConsumedCapacity;
-      const units = (Array.isArray(consumed) ? consumed : consumed ? [consumed] : []).reduce((sum, c) => sum + (c.CapacityUnits ?? 0), 0);
+      const consumed = (
+        result.output as { ConsumedCapacity?: { CapacityUnits?: number } | { CapacityUnits?: number }[] }
+      ).ConsumedCapacity;
+      const units = (Array.isArray(consumed) ? consumed : consumed ? [consumed] : []).reduce(
+        (sum, c) => sum + (c.CapacityUnits ?? 0),
+        0,
+      );
       const bucket = dynamo.byOrigin[origin];
       const op = (bucket.byOperation[operation] ??= { requests: 0, readUnits: 0, writeUnits: 0 });
       bucket.requests++;
@@ -149,7 +159,8 @@ export const instrument = async (runtime: Runtime, options: { traceCallers?: boo
 
   const events = { entries: 0, bytes: 0, chunks64k: 0, byType: {} as Record<string, number> };
   runtime.bus.onEvent((event) => {
-    const size = Buffer.byteLength(JSON.stringify(event.detail)) + event['detail-type'].length + event.source.length + 14;
+    const size =
+      Buffer.byteLength(JSON.stringify(event.detail)) + event['detail-type'].length + event.source.length + 14;
     events.entries++;
     if (size > largest.event) {
       largest.event = size;

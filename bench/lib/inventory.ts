@@ -42,11 +42,20 @@ export const generateInventory = (size: Size, seed = 42): Inventory => {
     const project = i < size.projects ? i : Math.floor(random() * size.projects);
     const vcpus = random() < 0.25 ? 2 : 1;
     load[host] = (load[host] ?? 0) + vcpus;
-    instances.push({ name: `vm-${pad(i + 1, String(size.instances).length)}`, project_id: projectName(project), host: hostName(host), vcpus });
+    instances.push({
+      name: `vm-${pad(i + 1, String(size.instances).length)}`,
+      project_id: projectName(project),
+      host: hostName(host),
+      vcpus,
+    });
   }
   const capacity = Math.ceil(Math.max(...load) * 1.5) + 2;
   return {
-    hosts: Array.from({ length: size.hosts }, (_, index) => ({ name: hostName(index), type: 'compute' as const, vcpus: capacity })),
+    hosts: Array.from({ length: size.hosts }, (_, index) => ({
+      name: hostName(index),
+      type: 'compute' as const,
+      vcpus: capacity,
+    })),
     instances,
   };
 };

@@ -15,7 +15,7 @@ interface DynamoBucket {
 
 /** What bench/workflow.ts writes (status 'ok'), or how far a crashed run got. */
 export type WorkflowRun =
-  | ({
+  | {
       status: 'ok';
       size: Size;
       outcome: string;
@@ -29,7 +29,13 @@ export type WorkflowRun =
       reactionMs: Dist;
       replyPhaseMs?: Dist;
       roundsByState: Record<string, number>;
-      memory: { baselineRssMb: number; peakRssMb: number; peakHeapUsedMb: number; baselineHeapUsedMb: number; heapUsedAfterGcMb: number | null };
+      memory: {
+        baselineRssMb: number;
+        peakRssMb: number;
+        peakHeapUsedMb: number;
+        baselineHeapUsedMb: number;
+        heapUsedAfterGcMb: number | null;
+      };
       stepFunctions: {
         executions: number;
         sessionExecutions: number;
@@ -46,15 +52,41 @@ export type WorkflowRun =
         workflowInvocations: number;
         workflowTotalMs: number;
         workflowMeanMs: number;
-        actions: Record<string, { calls: number; totalMs: number; meanMs: number; firstTenthMeanMs: number; lastTenthMeanMs: number; maxMs: number; dynamoRequestsPerCall?: number }>;
+        actions: Record<
+          string,
+          {
+            calls: number;
+            totalMs: number;
+            meanMs: number;
+            firstTenthMeanMs: number;
+            lastTenthMeanMs: number;
+            maxMs: number;
+            dynamoRequestsPerCall?: number;
+          }
+        >;
       };
       api: { requests: number; getMs: Dist; putMs: Dist; meanMs: number };
       dynamodb: { workflow: DynamoBucket; api: DynamoBucket };
       eventBridge: { entries: number; chunks64k: number; byType: Record<string, number> };
-      largestBytes?: { dynamoItem: number; dynamoItemKey: string; lambdaPayload: number; lambdaResult: number; event: number; eventType: string; apiResponse: number; apiRequest: number };
+      largestBytes?: {
+        dynamoItem: number;
+        dynamoItemKey: string;
+        lambdaPayload: number;
+        lambdaResult: number;
+        event: number;
+        eventType: string;
+        apiResponse: number;
+        apiRequest: number;
+      };
       price?: ReturnType<typeof priceSession>;
-    })
-  | { status: 'crashed'; size: Size; exit: string | number | null; progress: Record<string, unknown> | null; lastLines: string[] };
+    }
+  | {
+      status: 'crashed';
+      size: Size;
+      exit: string | number | null;
+      progress: Record<string, unknown> | null;
+      lastLines: string[];
+    };
 
 type Ok = Extract<WorkflowRun, { status: 'ok' }>;
 
@@ -68,7 +100,8 @@ export interface Report {
   bundles?: BundleResult[];
 }
 
-const n = (value: number, digits = 0) => value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const n = (value: number, digits = 0) =>
+  value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const usd = (value: number) => (value >= 0.1 ? `$${value.toFixed(2)}` : `$${value.toFixed(4)}`);
 const verdict = (ok: boolean | undefined) => (ok === undefined ? '–' : ok ? '✅' : '❌');
 const dims = (s: Size) => `${n(s.hosts)} × ${n(s.instances)} × ${s.projects}`;
@@ -96,11 +129,22 @@ export const renderMarkdown = (report: Report): string => {
     );
     for (const run of runs) {
       if (run.status !== 'ok') {
-        const p = run.progress as { hostsMaintained?: number; secondsSinceMaintenanceAt?: number; rssMb?: number } | null;
-        push(`| ${dims(run.size)} | crashed (${run.exit}) after ${p?.hostsMaintained ?? '?'} hosts, ${p?.secondsSinceMaintenanceAt ?? '?'} s | | | | ${p?.rssMb ?? '?'} MB | | | |`);
+        const p = run.progress as {
+          hostsMaintained?: number;
+          secondsSinceMaintenanceAt?: number;
+          rssMb?: number;
+        } | null;
+        push(
+          `| ${dims(run.size)} | crashed (${run.exit}) after ${p?.hostsMaintained ?? '?'} hosts, ${p?.secondsSinceMaintenanceAt ?? '?'} s | | | | ${p?.rssMb ?? '?'} MB | | | |`,
+        );
         continue;
       }
-      const outcome = run.outcome === 'CAPPED' ? `capped at ${report.options.capSeconds} s: ${run.hostsMaintained}/${run.size.hosts} hosts` : run.outcome === 'MAINTENANCE_DONE' ? 'DONE' : `${run.outcome}: ${run.failure?.reason ?? ''}`;
+      const outcome =
+        run.outcome === 'CAPPED'
+          ? `capped at ${report.options.capSeconds} s: ${run.hostsMaintained}/${run.size.hosts} hosts`
+          : run.outcome === 'MAINTENANCE_DONE'
+            ? 'DONE'
+            : `${run.outcome}: ${run.failure?.reason ?? ''}`;
       const sfn = run.stepFunctions;
       push(
         `| ${dims(run.size)} | ${outcome} | ${n(run.wallMs / 1000, 1)} s | ${n(run.overheadPerHostMs, 0)} ms | ${n(run.reactionMs.p50, 0)} / ${n(run.reactionMs.p99, 0)} ms | ${n(run.memory.peakRssMb)} / ${n(run.memory.peakHeapUsedMb)} MB | ${n(sfn.transitionsPerHost, 1)} (${n(sfn.transitions)}) | ${n(sfn.largestHistory?.events ?? 0)} events | ${run.price ? `${usd(run.price.total)}${run.outcome === 'CAPPED' ? ` (${run.hostsMaintained} hosts)` : ''}` : '–'} |`,
@@ -125,14 +169,23 @@ export const renderMarkdown = (report: Report): string => {
   const reactionP50 = worst(ok.map((r) => r.reactionMs.p50));
   const perHost = worst(runs.filter((r): r is Ok => r.status === 'ok').map((r) => r.stepFunctions.transitionsPerHost));
   const ratio = (a?: Ok, b?: Ok) => (a && b ? b.wallMs / a.wallMs : undefined);
-  const memRatio = (a?: Ok, b?: Ok) => (a && b ? (b.memory.peakRssMb - b.memory.baselineRssMb) / Math.max(1, a.memory.peakRssMb - a.memory.baselineRssMb) : undefined);
+  const memRatio = (a?: Ok, b?: Ok) =>
+    a && b
+      ? (b.memory.peakRssMb - b.memory.baselineRssMb) / Math.max(1, a.memory.peakRssMb - a.memory.baselineRssMb)
+      : undefined;
   const timeRatios = [ratio(small, medium), ratio(medium, bySize('large'))].filter((x): x is number => x !== undefined);
   // A capped large run: its time to finish is at least the wall time so far × hosts / hosts done.
-  const largeProjected = large && large.outcome !== 'MAINTENANCE_DONE' && medium && large.hostsMaintained > 0 ? (large.wallMs * (large.size.hosts / large.hostsMaintained)) / medium.wallMs : undefined;
-  const memRatios = [memRatio(small, medium), memRatio(medium, bySize('large'))].filter((x): x is number => x !== undefined);
+  const largeProjected =
+    large && large.outcome !== 'MAINTENANCE_DONE' && medium && large.hostsMaintained > 0
+      ? (large.wallMs * (large.size.hosts / large.hostsMaintained)) / medium.wallMs
+      : undefined;
+  const memRatios = [memRatio(small, medium), memRatio(medium, bySize('large'))].filter(
+    (x): x is number => x !== undefined,
+  );
   const memProjected =
     large && large.outcome !== 'MAINTENANCE_DONE' && medium && large.hostsMaintained > 0
-      ? ((large.memory.peakRssMb - large.memory.baselineRssMb) * (large.size.hosts / large.hostsMaintained)) / Math.max(1, medium.memory.peakRssMb - medium.memory.baselineRssMb)
+      ? ((large.memory.peakRssMb - large.memory.baselineRssMb) * (large.size.hosts / large.hostsMaintained)) /
+        Math.max(1, medium.memory.peakRssMb - medium.memory.baselineRssMb)
       : undefined;
   push(
     '## Targets',
@@ -143,7 +196,12 @@ export const renderMarkdown = (report: Report): string => {
     `| Reaction latency p50 ≤ 100 ms | ${ok.map((r) => `${r.size.name} ${n(r.reactionMs.p50)} ms (p99 ${n(r.reactionMs.p99)})`).join(', ') || '–'} | ${verdict(reactionP50 === undefined ? undefined : reactionP50 <= 100)} |`,
     `| API p99 ≤ 20 ms at 200 req/s | ${rateGet && ratePut ? `2 connections: GET ${rateGet.p99Ms} ms, PUT reply ${ratePut.p99Ms} ms ${verdict(rateGet.p99Ms <= 20 && ratePut.p99Ms <= 20)}; ${report.api?.connections} connections (bursts): GET ${burstGet?.p99Ms} ms, PUT reply ${burstPut?.p99Ms} ms ${verdict((burstGet?.p99Ms ?? Infinity) <= 20 && (burstPut?.p99Ms ?? Infinity) <= 20)}` : '–'} | ${verdict(rateGet && ratePut ? rateGet.p99Ms <= 20 && ratePut.p99Ms <= 20 && (burstGet?.p99Ms ?? Infinity) <= 20 && (burstPut?.p99Ms ?? Infinity) <= 20 : undefined)} |`,
     `| No execution history > 5,000 events at 1,000 hosts | ${large ? `${n(large.stepFunctions.largestHistory?.events ?? 0)} events (${large.hostsMaintained} hosts done)` : medium ? `not run; ${n(medium.stepFunctions.largestHistory?.events ?? 0)} at 100 hosts (one execution holds ≤ 100 hosts)` : '–'} | ${verdict(large ? (large.stepFunctions.largestHistory?.events ?? 0) <= 5000 : undefined)} |`,
-    `| ≤ 20 state transitions per host | ${runs.filter((r): r is Ok => r.status === 'ok').map((r) => `${r.size.name} ${n(r.stepFunctions.transitionsPerHost, 1)}`).join(', ') || '–'} | ${verdict(perHost === undefined ? undefined : perHost <= 20)} |`,
+    `| ≤ 20 state transitions per host | ${
+      runs
+        .filter((r): r is Ok => r.status === 'ok')
+        .map((r) => `${r.size.name} ${n(r.stepFunctions.transitionsPerHost, 1)}`)
+        .join(', ') || '–'
+    } | ${verdict(perHost === undefined ? undefined : perHost <= 20)} |`,
     `| Bundles ≤ 300 KB (SDK excluded) | ${bundleMax !== undefined ? `largest ${n(bundleMax, 1)} KB` : '–'} | ${verdict(bundleMax === undefined ? undefined : bundleMax <= 300)} |`,
     `| Bundle cold import ≤ 150 ms | ${importMax !== undefined ? `slowest ${n(importMax)} ms (median of 5)` : '–'} | ${verdict(importMax === undefined ? undefined : importMax <= 150)} |`,
     `| 10× hosts → ≤ 11× time | ${[...timeRatios.map((x, i) => `${i === 0 && small ? 'small → medium' : 'medium → large'} ${n(x, 1)}×`), ...(largeProjected ? [`medium → large ≥ ${n(largeProjected, 1)}× (projected from the capped run: wall × hosts / hosts done)`] : [])].join(', ') || '–'} | ${verdict(timeRatios.length || largeProjected ? [...timeRatios, largeProjected ?? 0].every((x) => x <= 11) : undefined)} |`,
@@ -166,7 +224,9 @@ export const renderMarkdown = (report: Report): string => {
         `| \`${action}\` | ${detailed
           .map((r) => {
             const a = r.lambda.actions[action];
-            return a ? `${n(a.calls)} · ${n(a.meanMs, 1)} (${n(a.firstTenthMeanMs, 1)} → ${n(a.lastTenthMeanMs, 1)}) · ${n(a.dynamoRequestsPerCall ?? 0, 1)}` : '–';
+            return a
+              ? `${n(a.calls)} · ${n(a.meanMs, 1)} (${n(a.firstTenthMeanMs, 1)} → ${n(a.lastTenthMeanMs, 1)}) · ${n(a.dynamoRequestsPerCall ?? 0, 1)}`
+              : '–';
           })
           .join(' | ')} |`,
       );
@@ -178,7 +238,11 @@ export const renderMarkdown = (report: Report): string => {
       `| VNFM GET / PUT latency during the run, p50 · p99 | ${detailed.map((r) => `${n(r.api.getMs.p50)} · ${n(r.api.getMs.p99)} / ${n(r.api.putMs.p50)} · ${n(r.api.putMs.p99)} ms`).join(' | ')} |`,
       `| create session (POST) | ${detailed.map((r) => `${n(r.createSessionMs)} ms`).join(' | ')} |`,
       `| largest DynamoDB item / Lambda payload · result / event / API response · request (bytes) | ${detailed
-        .map((r) => (r.largestBytes ? `${n(r.largestBytes.dynamoItem)} / ${n(r.largestBytes.lambdaPayload)} · ${n(r.largestBytes.lambdaResult)} / ${n(r.largestBytes.event)} / ${n(r.largestBytes.apiResponse)} · ${n(r.largestBytes.apiRequest)}` : '–'))
+        .map((r) =>
+          r.largestBytes
+            ? `${n(r.largestBytes.dynamoItem)} / ${n(r.largestBytes.lambdaPayload)} · ${n(r.largestBytes.lambdaResult)} / ${n(r.largestBytes.event)} / ${n(r.largestBytes.apiResponse)} · ${n(r.largestBytes.apiRequest)}`
+            : '–',
+        )
         .join(' | ')} |`,
       `| memory: baseline RSS → peak RSS; heap after GC at the end | ${detailed.map((r) => `${n(r.memory.baselineRssMb)} → ${n(r.memory.peakRssMb)} MB; ${r.memory.heapUsedAfterGcMb ?? '–'} MB`).join(' | ')} |`,
       '',
@@ -190,7 +254,13 @@ export const renderMarkdown = (report: Report): string => {
       `| state transitions: session executions / host executions / total | ${detailed.map((r) => `${n(r.stepFunctions.sessionTransitions)} / ${n(r.stepFunctions.hostTransitions)} / ${n(r.stepFunctions.transitions)}`).join(' | ')} |`,
       `| transitions per host | ${detailed.map((r) => n(r.stepFunctions.transitionsPerHost, 1)).join(' | ')} |`,
       `| history events of each session execution | ${detailed.map((r) => r.stepFunctions.sessionExecutionHistories.map((h) => n(h)).join(', ')).join(' | ')} |`,
-      `| rounds (by state) | ${detailed.map((r) => Object.entries(r.roundsByState).map(([s, c]) => `${s} ${c}`).join(', ')).join(' | ')} |`,
+      `| rounds (by state) | ${detailed
+        .map((r) =>
+          Object.entries(r.roundsByState)
+            .map(([s, c]) => `${s} ${c}`)
+            .join(', '),
+        )
+        .join(' | ')} |`,
       `| workflow Lambda invocations · total duration | ${detailed.map((r) => `${n(r.lambda.workflowInvocations)} · ${n(r.lambda.workflowTotalMs / 1000, 1)} s`).join(' | ')} |`,
       `| API requests (VNFM GET + PUT, create) | ${detailed.map((r) => n(r.api.requests)).join(' | ')} |`,
       `| DynamoDB requests: workflow / API (per host) | ${detailed.map((r) => `${n(r.dynamodb.workflow.requests)} / ${n(r.dynamodb.api.requests)} (${n(r.dynamodb.workflow.requests / Math.max(1, r.hostsMaintained))} / ${n(r.dynamodb.api.requests / Math.max(1, r.hostsMaintained))})`).join(' | ')} |`,
@@ -210,7 +280,7 @@ export const renderMarkdown = (report: Report): string => {
       `| **total per session** | ${detailed.map((r) => (r.price ? `**${usd(r.price.total)}**` : '–')).join(' | ')} |`,
       `| per host | ${detailed.map((r) => (r.price ? usd(r.price.total / Math.max(1, r.hostsMaintained)) : '–')).join(' | ')} |`,
       '',
-      'Unit prices: us-east-1 list prices from `../shared/reference/aws-facts.md` (§1.6, §4, §6); free tiers not applied; X-Ray traces and the handlers\' own CloudWatch logs not included. DynamoDB units are what dynalite reports as ConsumedCapacity (1 KB write units, 4 KB read units, GSI writes not counted), a failed conditional write counted as 1 WRU.',
+      "Unit prices: us-east-1 list prices from `../shared/reference/aws-facts.md` (§1.6, §4, §6); free tiers not applied; X-Ray traces and the handlers' own CloudWatch logs not included. DynamoDB units are what dynalite reports as ConsumedCapacity (1 KB write units, 4 KB read units, GSI writes not counted), a failed conditional write counted as 1 WRU.",
       '',
     );
   }
@@ -229,7 +299,9 @@ export const renderMarkdown = (report: Report): string => {
             ? ` | ${n(bare.requestsPerSecond / Math.max(1, r.requestsPerSecond))}× fewer req/s; mean latency +${n(r.meanMs - bare.meanMs, 1)} ms`
             : ` | mean latency +${n(r.meanMs - bare.meanMs, 1)} ms, p99 +${n(r.p99Ms - bare.p99Ms)} ms`;
       }
-      push(`| ${label} | ${n(r.requestsPerSecond)} | ${n(r.meanMs, 2)} | ${r.p50Ms} | ${r.p99Ms} | ${r.maxMs} | ${r.non2xx + r.errors}${ratio} |`);
+      push(
+        `| ${label} | ${n(r.requestsPerSecond)} | ${n(r.meanMs, 2)} | ${r.p50Ms} | ${r.p99Ms} | ${r.maxMs} | ${r.non2xx + r.errors}${ratio} |`,
+      );
     };
     push(
       '## API under load (autocannon)',
@@ -239,8 +311,14 @@ export const renderMarkdown = (report: Report): string => {
       '| Run | req/s | mean | p50 | p99 | max | non-2xx + errors | vs bare node:http |',
       '|---|---:|---:|---:|---:|---:|---:|---|',
     );
-    for (const [server, name] of [['runtime', 'runtime'], ['bare', 'bare node:http']] as const) {
-      for (const [op, label] of [['get', 'GET'], ['put', server === 'runtime' ? 'PUT reply' : 'PUT']] as const) {
+    for (const [server, name] of [
+      ['runtime', 'runtime'],
+      ['bare', 'bare node:http'],
+    ] as const) {
+      for (const [op, label] of [
+        ['get', 'GET'],
+        ['put', server === 'runtime' ? 'PUT reply' : 'PUT'],
+      ] as const) {
         row(`${name} ${label}, ~200 req/s, 2 connections`, server, op, 'rate');
         row(`${name} ${label}, ~200 req/s, ${api.connections} connections (bursts)`, server, op, 'rateBursts');
         row(`${name} ${label}, max`, server, op, 'max');
@@ -260,10 +338,18 @@ export const renderMarkdown = (report: Report): string => {
       '|---|---:|---:|---:|---:|---|',
     );
     for (const b of report.bundles) {
-      push(`| \`${b.entry}\` | ${n(b.kb, 1)} KB | ${n(b.importMs)} ms | ${n(b.importWithSourceMapsMs)} ms | ${n(b.sdkOnlyImportMs)} ms | ${b.largestParts.slice(0, 3).map((p) => `${p.part} ${n(p.kb, 0)} KB`).join(', ')} |`);
+      push(
+        `| \`${b.entry}\` | ${n(b.kb, 1)} KB | ${n(b.importMs)} ms | ${n(b.importWithSourceMapsMs)} ms | ${n(b.sdkOnlyImportMs)} ms | ${b.largestParts
+          .slice(0, 3)
+          .map((p) => `${p.part} ${n(p.kb, 0)} KB`)
+          .join(', ')} |`,
+      );
     }
     push('');
   }
-  push('Reproduce: `npm run bench` (all sizes; the 1,000-host run is capped by `--cap`, default 1,200 s) or `npm run bench -- --quick`. Raw numbers: `bench/results/latest.json`.', '');
+  push(
+    'Reproduce: `npm run bench` (all sizes; the 1,000-host run is capped by `--cap`, default 1,200 s) or `npm run bench -- --quick`. Raw numbers: `bench/results/latest.json`.',
+    '',
+  );
   return out.join('\n');
 };

@@ -10,7 +10,8 @@ export interface Summary {
 }
 
 /** Nearest-rank percentile of an already sorted list. */
-const rank = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? 0;
+const rank = (sorted: number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? 0;
 
 export const summarize = (values: number[]): Summary => {
   const sorted = [...values].sort((a, b) => a - b);

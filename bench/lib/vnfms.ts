@@ -87,7 +87,10 @@ export class AutoVnfms {
     const started = performance.now();
     const response = await fetch(url, {
       method,
-      headers: { authorization: `Bearer ${this.token(project)}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        authorization: `Bearer ${this.token(project)}`,
+        ...(body ? { 'content-type': 'application/json' } : {}),
+      },
       ...(body ? { body: JSON.stringify(body) } : {}),
     });
     const text = await response.text();
@@ -96,13 +99,15 @@ export class AutoVnfms {
     if (body) this.largestRequestBytes = Math.max(this.largestRequestBytes, Buffer.byteLength(JSON.stringify(body)));
     const key = `${method} ${response.status}`;
     this.statusCounts[key] = (this.statusCounts[key] ?? 0) + 1;
-    if (response.status !== 200) throw new Error(`${method} ${new URL(url).pathname} → ${response.status} ${text.slice(0, 300)}`);
+    if (response.status !== 200)
+      throw new Error(`${method} ${new URL(url).pathname} → ${response.status} ${text.slice(0, 300)}`);
     return JSON.parse(text);
   }
 
   /** The round an event belongs to: rounds of one session are strictly sequential. */
   private async roundOf(eventSeq: number): Promise<OpenRound | undefined> {
-    const covers = (round: OpenRound | undefined) => round && eventSeq >= round.first && eventSeq < round.first + round.record.expected;
+    const covers = (round: OpenRound | undefined) =>
+      round && eventSeq >= round.first && eventSeq < round.first + round.record.expected;
     for (;;) {
       if (covers(this.current)) return this.current;
       if (this.lookup) {
@@ -115,7 +120,12 @@ export class AutoVnfms {
           const round = session ? await this.runtime.store.getRound(this.sessionId, session.round_seq) : undefined;
           if (!round || round.first_event_seq === undefined) return undefined;
           if (this.current?.record.seq !== round.seq) {
-            const record: RoundRecord = { seq: round.seq, state: round.state, expected: round.expected_count, firstEventAt: performance.now() };
+            const record: RoundRecord = {
+              seq: round.seq,
+              state: round.state,
+              expected: round.expected_count,
+              firstEventAt: performance.now(),
+            };
             this.rounds.push(record);
             this.current = { record, first: round.first_event_seq, arrived: 0, replies: [] };
           }
@@ -125,7 +135,10 @@ export class AutoVnfms {
         });
         const found = await this.lookup;
         if (!found) throw new Error(`no open round found for event_seq ${eventSeq}`);
-        if (!covers(found)) throw new Error(`event_seq ${eventSeq} is outside round ${found.record.seq} (${found.first}+${found.record.expected})`);
+        if (!covers(found))
+          throw new Error(
+            `event_seq ${eventSeq} is outside round ${found.record.seq} (${found.first}+${found.record.expected})`,
+          );
         return found;
       }
     }
@@ -141,14 +154,18 @@ export class AutoVnfms {
     const last = round.arrived === round.record.expected;
     const prepare = async () => {
       if (state !== 'PREPARE_MAINTENANCE' && state !== 'PLANNED_MAINTENANCE') return { state: `ACK_${state}` };
-      const { instance_ids } = (await this.request('GET', String(detail.instance_ids), project)) as { instance_ids: string[] };
+      const { instance_ids } = (await this.request('GET', String(detail.instance_ids), project)) as {
+        instance_ids: string[];
+      };
       const action = this.options.action ?? 'MIGRATE';
       if (action === 'OWN_ACTION') {
         // The VNFM moves its instances itself, a while after replying; the engine waits for the host to empty.
         setTimeout(() => {
           void attribute('bench', async () => {
             for (const id of instance_ids) await this.runtime.cloud.moveInstance(id);
-          }).catch((error: unknown) => this.failures.push(`own action: ${error instanceof Error ? error.message : String(error)}`));
+          }).catch((error: unknown) =>
+            this.failures.push(`own action: ${error instanceof Error ? error.message : String(error)}`),
+          );
         }, this.options.ownActionDelayMs ?? 0);
       }
       return { state: `ACK_${state}`, instance_actions: Object.fromEntries(instance_ids.map((id) => [id, action])) };

@@ -11,7 +11,13 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Deduper, FenixClient, InvalidEventError, parseMaintenanceEvent } from '../../examples/vnfm/client.js';
 
-export const startMinimalVnfm = async (options: { fenixUrl: string; projectId: string; token?: string; port?: number; log?: (line: string) => void }) => {
+export const startMinimalVnfm = async (options: {
+  fenixUrl: string;
+  projectId: string;
+  token?: string;
+  port?: number;
+  log?: (line: string) => void;
+}) => {
   const log = options.log ?? console.log;
   const fenix = new FenixClient({ baseUrl: options.fenixUrl, token: options.token });
   const deduper = new Deduper();
@@ -21,7 +27,8 @@ export const startMinimalVnfm = async (options: { fenixUrl: string; projectId: s
     if (event['detail-type'] !== 'maintenance.scheduled' || event.detail.project_id !== options.projectId) return;
     if (!deduper.firstTime(event)) return; // EventBridge delivers at least once
     const { state, session_id: session } = event.detail;
-    if (state === 'INSTANCE_ACTION_DONE') return log(`${session}: Fenix moved ${[event.detail.instance_ids].flat().join(', ')}`);
+    if (state === 'INSTANCE_ACTION_DONE')
+      return log(`${session}: Fenix moved ${[event.detail.instance_ids].flat().join(', ')}`);
     if (event.detail.allowed_actions.length === 0) {
       await fenix.reply(event, 'ACK');
       return log(`${session}: ACK_${state}`);
@@ -50,7 +57,14 @@ export const startMinimalVnfm = async (options: { fenixUrl: string; projectId: s
 };
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { values } = parseArgs({ options: { fenix: { type: 'string' }, project: { type: 'string' }, port: { type: 'string' }, token: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: {
+      fenix: { type: 'string' },
+      project: { type: 'string' },
+      port: { type: 'string' },
+      token: { type: 'string' },
+    },
+  });
   if (!values.project) throw new Error('--project is required');
   const vnfm = await startMinimalVnfm({
     fenixUrl: values.fenix ?? 'http://127.0.0.1:12347',

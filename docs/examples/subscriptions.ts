@@ -69,7 +69,11 @@ export class WebhookSubscription extends Construct {
   readonly rule: events.Rule;
   readonly deadLetters: sqs.Queue;
 
-  constructor(scope: Construct, id: string, props: { bus: events.IEventBus; projectId: string; url: string; apiKeySecretName: string }) {
+  constructor(
+    scope: Construct,
+    id: string,
+    props: { bus: events.IEventBus; projectId: string; url: string; apiKeySecretName: string },
+  ) {
     super(scope, id);
     const connection = new events.Connection(this, 'Connection', {
       description: `Webhook of the VNFM of project ${props.projectId}`,
@@ -86,7 +90,13 @@ export class WebhookSubscription extends Construct {
       eventBus: props.bus,
       description: `Fenix notifications of project ${props.projectId} to its webhook`,
       eventPattern: projectPattern(props.projectId),
-      targets: [new targets.ApiDestination(destination, { retryAttempts: 185, maxEventAge: Duration.hours(24), deadLetterQueue: this.deadLetters })],
+      targets: [
+        new targets.ApiDestination(destination, {
+          retryAttempts: 185,
+          maxEventAge: Duration.hours(24),
+          deadLetterQueue: this.deadLetters,
+        }),
+      ],
     });
   }
 }

@@ -120,15 +120,21 @@ export class InvalidEventError extends Error {
 export const parseMaintenanceEvent = (body: unknown): MaintenanceEvent => {
   const raw = typeof body === 'string' ? parseJson(body) : body;
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new InvalidEventError([`expected a JSON object (an EventBridge envelope), got ${raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw}`]);
+    throw new InvalidEventError([
+      `expected a JSON object (an EventBridge envelope), got ${raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw}`,
+    ]);
   }
   const detailType = (raw as Record<string, unknown>)['detail-type'];
   if (!DETAIL_TYPES.includes(detailType as (typeof DETAIL_TYPES)[number])) {
-    throw new InvalidEventError([`detail-type: expected one of ${DETAIL_TYPES.join(', ')}, got ${JSON.stringify(detailType) ?? 'nothing'}`]);
+    throw new InvalidEventError([
+      `detail-type: expected one of ${DETAIL_TYPES.join(', ')}, got ${JSON.stringify(detailType) ?? 'nothing'}`,
+    ]);
   }
   const result = maintenanceEvent.safeParse(raw);
   if (!result.success) {
-    throw new InvalidEventError(result.error.issues.map((issue) => `${issue.path.map(String).join('.') || '(root)'}: ${issue.message}`));
+    throw new InvalidEventError(
+      result.error.issues.map((issue) => `${issue.path.map(String).join('.') || '(root)'}: ${issue.message}`),
+    );
   }
   return result.data;
 };
@@ -231,13 +237,20 @@ class Http {
           // not JSON: keep the text
         }
         if (response.ok) return parsed as T;
-        const { error, message } = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as { error?: unknown; message?: unknown };
+        const { error, message } = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as {
+          error?: unknown;
+          message?: unknown;
+        };
         const apiError = new FenixApiError(
           method,
           url,
           response.status,
           typeof error === 'string' ? error : undefined,
-          typeof message === 'string' ? message : typeof parsed === 'string' && parsed ? parsed.slice(0, 200) : undefined,
+          typeof message === 'string'
+            ? message
+            : typeof parsed === 'string' && parsed
+              ? parsed.slice(0, 200)
+              : undefined,
           parsed,
         );
         // 4xx (but 429) means the request itself is wrong or too late: retrying cannot help.
@@ -249,7 +262,9 @@ class Http {
       }
       if (attempt >= retries) {
         if (failure instanceof FenixApiError) throw failure;
-        throw new Error(`${method} ${url} failed after ${attempt + 1} attempts: ${failure.message}`, { cause: failure });
+        throw new Error(`${method} ${url} failed after ${attempt + 1} attempts: ${failure.message}`, {
+          cause: failure,
+        });
       }
       await sleep(backoffMs * 2 ** attempt);
     }
@@ -281,7 +296,10 @@ export class FenixClient {
     if (Array.isArray(detail.instance_ids)) return [...detail.instance_ids];
     const body = await this.http.request<unknown>('GET', detail.instance_ids);
     const parsed = instanceIdsBody.safeParse(body);
-    if (!parsed.success) throw new Error(`GET ${detail.instance_ids} answered ${JSON.stringify(body)?.slice(0, 200)}, not {"instance_ids": [...]}`);
+    if (!parsed.success)
+      throw new Error(
+        `GET ${detail.instance_ids} answered ${JSON.stringify(body)?.slice(0, 200)}, not {"instance_ids": [...]}`,
+      );
     return parsed.data.instance_ids;
   }
 
@@ -290,10 +308,16 @@ export class FenixClient {
    * `actions` are needed (one per listed instance) for an ACK of PREPARE/PLANNED_MAINTENANCE and
    * must be absent otherwise. A repeat of an accepted reply is harmless (the API answers 200).
    */
-  async reply(event: ScheduledEvent | ScheduledDetail, verdict: 'ACK' | 'NACK', actions?: Record<string, InstanceAction>): Promise<void> {
+  async reply(
+    event: ScheduledEvent | ScheduledDetail,
+    verdict: 'ACK' | 'NACK',
+    actions?: Record<string, InstanceAction>,
+  ): Promise<void> {
     const detail = 'detail' in event ? event.detail : event;
     if (detail.state === 'INSTANCE_ACTION_DONE') throw new Error('INSTANCE_ACTION_DONE needs no reply');
-    const body: { state: string; instance_actions?: Record<string, InstanceAction> } = { state: `${verdict}_${detail.state}` };
+    const body: { state: string; instance_actions?: Record<string, InstanceAction> } = {
+      state: `${verdict}_${detail.state}`,
+    };
     if (actions && Object.keys(actions).length > 0) body.instance_actions = actions;
     await this.http.request('PUT', detail.reply_url, body);
   }
@@ -342,11 +366,17 @@ export class SimClient {
 
   async listInstances(projectId?: string): Promise<SimInstance[]> {
     const query = projectId === undefined ? '' : `?project_id=${encodeURIComponent(projectId)}`;
-    return (await this.http.request<{ instances: SimInstance[] }>('GET', `${this.baseUrl}/sim/v1/instances${query}`)).instances;
+    return (await this.http.request<{ instances: SimInstance[] }>('GET', `${this.baseUrl}/sim/v1/instances${query}`))
+      .instances;
   }
 
   /** Creates an instance; without `host` the simulator places it on an enabled compute with room. */
-  async createInstance(input: { name: string; project_id: string; vcpus: number; host?: string }): Promise<SimInstance> {
+  async createInstance(input: {
+    name: string;
+    project_id: string;
+    vcpus: number;
+    host?: string;
+  }): Promise<SimInstance> {
     return this.http.request('POST', `${this.baseUrl}/sim/v1/instances`, input, { retry: false });
   }
 
@@ -356,8 +386,13 @@ export class SimClient {
 
   /** Moves an instance to `host`, or (without it) to the best enabled host with room. */
   async moveInstance(id: string, host?: string): Promise<SimInstance> {
-    return this.http.request('POST', `${this.baseUrl}/sim/v1/instances/${encodeURIComponent(id)}/move`, host === undefined ? {} : { host }, {
-      retry: false,
-    });
+    return this.http.request(
+      'POST',
+      `${this.baseUrl}/sim/v1/instances/${encodeURIComponent(id)}/move`,
+      host === undefined ? {} : { host },
+      {
+        retry: false,
+      },
+    );
   }
 }

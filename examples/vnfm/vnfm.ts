@@ -133,7 +133,10 @@ export const startVnfm = async (options: VnfmOptions): Promise<Vnfm> => {
       .filter((instance) => !isHa(instance))
       .sort((a, b) => created.indexOf(b.id) - created.indexOf(a.id) || naturalDesc(a.name, b.name));
 
-  const handlers: Record<ScheduledState, (event: ScheduledEvent, fenix: FenixClient, sim: SimClient) => Promise<string>> = {
+  const handlers: Record<
+    ScheduledState,
+    (event: ScheduledEvent, fenix: FenixClient, sim: SimClient) => Promise<string>
+  > = {
     MAINTENANCE: async (event, fenix) => {
       await fenix.reply(event, 'ACK');
       return 'ACK';
@@ -181,7 +184,9 @@ export const startVnfm = async (options: VnfmOptions): Promise<Vnfm> => {
           continue;
         } catch (error) {
           // No room for it now: let Fenix try (and fall back to SCALE_IN if it cannot either).
-          notes.push(`${id} could not move (${error instanceof Error ? error.message : String(error)}), asking MIGRATE`);
+          notes.push(
+            `${id} could not move (${error instanceof Error ? error.message : String(error)}), asking MIGRATE`,
+          );
         }
       }
       actions[id] = 'MIGRATE';
@@ -226,7 +231,8 @@ export const startVnfm = async (options: VnfmOptions): Promise<Vnfm> => {
       response.end(JSON.stringify(body));
     };
     if (request.method === 'GET') return send(200, { project_id: projectId, mode, stats });
-    if (request.method !== 'POST') return send(405, { error: 'method_not_allowed', message: 'POST EventBridge envelopes here' });
+    if (request.method !== 'POST')
+      return send(405, { error: 'method_not_allowed', message: 'POST EventBridge envelopes here' });
     readBody(request).then(
       (body) => {
         try {
@@ -304,10 +310,19 @@ if (isMain) {
       scaleInCount,
       ...(token ? { token } : {}),
     });
-    console.log(`VNFM for project ${values.project} (${values['own-action'] ? 'own_action' : 'migrate'}) listening on ${vnfm.url}`);
+    console.log(
+      `VNFM for project ${values.project} (${values['own-action'] ? 'own_action' : 'migrate'}) listening on ${vnfm.url}`,
+    );
     console.log(
       `subscribe it with FENIX_SUBSCRIPTIONS: ${JSON.stringify([
-        { pattern: { source: ['fenix'], 'detail-type': ['maintenance.scheduled'], detail: { project_id: [values.project] } }, url: vnfm.url },
+        {
+          pattern: {
+            source: ['fenix'],
+            'detail-type': ['maintenance.scheduled'],
+            detail: { project_id: [values.project] },
+          },
+          url: vnfm.url,
+        },
       ])}`,
     );
     const shutdown = async () => {

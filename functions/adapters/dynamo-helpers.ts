@@ -1,4 +1,9 @@
-import { BatchWriteCommand, type DynamoDBDocumentClient, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchWriteCommand,
+  type DynamoDBDocumentClient,
+  QueryCommand,
+  type QueryCommandInput,
+} from '@aws-sdk/lib-dynamodb';
 import { mapLimit } from '../shared/concurrency.js';
 
 type WriteRequest = NonNullable<ConstructorParameters<typeof BatchWriteCommand>[0]['RequestItems']>[string][number];
@@ -23,7 +28,11 @@ export const queryAll = async (
 };
 
 /** BatchWriteItem in chunks of 25, retrying unprocessed items with a short backoff until none is left. */
-export const batchWrite = async (db: DynamoDBDocumentClient, tableName: string, requests: WriteRequest[]): Promise<void> => {
+export const batchWrite = async (
+  db: DynamoDBDocumentClient,
+  tableName: string,
+  requests: WriteRequest[],
+): Promise<void> => {
   const chunks: WriteRequest[][] = [];
   for (let i = 0; i < requests.length; i += 25) chunks.push(requests.slice(i, i + 25));
   await mapLimit(chunks, 4, async (chunk) => {
@@ -37,6 +46,7 @@ export const batchWrite = async (db: DynamoDBDocumentClient, tableName: string, 
   });
 };
 
-export const putRequests = (items: Record<string, unknown>[]): WriteRequest[] => items.map((Item) => ({ PutRequest: { Item } }));
+export const putRequests = (items: Record<string, unknown>[]): WriteRequest[] =>
+  items.map((Item) => ({ PutRequest: { Item } }));
 export const deleteRequests = (keys: Record<string, unknown>[]): WriteRequest[] =>
   keys.map((key) => ({ DeleteRequest: { Key: { pk: key.pk, sk: key.sk } } }));

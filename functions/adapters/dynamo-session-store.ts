@@ -8,7 +8,16 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, ValidationError } from '../core/errors.js';
-import type { HistoryEntry, PluginRun, Round, RoundMember, Session, SessionHost, SessionInstance, SessionProject } from '../core/model.js';
+import type {
+  HistoryEntry,
+  PluginRun,
+  Round,
+  RoundMember,
+  Session,
+  SessionHost,
+  SessionInstance,
+  SessionProject,
+} from '../core/model.js';
 import type { SessionStore } from '../core/ports.js';
 import type { InstanceAction } from '../core/states.js';
 import { isTerminal } from '../core/states.js';
@@ -124,7 +133,9 @@ export class DynamoSessionStore implements SessionStore {
         pk,
         sk: `HOST#${host.name}`,
         kind: 'host',
-        ...(host.maintained ? {} : { gsi1pk: pendingHostsKey(session.session_id), gsi1sk: `${host.type}#${host.name}` }),
+        ...(host.maintained
+          ? {}
+          : { gsi1pk: pendingHostsKey(session.session_id), gsi1sk: `${host.type}#${host.name}` }),
         ...host,
       })),
     );
@@ -158,7 +169,12 @@ export class DynamoSessionStore implements SessionStore {
         new PutCommand({
           TableName: this.tableName,
           // Kept a day (TTL in AWS), long enough for any client retry.
-          Item: { ...Key, kind: 'idempotency', request_hash: requestHash, expires_at: Math.floor(Date.now() / 1000) + 86400 },
+          Item: {
+            ...Key,
+            kind: 'idempotency',
+            request_hash: requestHash,
+            expires_at: Math.floor(Date.now() / 1000) + 86400,
+          },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
@@ -191,7 +207,11 @@ export class DynamoSessionStore implements SessionStore {
 
   async getSession(sessionId: string): Promise<Session | undefined> {
     const result = await this.db.send(
-      new GetCommand({ TableName: this.tableName, Key: { pk: sessionPk(sessionId), sk: SESSION_SK }, ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: sessionPk(sessionId), sk: SESSION_SK },
+        ConsistentRead: true,
+      }),
     );
     return result.Item ? strip<Session>(result.Item) : undefined;
   }
@@ -216,7 +236,11 @@ export class DynamoSessionStore implements SessionStore {
     return items.map((item) => item.session_id as string);
   }
 
-  async updateSession(sessionId: string, changes: Partial<Session>, expectedState?: Session['state']): Promise<Session> {
+  async updateSession(
+    sessionId: string,
+    changes: Partial<Session>,
+    expectedState?: Session['state'],
+  ): Promise<Session> {
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = {};
     const sets: string[] = [];
@@ -264,7 +288,10 @@ export class DynamoSessionStore implements SessionStore {
       return strip<Session>(result.Attributes ?? {});
     } catch (error) {
       if (isConditionFailure(error)) {
-        throw new ConflictError(`session ${sessionId} is gone or no longer in state ${expectedState ?? 'any'}`, 'state_changed');
+        throw new ConflictError(
+          `session ${sessionId} is gone or no longer in state ${expectedState ?? 'any'}`,
+          'state_changed',
+        );
       }
       throw error;
     }
@@ -284,7 +311,12 @@ export class DynamoSessionStore implements SessionStore {
     return (result.Attributes?.event_seq as number) - count + 1;
   }
 
-  async transition(sessionId: string, to: Session['state'], changes: Partial<Session> = {}, options: { reenter?: boolean } = {}) {
+  async transition(
+    sessionId: string,
+    to: Session['state'],
+    changes: Partial<Session> = {},
+    options: { reenter?: boolean } = {},
+  ) {
     const now = new Date().toISOString();
     const setKeys = Object.keys(changes).filter((key) => changes[key as keyof Session] !== undefined);
     const removeKeys = Object.keys(changes).filter((key) => changes[key as keyof Session] === undefined);
@@ -308,7 +340,10 @@ export class DynamoSessionStore implements SessionStore {
           ConditionExpression: options.reenter
             ? 'attribute_exists(pk)'
             : 'attribute_exists(pk) AND (#state <> :to OR attribute_not_exists(transition_seq))',
-          ExpressionAttributeNames: { '#state': 'state', ...Object.fromEntries(Object.keys(changes).map((key) => [`#c_${key}`, key])) },
+          ExpressionAttributeNames: {
+            '#state': 'state',
+            ...Object.fromEntries(Object.keys(changes).map((key) => [`#c_${key}`, key])),
+          },
           ExpressionAttributeValues: {
             ':to': to,
             ':one': 1,
@@ -332,7 +367,10 @@ export class DynamoSessionStore implements SessionStore {
   /** The first transition (into the initial state) has no previous state. */
   private transitionResult(session: Session) {
     // Only the very first transition (creation → MAINTENANCE) has no previous state.
-    const previous = session.previous_state && (session.previous_state !== session.state || session.transition_seq !== 1) ? session.previous_state : null;
+    const previous =
+      session.previous_state && (session.previous_state !== session.state || session.transition_seq !== 1)
+        ? session.previous_state
+        : null;
     return { session, previous, seq: session.transition_seq ?? 0 };
   }
 
@@ -351,7 +389,12 @@ export class DynamoSessionStore implements SessionStore {
     return result.Attributes?.[field] as number;
   }
 
-  async stampEventSeq(sessionId: string, item: { host: string } | { round: number }, field: string, count = 1): Promise<number> {
+  async stampEventSeq(
+    sessionId: string,
+    item: { host: string } | { round: number },
+    field: string,
+    count = 1,
+  ): Promise<number> {
     const key = { pk: sessionPk(sessionId), sk: 'host' in item ? `HOST#${item.host}` : roundSk(item.round) };
     const current = await this.db.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
     const recorded = current.Item?.[field];
@@ -376,9 +419,15 @@ export class DynamoSessionStore implements SessionStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: sessionPk(sessionId), sk: `HOST#${name}` },
-          UpdateExpression: 'SET maintained = :true, disabled = :false, phase = :phase, finished_at = :now REMOVE blocking_reason, gsi1pk, gsi1sk',
+          UpdateExpression:
+            'SET maintained = :true, disabled = :false, phase = :phase, finished_at = :now REMOVE blocking_reason, gsi1pk, gsi1sk',
           ConditionExpression: 'attribute_exists(pk) AND maintained = :false',
-          ExpressionAttributeValues: { ':true': true, ':false': false, ':phase': 'MAINTAINED', ':now': new Date().toISOString() },
+          ExpressionAttributeValues: {
+            ':true': true,
+            ':false': false,
+            ':phase': 'MAINTAINED',
+            ':now': new Date().toISOString(),
+          },
         }),
       );
       return true;
@@ -393,7 +442,9 @@ export class DynamoSessionStore implements SessionStore {
     await batchWrite(
       this.db,
       this.tableName,
-      deleteRequests(instances.map((instance) => ({ pk, sk: `INSTANCE#${instance.project_id}#${instance.instance_id}` }))),
+      deleteRequests(
+        instances.map((instance) => ({ pk, sk: `INSTANCE#${instance.project_id}#${instance.instance_id}` })),
+      ),
     );
   }
 
@@ -401,7 +452,12 @@ export class DynamoSessionStore implements SessionStore {
     return (await this.queryPrefix(sessionId, 'INSTANCE#')).map((item) => strip<SessionInstance>(item));
   }
 
-  async updateInstance(sessionId: string, projectId: string, instanceId: string, changes: Partial<SessionInstance>): Promise<void> {
+  async updateInstance(
+    sessionId: string,
+    projectId: string,
+    instanceId: string,
+    changes: Partial<SessionInstance>,
+  ): Promise<void> {
     const entries = Object.entries(changes);
     try {
       await this.db.send(
@@ -420,10 +476,22 @@ export class DynamoSessionStore implements SessionStore {
   }
 
   async putHistory(entries: { session_id: string; key: string; entry: HistoryEntry }[]): Promise<void> {
-    await this.batchPut(entries.map(({ session_id, key, entry }) => ({ pk: sessionPk(session_id), sk: `HISTORY#${key}`, kind: 'history', ...entry })));
+    await this.batchPut(
+      entries.map(({ session_id, key, entry }) => ({
+        pk: sessionPk(session_id),
+        sk: `HISTORY#${key}`,
+        kind: 'history',
+        ...entry,
+      })),
+    );
   }
 
-  async page<T>(sessionId: string, list: 'history' | 'instances', limit: number, next?: string): Promise<{ items: T[]; next?: string }> {
+  async page<T>(
+    sessionId: string,
+    list: 'history' | 'instances',
+    limit: number,
+    next?: string,
+  ): Promise<{ items: T[]; next?: string }> {
     const prefix = list === 'history' ? 'HISTORY#' : 'INSTANCE#';
     let start: Record<string, unknown> | undefined;
     if (next) {
@@ -446,14 +514,22 @@ export class DynamoSessionStore implements SessionStore {
     const items = (page.Items ?? []).slice(0, limit);
     const more = (page.Items?.length ?? 0) > limit || page.LastEvaluatedKey !== undefined;
     const last = items.at(-1)?.sk as string | undefined;
-    return { items: items.map((item) => strip<T>(item)), ...(more && last ? { next: Buffer.from(last).toString('base64url') } : {}) };
+    return {
+      items: items.map((item) => strip<T>(item)),
+      ...(more && last ? { next: Buffer.from(last).toString('base64url') } : {}),
+    };
   }
 
   async putPluginRun(run: PluginRun): Promise<void> {
     await this.db.send(
       new PutCommand({
         TableName: this.tableName,
-        Item: { pk: sessionPk(run.session_id), sk: `PLUGINRUN#${run.phase}#${run.host}#${run.plugin}`, kind: 'plugin_run', ...run },
+        Item: {
+          pk: sessionPk(run.session_id),
+          sk: `PLUGINRUN#${run.phase}#${run.host}#${run.plugin}`,
+          kind: 'plugin_run',
+          ...run,
+        },
       }),
     );
   }
@@ -464,7 +540,9 @@ export class DynamoSessionStore implements SessionStore {
 
   async deleteSession(sessionId: string): Promise<void> {
     // The session item first: from then on the session answers 404 and replies are refused.
-    await this.db.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: sessionPk(sessionId), sk: SESSION_SK } }));
+    await this.db.send(
+      new DeleteCommand({ TableName: this.tableName, Key: { pk: sessionPk(sessionId), sk: SESSION_SK } }),
+    );
     const items = await this.queryAll({
       KeyConditionExpression: 'pk = :pk',
       ExpressionAttributeValues: { ':pk': sessionPk(sessionId) },
@@ -492,7 +570,11 @@ export class DynamoSessionStore implements SessionStore {
 
   async getHost(sessionId: string, name: string): Promise<SessionHost | undefined> {
     const result = await this.db.send(
-      new GetCommand({ TableName: this.tableName, Key: { pk: sessionPk(sessionId), sk: `HOST#${name}` }, ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: sessionPk(sessionId), sk: `HOST#${name}` },
+        ConsistentRead: true,
+      }),
     );
     return result.Item ? strip<SessionHost>(result.Item) : undefined;
   }
@@ -525,7 +607,9 @@ export class DynamoSessionStore implements SessionStore {
 
   async putProjects(sessionId: string, projects: SessionProject[]): Promise<void> {
     const pk = sessionPk(sessionId);
-    await this.batchPut(projects.map((project) => ({ pk, sk: `PROJECT#${project.project_id}`, kind: 'project', ...project })));
+    await this.batchPut(
+      projects.map((project) => ({ pk, sk: `PROJECT#${project.project_id}`, kind: 'project', ...project })),
+    );
   }
 
   async listProjects(sessionId: string): Promise<SessionProject[]> {
@@ -534,7 +618,11 @@ export class DynamoSessionStore implements SessionStore {
 
   async getProject(sessionId: string, projectId: string): Promise<SessionProject | undefined> {
     const result = await this.db.send(
-      new GetCommand({ TableName: this.tableName, Key: { pk: sessionPk(sessionId), sk: `PROJECT#${projectId}` }, ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: sessionPk(sessionId), sk: `PROJECT#${projectId}` },
+        ConsistentRead: true,
+      }),
     );
     return result.Item ? strip<SessionProject>(result.Item) : undefined;
   }
@@ -574,7 +662,11 @@ export class DynamoSessionStore implements SessionStore {
 
   async getRound(sessionId: string, seq: number): Promise<Round | undefined> {
     const result = await this.db.send(
-      new GetCommand({ TableName: this.tableName, Key: { pk: sessionPk(sessionId), sk: roundSk(seq) }, ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: sessionPk(sessionId), sk: roundSk(seq) },
+        ConsistentRead: true,
+      }),
     );
     return result.Item ? strip<Round>(result.Item) : undefined;
   }
@@ -620,7 +712,11 @@ export class DynamoSessionStore implements SessionStore {
 
   async getMember(sessionId: string, seq: number, projectId: string): Promise<RoundMember | undefined> {
     const result = await this.db.send(
-      new GetCommand({ TableName: this.tableName, Key: { pk: sessionPk(sessionId), sk: memberSk(seq, projectId) }, ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: sessionPk(sessionId), sk: memberSk(seq, projectId) },
+        ConsistentRead: true,
+      }),
     );
     return result.Item ? strip<RoundMember>(result.Item) : undefined;
   }

@@ -1,4 +1,9 @@
-import { SendTaskSuccessCommand, type SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  SendTaskSuccessCommand,
+  type SFNClient,
+  StartExecutionCommand,
+  StopExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import type { WorkflowEngine } from '../core/ports.js';
 
 /** Step Functions as the API handlers use it: start, stop, and resume a task waiting on a reply round. */
@@ -11,7 +16,11 @@ export class SfnEngine implements WorkflowEngine {
   async start(_sessionId: string, executionName: string, input: Record<string, unknown>): Promise<void> {
     // The name makes StartExecution idempotent: a retried start with the same input is a no-op.
     await this.client.send(
-      new StartExecutionCommand({ stateMachineArn: this.stateMachineArn, name: executionName, input: JSON.stringify(input) }),
+      new StartExecutionCommand({
+        stateMachineArn: this.stateMachineArn,
+        name: executionName,
+        input: JSON.stringify(input),
+      }),
     );
   }
 
@@ -32,7 +41,8 @@ export class SfnEngine implements WorkflowEngine {
       return true;
     } catch (error) {
       // The task already closed (timed out, or another reply resumed it): the round decided without us.
-      if (error instanceof Error && ['TaskTimedOut', 'TaskDoesNotExist', 'InvalidToken'].includes(error.name)) return false;
+      if (error instanceof Error && ['TaskTimedOut', 'TaskDoesNotExist', 'InvalidToken'].includes(error.name))
+        return false;
       throw error;
     }
   }

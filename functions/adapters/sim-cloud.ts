@@ -29,7 +29,15 @@ const byProject = (project: string) => `SIMPROJECT#${project}`;
 
 /** The inventory file (DESIGN §6, contract). */
 export const inventorySchema = z.strictObject({
-  hosts: z.array(z.strictObject({ name: z.string().min(1), type: z.enum(['compute', 'controller']), vcpus: z.number().int().min(0).optional() })).min(1),
+  hosts: z
+    .array(
+      z.strictObject({
+        name: z.string().min(1),
+        type: z.enum(['compute', 'controller']),
+        vcpus: z.number().int().min(0).optional(),
+      }),
+    )
+    .min(1),
   instances: z
     .array(
       z.strictObject({
@@ -44,7 +52,6 @@ export const inventorySchema = z.strictObject({
 });
 
 export type Inventory = z.infer<typeof inventorySchema>;
-
 
 const toHost = (item: Record<string, unknown>): CloudHost => ({
   name: item.name as string,
@@ -72,17 +79,22 @@ export class SimCloud implements CloudDriver {
   /** Replaces the whole simulated cloud with `input` (validated: a bad inventory changes nothing). */
   async load(input: unknown): Promise<Inventory> {
     const parsed = inventorySchema.safeParse(input);
-    if (!parsed.success) throw new ValidationError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    if (!parsed.success)
+      throw new ValidationError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
     const inventory = parsed.data;
     const hostNames = new Set(inventory.hosts.map((host) => host.name));
     const used = new Map<string, number>();
     for (const instance of inventory.instances) {
-      if (!hostNames.has(instance.host)) throw new ValidationError(`instance ${instance.name} is on unknown host ${instance.host}`);
+      if (!hostNames.has(instance.host))
+        throw new ValidationError(`instance ${instance.name} is on unknown host ${instance.host}`);
       used.set(instance.host, (used.get(instance.host) ?? 0) + (instance.vcpus ?? 1));
     }
     const old = [
       ...(await this.queryAll({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': HOST_PK } })),
-      ...(await this.queryAll({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': INSTANCE_PK } })),
+      ...(await this.queryAll({
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': INSTANCE_PK },
+      })),
     ];
     await batchWrite(this.db, this.tableName, deleteRequests(old));
     await batchWrite(
@@ -90,14 +102,14 @@ export class SimCloud implements CloudDriver {
       this.tableName,
       putRequests(
         inventory.hosts.map((host) => ({
-            pk: HOST_PK,
-            sk: host.name,
-            name: host.name,
-            type: host.type,
-            vcpus: host.vcpus ?? 0,
-            used_vcpus: used.get(host.name) ?? 0,
-            disabled: false,
-            maintained: false,
+          pk: HOST_PK,
+          sk: host.name,
+          name: host.name,
+          type: host.type,
+          vcpus: host.vcpus ?? 0,
+          used_vcpus: used.get(host.name) ?? 0,
+          disabled: false,
+          maintained: false,
         })),
       ),
     );
@@ -126,7 +138,10 @@ export class SimCloud implements CloudDriver {
   }
 
   async listHosts(): Promise<CloudHost[]> {
-    const items = await this.queryAll({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': HOST_PK } });
+    const items = await this.queryAll({
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': HOST_PK },
+    });
     return items.map(toHost);
   }
 
@@ -187,11 +202,22 @@ export class SimCloud implements CloudDriver {
   }
 
   /** Places a new instance: on `host` when given (it must be enabled and have room), else anywhere that fits. */
-  async createInstance(input: { name: string; project_id: string; vcpus: number; host?: string }): Promise<CloudInstance> {
+  async createInstance(input: {
+    name: string;
+    project_id: string;
+    vcpus: number;
+    host?: string;
+  }): Promise<CloudInstance> {
     const host = input.host ?? (await this.pickHost(input.vcpus, 'compute'));
     if (!host) throw new ConflictError(`no enabled compute host has ${input.vcpus} free vCPUs`, 'no_capacity');
     await this.reserve(host, input.vcpus);
-    const instance: CloudInstance = { id: randomUUID(), name: input.name, project_id: input.project_id, host, vcpus: input.vcpus };
+    const instance: CloudInstance = {
+      id: randomUUID(),
+      name: input.name,
+      project_id: input.project_id,
+      host,
+      vcpus: input.vcpus,
+    };
     await this.db.send(new PutCommand({ TableName: this.tableName, Item: this.instanceItem(instance) }));
     return instance;
   }
@@ -222,8 +248,11 @@ export class SimCloud implements CloudDriver {
   async moveInstance(id: string, target?: string): Promise<CloudInstance> {
     const instance = await this.getInstance(id);
     if (!instance) throw new NotFoundError(`no instance ${id}`);
-    const to = target ?? (await this.pickHost(instance.vcpus, (await this.getHost(instance.host))?.type ?? 'compute', instance.host));
-    if (!to) throw new ConflictError(`no enabled host has ${instance.vcpus} free vCPUs for instance ${id}`, 'no_capacity');
+    const to =
+      target ??
+      (await this.pickHost(instance.vcpus, (await this.getHost(instance.host))?.type ?? 'compute', instance.host));
+    if (!to)
+      throw new ConflictError(`no enabled host has ${instance.vcpus} free vCPUs for instance ${id}`, 'no_capacity');
     if (to === instance.host) throw new ConflictError(`instance ${id} is already on ${to}`, 'same_host');
     await this.reserve(to, instance.vcpus);
     try {
@@ -238,7 +267,8 @@ export class SimCloud implements CloudDriver {
       );
     } catch (error) {
       await this.release(to, instance.vcpus);
-      if (isConditionFailure(error)) throw new ConflictError(`instance ${id} moved or vanished meanwhile`, 'instance_changed');
+      if (isConditionFailure(error))
+        throw new ConflictError(`instance ${id} moved or vanished meanwhile`, 'instance_changed');
       throw error;
     }
     await this.release(instance.host, instance.vcpus);

@@ -9,7 +9,8 @@ import { httpHandler, json } from '../shared/http.js';
 export const makeHandler = (deps: Deps) =>
   httpHandler(
     { access: 'project', params: z.object({ session_id: sessionIdParam, project_id: projectId }) },
-    async ({ params }) => json(200, { instance_ids: await getProjectInstances(params.session_id, params.project_id, deps) }),
+    async ({ params }) =>
+      json(200, { instance_ids: await getProjectInstances(params.session_id, params.project_id, deps) }),
   );
 
 export const handler = makeHandler(defaultDeps());

@@ -9,11 +9,16 @@ import { logger } from '../shared/observability.js';
 /** PUT /v1/maintenance/{session_id}/{project_id} — a project's ACK/NACK and instance actions. */
 export const makeHandler = (deps: Deps) =>
   httpHandler(
-    { access: 'project', params: z.object({ session_id: sessionIdParam, project_id: projectId }), body: projectReplySchema },
+    {
+      access: 'project',
+      params: z.object({ session_id: sessionIdParam, project_id: projectId }),
+      body: projectReplySchema,
+    },
     async ({ params, body, identity }) => {
       const { latency_ms } = await replyToRound(params.session_id, params.project_id, body, identity.subject, deps);
       // One line per recorded reply: a CloudWatch metric filter turns it into the reply-latency metric.
-      if (latency_ms !== undefined) logger.info('reply recorded', { project_id: params.project_id, reply: body.state, latency_ms });
+      if (latency_ms !== undefined)
+        logger.info('reply recorded', { project_id: params.project_id, reply: body.state, latency_ms });
       return json(200, {});
     },
   );

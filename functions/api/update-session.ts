@@ -7,9 +7,12 @@ import { httpHandler, json } from '../shared/http.js';
 
 /** PUT /v1/maintenance/{session_id} — continue a MAINTENANCE_FAILED session from a state. */
 export const makeHandler = (deps: Deps) =>
-  httpHandler({ access: 'admin', params: z.object({ session_id: sessionIdParam }), body: updateSessionSchema }, async ({ params, body }) => {
-    await continueSession(params.session_id, body, deps);
-    return json(200, {});
-  });
+  httpHandler(
+    { access: 'admin', params: z.object({ session_id: sessionIdParam }), body: updateSessionSchema },
+    async ({ params, body }) => {
+      await continueSession(params.session_id, body, deps);
+      return json(200, {});
+    },
+  );
 
 export const handler = makeHandler(defaultDeps());

@@ -38,7 +38,10 @@ export const getSessionDetail = async (sessionId: string, paging: DetailPaging, 
       session_id: session.session_id,
       state: session.state,
       // The first transition (into MAINTENANCE) records no real previous state.
-      previous_state: session.previous_state && !(session.previous_state === session.state && session.transition_seq === 1) ? session.previous_state : null,
+      previous_state:
+        session.previous_state && !(session.previous_state === session.state && session.transition_seq === 1)
+          ? session.previous_state
+          : null,
       workflow: session.workflow,
       maintenance_at: toFenixTime(session.maintenance_at),
       metadata: session.metadata,
@@ -69,7 +72,12 @@ export const getSessionDetail = async (sessionId: string, paging: DetailPaging, 
       finished_at: host.finished_at ? toFenixTime(host.finished_at) : null,
       blocking_reason:
         host.blocking_reason ??
-        (waiting && round?.host === host.name ? `waiting for ${round.state} replies from ${members.filter((m) => m.status === 'EXPECTED').map((m) => m.project_id).join(', ')}` : null) ??
+        (waiting && round?.host === host.name
+          ? `waiting for ${round.state} replies from ${members
+              .filter((m) => m.status === 'EXPECTED')
+              .map((m) => m.project_id)
+              .join(', ')}`
+          : null) ??
         (failedHost === host.name ? (session.failure?.reason ?? null) : null),
     })),
     projects: projects.map((project) => {

@@ -52,7 +52,13 @@ export const projectUrl = (apiBaseUrl: string, sessionId: string, projectId: str
 
 /** `YYYY-MM-DD HH:MM:SS` (UTC), the Fenix time form of `actions_at` and `reply_at`. */
 const fenixTimeText = z.string().regex(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/, 'a UTC time "YYYY-MM-DD HH:MM:SS"');
-const eventSeq = z.number().int().min(0).describe('Per-session step number: a redelivery or a retried step carries the same value; drop repeats by (session_id, event_seq).');
+const eventSeq = z
+  .number()
+  .int()
+  .min(0)
+  .describe(
+    'Per-session step number: a redelivery or a retried step carries the same value; drop repeats by (session_id, event_seq).',
+  );
 const eventSessionId = z.uuid().describe('The maintenance session.');
 const service = z.literal(EVENT_SOURCE).describe('Always "fenix".');
 
@@ -62,9 +68,13 @@ const roundNotification = z
     session_id: eventSessionId,
     project_id: z.string().min(1).describe('The project (tenant) the notification is for.'),
     state: z.enum(ROUND_STATES).describe('The state the project is asked to answer (ACK_<state> or NACK_<state>).'),
-    instance_ids: z.url().describe('URL of GET /v1/maintenance/{session_id}/{project_id}: the instances this state concerns.'),
+    instance_ids: z
+      .url()
+      .describe('URL of GET /v1/maintenance/{session_id}/{project_id}: the instances this state concerns.'),
     reply_url: z.url().describe('URL of PUT /v1/maintenance/{session_id}/{project_id}, where the reply goes.'),
-    allowed_actions: z.array(z.enum(INSTANCE_ACTIONS)).describe('Instance actions the reply may ask for (empty: none).'),
+    allowed_actions: z
+      .array(z.enum(INSTANCE_ACTIONS))
+      .describe('Instance actions the reply may ask for (empty: none).'),
     actions_at: fenixTimeText.describe('When Fenix starts acting on the instances.'),
     reply_at: fenixTimeText.describe('Reply deadline; a project silent by then fails the session.'),
     metadata: z.record(z.string(), z.unknown()).describe('The session metadata, as given at creation.'),
@@ -129,8 +139,12 @@ export const EVENT_SCHEMAS = {
   'maintenance.scheduled': envelopeOf('maintenance.scheduled', scheduledDetailSchema).describe(
     'Fenix asks a project to act on a maintenance step (or tells it an instance action is done). Sent per project.',
   ),
-  'maintenance.host': envelopeOf('maintenance.host', hostDetailSchema).describe('A host of the session enters or leaves maintenance.'),
-  'maintenance.session': envelopeOf('maintenance.session', sessionDetailSchema).describe('The session entered a new state.'),
+  'maintenance.host': envelopeOf('maintenance.host', hostDetailSchema).describe(
+    'A host of the session enters or leaves maintenance.',
+  ),
+  'maintenance.session': envelopeOf('maintenance.session', sessionDetailSchema).describe(
+    'The session entered a new state.',
+  ),
 } as const;
 export type DetailType = keyof typeof EVENT_SCHEMAS;
 
@@ -138,7 +152,10 @@ export type DetailType = keyof typeof EVENT_SCHEMAS;
  * The JSON Schema of an event type: draft 2020-12 for docs/events/, draft 4 for the EventBridge
  * schema registry (the only JSON Schema draft it takes).
  */
-export const eventJsonSchema = (detailType: DetailType, target: 'draft-2020-12' | 'draft-4' = 'draft-2020-12'): Record<string, unknown> => ({
+export const eventJsonSchema = (
+  detailType: DetailType,
+  target: 'draft-2020-12' | 'draft-4' = 'draft-2020-12',
+): Record<string, unknown> => ({
   ...z.toJSONSchema(EVENT_SCHEMAS[detailType], { target, io: 'output' }),
   title: `Fenix ${detailType} event`,
 });

@@ -12,7 +12,11 @@ export const historyKey = (seq: number, suffix: string): string => `${String(seq
 const describe = (event: FenixEvent): Omit<HistoryEntry, 'at' | 'seq'> => {
   switch (event.detailType) {
     case 'maintenance.session':
-      return { what: 'state', state: event.detail.state, ...(event.detail.previous_state ? { previous_state: event.detail.previous_state } : {}) };
+      return {
+        what: 'state',
+        state: event.detail.state,
+        ...(event.detail.previous_state ? { previous_state: event.detail.previous_state } : {}),
+      };
     case 'maintenance.host':
       return { what: 'host', state: event.detail.state, host: event.detail.host };
     case 'maintenance.scheduled':
@@ -27,12 +31,19 @@ const describe = (event: FenixEvent): Omit<HistoryEntry, 'at' | 'seq'> => {
 };
 
 /** Records each event in the history, then publishes them (the record first: nothing is published unrecorded). */
-export const publish = async (events: FenixEvent[], deps: Pick<Deps, 'store' | 'events'>, details?: Record<string, unknown>): Promise<void> => {
+export const publish = async (
+  events: FenixEvent[],
+  deps: Pick<Deps, 'store' | 'events'>,
+  details?: Record<string, unknown>,
+): Promise<void> => {
   const at = new Date().toISOString();
   await deps.store.putHistory(
     events.map((event) => ({
       session_id: event.detail.session_id,
-      key: historyKey(event.detail.event_seq, event.detailType === 'maintenance.scheduled' ? `event#${event.detail.project_id}` : 'event'),
+      key: historyKey(
+        event.detail.event_seq,
+        event.detailType === 'maintenance.scheduled' ? `event#${event.detail.project_id}` : 'event',
+      ),
       entry: { at, seq: event.detail.event_seq, ...describe(event), ...(details ?? {}) },
     })),
   );

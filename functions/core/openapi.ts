@@ -24,7 +24,10 @@ import { HOST_TYPES, INSTANCE_ACTIONS, ROUND_STATES, SESSION_STATES } from './st
 
 // ---------------------------------------------------------------- response bodies
 
-const fenixTime = z.string().regex(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/).describe('UTC time "YYYY-MM-DD HH:MM:SS"');
+const fenixTime = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/)
+  .describe('UTC time "YYYY-MM-DD HH:MM:SS"');
 const sessionState = z.enum(SESSION_STATES);
 const roundState = z.enum(ROUND_STATES);
 const nullableTime = fenixTime.nullable();
@@ -32,7 +35,11 @@ const nullableTime = fenixTime.nullable();
 const historyEntry = z.strictObject({
   at: fenixTime,
   seq: z.number().int().min(0).describe('The `event_seq` of the step (replies are filed under their round).'),
-  what: z.enum(['state', 'host', 'notification', 'instance_action_done', 'reply']).describe('What happened: a state change, a host entering or leaving maintenance, a notification, an instance action done, a reply.'),
+  what: z
+    .enum(['state', 'host', 'notification', 'instance_action_done', 'reply'])
+    .describe(
+      'What happened: a state change, a host entering or leaving maintenance, a notification, an instance action done, a reply.',
+    ),
   state: z.string().optional(),
   previous_state: z.string().optional(),
   host: z.string().optional(),
@@ -135,7 +142,11 @@ const RESPONSES = {
   SessionDetail: sessionDetailResponse,
   ProjectInstances: z.strictObject({ instance_ids: z.array(z.string()) }),
   Empty: z.strictObject({}),
-  OpenApiDocument: z.looseObject({ openapi: z.string(), info: z.looseObject({}), paths: z.record(z.string(), z.unknown()) }),
+  OpenApiDocument: z.looseObject({
+    openapi: z.string(),
+    info: z.looseObject({}),
+    paths: z.record(z.string(), z.unknown()),
+  }),
 } as const;
 
 /** The error body of every failure: a short code and one human sentence. */
@@ -190,7 +201,14 @@ export const routeDocs = (): RouteDoc[] => [
     ok: 'CreateSessionResponse',
     conflicts: ['host_in_session', 'host_disabled', 'idempotency_key_reused', 'request_in_progress'],
   },
-  { method: 'get', path: '/v1/maintenance', operationId: 'listSessions', summary: 'List the sessions not yet deleted', access: 'admin', ok: 'SessionList' },
+  {
+    method: 'get',
+    path: '/v1/maintenance',
+    operationId: 'listSessions',
+    summary: 'List the sessions not yet deleted',
+    access: 'admin',
+    ok: 'SessionList',
+  },
   {
     method: 'get',
     path: SESSION,
@@ -230,7 +248,8 @@ export const routeDocs = (): RouteDoc[] => [
     path: `${SESSION}/detail`,
     operationId: 'getSessionDetail',
     summary: 'The full session view: hosts, projects, instances, plug-in runs and history',
-    description: 'Instances and history come a page at a time: pass the `*_next` value of one answer to get the next page.',
+    description:
+      'Instances and history come a page at a time: pass the `*_next` value of one answer to get the next page.',
     access: 'admin',
     params: ['session_id'],
     query: detailQuery,
@@ -253,7 +272,7 @@ export const routeDocs = (): RouteDoc[] => [
     operationId: 'putProjectReply',
     summary: "A project's reply (ACK/NACK and instance actions) to the round the session waits on",
     description:
-      'An ACK of PREPARE_MAINTENANCE or PLANNED_MAINTENANCE names an action for each instance on the host being emptied; instances must be the project\'s and actions allowed in the round (400 otherwise). A repeat of an accepted reply answers 200 and changes nothing.',
+      "An ACK of PREPARE_MAINTENANCE or PLANNED_MAINTENANCE names an action for each instance on the host being emptied; instances must be the project's and actions allowed in the round (400 otherwise). A repeat of an accepted reply answers 200 and changes nothing.",
     access: 'project',
     params: ['session_id', 'project_id'],
     body: 'ProjectReply',
@@ -288,18 +307,25 @@ type Json = Record<string, unknown>;
 
 /** A recursive definition zod emits for `z.json()`: named once, shared by every schema using it. */
 const isJsonValue = (schema: Json) =>
-  Array.isArray(schema.anyOf) && schema.anyOf.length === 6 && (schema.anyOf as Json[]).some((branch) => branch.type === 'null');
+  Array.isArray(schema.anyOf) &&
+  schema.anyOf.length === 6 &&
+  (schema.anyOf as Json[]).some((branch) => branch.type === 'null');
 
 /**
  * Converts a zod schema to a JSON Schema 2020-12 object usable inside OpenAPI 3.1: its `$defs` are
  * moved to `components.schemas` (identical ones shared) and every `$ref` rewritten to point there.
  */
 const convert = (owner: string, schema: z.ZodType, io: 'input' | 'output', components: Record<string, Json>): Json => {
-  const { $defs = {}, $schema: _dialect, ...root } = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as Json & {
+  const {
+    $defs = {},
+    $schema: _dialect,
+    ...root
+  } = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as Json & {
     $defs?: Record<string, Json>;
   };
   const names: Record<string, string> = {};
-  for (const [name, def] of Object.entries($defs)) names[name] = isJsonValue(def) ? 'JsonValue' : `${owner}_${name.replace(/^_+/, '')}`;
+  for (const [name, def] of Object.entries($defs))
+    names[name] = isJsonValue(def) ? 'JsonValue' : `${owner}_${name.replace(/^_+/, '')}`;
   const rewrite = (node: unknown): unknown => {
     if (Array.isArray(node)) return node.map(rewrite);
     if (!node || typeof node !== 'object') return node;
@@ -307,7 +333,8 @@ const convert = (owner: string, schema: z.ZodType, io: 'input' | 'output', compo
       Object.entries(node).map(([key, value]) => {
         if (key === '$ref' && typeof value === 'string') {
           if (value === '#') return [key, `#/components/schemas/${owner}`];
-          if (value.startsWith('#/$defs/')) return [key, `#/components/schemas/${names[value.slice('#/$defs/'.length)]}`];
+          if (value.startsWith('#/$defs/'))
+            return [key, `#/components/schemas/${names[value.slice('#/$defs/'.length)]}`];
         }
         return [key, rewrite(value)];
       }),
@@ -317,7 +344,8 @@ const convert = (owner: string, schema: z.ZodType, io: 'input' | 'output', compo
     const target = names[name] as string;
     const body = rewrite(def) as Json;
     const existing = components[target];
-    if (existing && JSON.stringify(existing) !== JSON.stringify(body)) throw new Error(`openapi: two different schemas named ${target}`);
+    if (existing && JSON.stringify(existing) !== JSON.stringify(body))
+      throw new Error(`openapi: two different schemas named ${target}`);
     components[target] = body;
   }
   return rewrite(root) as Json;
@@ -328,12 +356,28 @@ const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 // ---------------------------------------------------------------- the document
 
 const STANDARD_ERRORS = {
-  BadRequest: { status: '400', code: 'invalid_request', description: 'Invalid path, query, header or body; the message names the field.' },
+  BadRequest: {
+    status: '400',
+    code: 'invalid_request',
+    description: 'Invalid path, query, header or body; the message names the field.',
+  },
   Unauthorized: { status: '401', code: 'unauthorized', description: 'No valid bearer token.' },
-  Forbidden: { status: '403', code: 'forbidden', description: 'The token may not call this route (or act for this project).' },
-  NotFound: { status: '404', code: 'not_found', description: 'No such session, or the project has no instances in it.' },
+  Forbidden: {
+    status: '403',
+    code: 'forbidden',
+    description: 'The token may not call this route (or act for this project).',
+  },
+  NotFound: {
+    status: '404',
+    code: 'not_found',
+    description: 'No such session, or the project has no instances in it.',
+  },
   PayloadTooLarge: { status: '413', code: 'payload_too_large', description: 'The request body is over 256 KiB.' },
-  InternalError: { status: '500', code: 'internal_error', description: 'An unexpected failure; the message reveals nothing, the details are logged.' },
+  InternalError: {
+    status: '500',
+    code: 'internal_error',
+    description: 'An unexpected failure; the message reveals nothing, the details are logged.',
+  },
 } as const;
 
 export const OPENAPI_VERSION = '3.1.0';
@@ -348,7 +392,13 @@ export const buildOpenApi = (): Json => {
   for (const [name, error] of Object.entries(STANDARD_ERRORS)) {
     responses[name] = {
       description: error.description,
-      ...(error.status === '401' ? { headers: { 'WWW-Authenticate': { description: 'Always `Bearer`.', schema: { type: 'string', const: 'Bearer' } } } } : {}),
+      ...(error.status === '401'
+        ? {
+            headers: {
+              'WWW-Authenticate': { description: 'Always `Bearer`.', schema: { type: 'string', const: 'Bearer' } },
+            },
+          }
+        : {}),
       content: { 'application/json': { schema: convert(`${name}Error`, errorBody([error.code]), 'output', schemas) } },
     };
   }
@@ -358,15 +408,31 @@ export const buildOpenApi = (): Json => {
     const parameters: Json[] = [];
     for (const name of route.params ?? []) {
       const param = PARAMS[name];
-      parameters.push({ name, in: 'path', required: true, description: param.description, schema: convert(name, param.schema, 'input', schemas) });
+      parameters.push({
+        name,
+        in: 'path',
+        required: true,
+        description: param.description,
+        schema: convert(name, param.schema, 'input', schemas),
+      });
     }
     for (const [name, schema] of Object.entries(route.headers ?? {})) {
       const inner = schema instanceof z.ZodOptional ? (schema.unwrap() as z.ZodType) : schema;
-      parameters.push({ name, in: 'header', required: !(schema instanceof z.ZodOptional), schema: convert(name, inner, 'input', schemas) });
+      parameters.push({
+        name,
+        in: 'header',
+        required: !(schema instanceof z.ZodOptional),
+        schema: convert(name, inner, 'input', schemas),
+      });
     }
     for (const [name, schema] of Object.entries(route.query?.shape ?? {})) {
       const converted = convert(name, schema as z.ZodType, 'input', schemas);
-      parameters.push({ name, in: 'query', required: !(schema as z.ZodType).safeParse(undefined).success, schema: converted });
+      parameters.push({
+        name,
+        in: 'query',
+        required: !(schema as z.ZodType).safeParse(undefined).success,
+        schema: converted,
+      });
     }
     const statuses: Record<string, Json> = {
       '200': { description: 'OK', content: { 'application/json': { schema: ref(route.ok) } } },
@@ -378,7 +444,11 @@ export const buildOpenApi = (): Json => {
     if (route.conflicts) {
       statuses['409'] = {
         description: `Conflicts with the current state; \`error\` is one of ${route.conflicts.map((code) => `\`${code}\``).join(', ')}.`,
-        content: { 'application/json': { schema: convert(`${route.operationId}Conflict`, errorBody(route.conflicts), 'output', schemas) } },
+        content: {
+          'application/json': {
+            schema: convert(`${route.operationId}Conflict`, errorBody(route.conflicts), 'output', schemas),
+          },
+        },
       };
     }
     statuses['413'] = { $ref: '#/components/responses/PayloadTooLarge' };
@@ -389,7 +459,9 @@ export const buildOpenApi = (): Json => {
       description: [route.description, ACCESS_TEXT[route.access]].filter(Boolean).join('\n\n'),
       'x-fenix-access': route.access,
       ...(parameters.length ? { parameters } : {}),
-      ...(route.body ? { requestBody: { required: true, content: { 'application/json': { schema: ref(route.body) } } } } : {}),
+      ...(route.body
+        ? { requestBody: { required: true, content: { 'application/json': { schema: ref(route.body) } } } }
+        : {}),
       responses: statuses,
     };
     (paths[route.path] ??= {})[route.method] = operation;
@@ -412,7 +484,13 @@ export const buildOpenApi = (): Json => {
     paths,
     components: {
       securitySchemes: {
-        bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A JWT from the deployment issuer (Cognito by default); locally `npm run --silent token -- --admin`.' },
+        bearerAuth: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description:
+            'A JWT from the deployment issuer (Cognito by default); locally `npm run --silent token -- --admin`.',
+        },
       },
       schemas,
       responses,

@@ -1,5 +1,16 @@
 import type { FenixEvent } from './events.js';
-import type { CloudHost, CloudInstance, HistoryEntry, PluginRun, Round, RoundMember, Session, SessionHost, SessionInstance, SessionProject } from './model.js';
+import type {
+  CloudHost,
+  CloudInstance,
+  HistoryEntry,
+  PluginRun,
+  Round,
+  RoundMember,
+  Session,
+  SessionHost,
+  SessionInstance,
+  SessionProject,
+} from './model.js';
 import type { InstanceAction } from './states.js';
 
 /** Persistence of sessions and everything that hangs off them. */
@@ -12,7 +23,10 @@ export interface SessionStore {
    * Claims an Idempotency-Key for a request (by its hash). Answers `claimed`, or what an earlier
    * request with the same key recorded: its hash and, once it finished, the session it created.
    */
-  claimIdempotencyKey(key: string, requestHash: string): Promise<{ claimed: true } | { claimed: false; requestHash: string; sessionId?: string }>;
+  claimIdempotencyKey(
+    key: string,
+    requestHash: string,
+  ): Promise<{ claimed: true } | { claimed: false; requestHash: string; sessionId?: string }>;
   completeIdempotencyKey(key: string, sessionId: string): Promise<void>;
   releaseIdempotencyKey(key: string): Promise<void>;
   getSession(sessionId: string): Promise<Session | undefined>;
@@ -34,12 +48,21 @@ export interface SessionStore {
     options?: { reenter?: boolean },
   ): Promise<{ session: Session; previous: Session['state'] | null; seq: number }>;
   /** Atomically adds `by` to a numeric session field; returns the new value. */
-  increment(sessionId: string, field: 'scale_in_rounds' | 'empty_checks' | 'maintained_count', by?: number): Promise<number>;
+  increment(
+    sessionId: string,
+    field: 'scale_in_rounds' | 'empty_checks' | 'maintained_count',
+    by?: number,
+  ): Promise<number>;
   /**
    * Returns the first `event_seq` recorded under `field` of a host or round item, reserving `count`
    * new ones on the first call: the outbox that makes a retried step re-send the same events.
    */
-  stampEventSeq(sessionId: string, item: { host: string } | { round: number }, field: string, count?: number): Promise<number>;
+  stampEventSeq(
+    sessionId: string,
+    item: { host: string } | { round: number },
+    field: string,
+    count?: number,
+  ): Promise<number>;
   /** Removes every record of the session. */
   deleteSession(sessionId: string): Promise<void>;
 
@@ -55,10 +78,20 @@ export interface SessionStore {
   putInstances(sessionId: string, instances: SessionInstance[]): Promise<void>;
   deleteInstances(sessionId: string, instances: SessionInstance[]): Promise<void>;
   listInstances(sessionId: string): Promise<SessionInstance[]>;
-  updateInstance(sessionId: string, projectId: string, instanceId: string, changes: Partial<SessionInstance>): Promise<void>;
+  updateInstance(
+    sessionId: string,
+    projectId: string,
+    instanceId: string,
+    changes: Partial<SessionInstance>,
+  ): Promise<void>;
   putHistory(entries: { session_id: string; key: string; entry: HistoryEntry }[]): Promise<void>;
   /** A page of a session's list (history, instances), in key order; `next` continues it. */
-  page<T>(sessionId: string, list: 'history' | 'instances', limit: number, next?: string): Promise<{ items: T[]; next?: string }>;
+  page<T>(
+    sessionId: string,
+    list: 'history' | 'instances',
+    limit: number,
+    next?: string,
+  ): Promise<{ items: T[]; next?: string }>;
   putPluginRun(run: PluginRun): Promise<void>;
   listPluginRuns(sessionId: string): Promise<PluginRun[]>;
   putProjects(sessionId: string, projects: SessionProject[]): Promise<void>;

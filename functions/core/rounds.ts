@@ -45,7 +45,8 @@ export const getProjectInstances = async (sessionId: string, projectId: string, 
 
 const sameReply = (member: RoundMember, reply: ProjectReply): boolean =>
   member.reply_state === reply.state &&
-  JSON.stringify(Object.entries(member.instance_actions ?? {}).sort()) === JSON.stringify(Object.entries(reply.instance_actions).sort());
+  JSON.stringify(Object.entries(member.instance_actions ?? {}).sort()) ===
+    JSON.stringify(Object.entries(reply.instance_actions).sort());
 
 /**
  * `PUT /v1/maintenance/{s}/{p}`: records a project's reply to the round the session waits on.
@@ -65,11 +66,15 @@ export const replyToRound = async (
   deps: Deps,
 ): Promise<{ latency_ms?: number }> => {
   const { store } = deps;
-  const [session, project] = await Promise.all([getSessionOrThrow(sessionId, { store }), store.getProject(sessionId, projectId)]);
+  const [session, project] = await Promise.all([
+    getSessionOrThrow(sessionId, { store }),
+    store.getProject(sessionId, projectId),
+  ]);
   if (!project) throw new NotFoundError(`project ${projectId} has no instances in session ${sessionId}`);
   const round = await currentRound(session, deps);
   const answered = parseReplyState(reply.state);
-  if (!round) throw new ConflictError(`session ${sessionId} is not waiting for replies (state ${session.state})`, 'not_waiting');
+  if (!round)
+    throw new ConflictError(`session ${sessionId} is not waiting for replies (state ${session.state})`, 'not_waiting');
   if (answered.state !== round.state) {
     throw new ConflictError(
       `session ${sessionId} waits for ACK_${round.state} or NACK_${round.state}, not ${reply.state}`,
@@ -77,13 +82,20 @@ export const replyToRound = async (
     );
   }
   const member = await deps.store.getMember(sessionId, round.seq, projectId);
-  if (!member) throw new ConflictError(`project ${projectId} is not asked to reply in this round of ${round.state}`, 'not_expected');
+  if (!member)
+    throw new ConflictError(
+      `project ${projectId} is not asked to reply in this round of ${round.state}`,
+      'not_expected',
+    );
 
   await validateInstanceActions(session, round, projectId, reply, answered.verdict, deps);
 
   if (member.status === 'REPLIED') {
     if (!sameReply(member, reply)) {
-      throw new ConflictError(`project ${projectId} already replied ${member.reply_state} in this round`, 'already_replied');
+      throw new ConflictError(
+        `project ${projectId} already replied ${member.reply_state} in this round`,
+        'already_replied',
+      );
     }
     // An identical repeat changes nothing, but finishes what a crashed first try may have left undone.
     await settleRound(round, deps);
@@ -102,7 +114,8 @@ export const replyToRound = async (
     // Lost a race: with our own duplicate (same reply → fine) or with the deadline (→ 409).
     const now = await deps.store.getMember(sessionId, round.seq, projectId);
     if (now?.status === 'REPLIED' && sameReply(now, reply)) return settleRound(round, deps).then(() => ({}));
-    if (now?.status === 'REPLIED') throw new ConflictError(`project ${projectId} already replied ${now.reply_state}`, 'already_replied');
+    if (now?.status === 'REPLIED')
+      throw new ConflictError(`project ${projectId} already replied ${now.reply_state}`, 'already_replied');
     throw new ConflictError(`the reply window of this ${round.state} round has closed`, 'round_closed');
   }
   await recordInHistory(round, projectId, reply, repliedBy, now, deps);
@@ -112,7 +125,14 @@ export const replyToRound = async (
 };
 
 /** Files the reply in the session history, after its round's notifications. */
-const recordInHistory = async (round: Round, projectId: string, reply: ProjectReply, repliedBy: string, at: string, deps: Deps) => {
+const recordInHistory = async (
+  round: Round,
+  projectId: string,
+  reply: ProjectReply,
+  repliedBy: string,
+  at: string,
+  deps: Deps,
+) => {
   const seq = (round.first_event_seq ?? 0) + Math.max(0, round.expected_count - 1);
   await deps.store.putHistory([
     {
@@ -148,7 +168,9 @@ const validateInstanceActions = async (
   const allowed = ALLOWED_ACTIONS[round.state];
   for (const [instanceId, action] of named) {
     if (!known.has(instanceId)) {
-      throw new ValidationError(`instance_actions: instance ${instanceId} is not an instance of project ${projectId} in this session`);
+      throw new ValidationError(
+        `instance_actions: instance ${instanceId} is not an instance of project ${projectId} in this session`,
+      );
     }
     if (!allowed.includes(action)) {
       throw new ValidationError(
@@ -157,7 +179,9 @@ const validateInstanceActions = async (
     }
   }
   if (needsActions) {
-    const missing = concernedInstances(instances, round).filter((instance) => !(instance.instance_id in reply.instance_actions));
+    const missing = concernedInstances(instances, round).filter(
+      (instance) => !(instance.instance_id in reply.instance_actions),
+    );
     if (missing.length > 0) {
       throw new ValidationError(
         `instance_actions: every instance on ${round.host} needs an action; missing ${missing.map((i) => i.instance_id).join(', ')}`,
@@ -198,7 +222,8 @@ export const openRound = async (
 ): Promise<Round> => {
   const existing = await currentRound(session, deps);
   // A retried task finds the round it opened before, still open, and reuses it.
-  if (existing && existing.status === 'OPEN' && existing.state === state && existing.host === options.host) return existing;
+  if (existing && existing.status === 'OPEN' && existing.state === state && existing.host === options.host)
+    return existing;
   const now = deps.clock.now();
   const window = replyWindowSeconds(state, deps);
   const deadline = addSeconds(now, window);
@@ -231,10 +256,14 @@ export const awaitRound = async (sessionId: string, seq: number, token: string, 
   const session = await getSessionOrThrow(sessionId, deps);
   const round = await deps.store.getRound(sessionId, seq);
   if (!round) throw new NotFoundError(`round ${seq} of session ${sessionId} does not exist`);
-  const firstSeq = round.first_event_seq ?? (await deps.store.allocateEventSeq(sessionId, Math.max(1, round.expected_count)));
+  const firstSeq =
+    round.first_event_seq ?? (await deps.store.allocateEventSeq(sessionId, Math.max(1, round.expected_count)));
   const withToken = await deps.store.setRoundToken(sessionId, seq, token, firstSeq);
   const members = await deps.store.listMembers(sessionId, seq);
-  await publish(members.map((member) => scheduledEvent(session, withToken, member, deps)), deps);
+  await publish(
+    members.map((member) => scheduledEvent(session, withToken, member, deps)),
+    deps,
+  );
   if (withToken.status === 'CLOSED') await settleRound(withToken, deps);
 };
 
@@ -279,4 +308,3 @@ export const expireRound = async (
   const round = await deps.store.getRound(sessionId, seq);
   return { outcome: round?.outcome ?? outcome, silent };
 };
-

@@ -19,7 +19,10 @@ const name = (what: string, max: number) =>
 export const hostName = name('host name', 255);
 export const projectId = name('project_id', 64);
 export const instanceId = name('instance id', 128);
-export const pluginName = name('plugin', 64).regex(/^[a-z0-9_-]+$/, 'plugin must be lower-case letters, digits, _ or -');
+export const pluginName = name('plugin', 64).regex(
+  /^[a-z0-9_-]+$/,
+  'plugin must be lower-case letters, digits, _ or -',
+);
 
 /** The optional `Idempotency-Key` header of session creation. */
 export const idempotencyKey = z
@@ -61,7 +64,9 @@ export const createSessionSchema = z.strictObject({
     .max(MAX_HOSTS, `at most ${MAX_HOSTS} hosts per session`)
     .refine((hosts) => new Set(hosts).size === hosts.length, 'hosts must not repeat a name')
     .default([]),
-  workflow: z.literal('default', { error: 'workflow must be "default" (the only workflow installed)' }).default('default'),
+  workflow: z
+    .literal('default', { error: 'workflow must be "default" (the only workflow installed)' })
+    .default('default'),
   metadata: metadata.default({}),
   download: z.array(z.string().max(2048, 'download entries must be at most 2048 characters')).max(100).optional(),
   actions: z.array(actionPluginSchema).max(100).default([]),
@@ -79,7 +84,9 @@ export const RESUMABLE_STATES = [
 ] as const;
 
 export const updateSessionSchema = z.strictObject({
-  state: z.enum(RESUMABLE_STATES, { error: `state must be one of ${RESUMABLE_STATES.join(', ')} (the state to continue from)` }),
+  state: z.enum(RESUMABLE_STATES, {
+    error: `state must be one of ${RESUMABLE_STATES.join(', ')} (the state to continue from)`,
+  }),
   maintenance_at: fenixTime.optional(),
   metadata: metadata.optional(),
 });
@@ -93,7 +100,10 @@ export const projectReplySchema = z.strictObject({
     .max(64)
     .regex(REPLY_STATE, `state must be ACK_ or NACK_ followed by one of ${ROUND_STATES.join(', ')}`),
   instance_actions: z
-    .record(instanceId, z.enum(INSTANCE_ACTIONS, { error: `each action must be one of ${INSTANCE_ACTIONS.join(', ')}` }))
+    .record(
+      instanceId,
+      z.enum(INSTANCE_ACTIONS, { error: `each action must be one of ${INSTANCE_ACTIONS.join(', ')}` }),
+    )
     .refine((value) => Object.keys(value).length <= 10000, 'at most 10000 instance actions')
     .default({}),
 });
@@ -129,7 +139,11 @@ const limit = (name: string, fallback: number) =>
     .min(1, `${name} must be at least 1`)
     .max(1000, `${name} must be at most 1000`)
     .default(fallback);
-const token = z.string().max(2048).regex(/^[A-Za-z0-9_-]+$/, 'not a page token').optional();
+const token = z
+  .string()
+  .max(2048)
+  .regex(/^[A-Za-z0-9_-]+$/, 'not a page token')
+  .optional();
 
 export const detailQuery = z.strictObject({
   instances_limit: limit('instances_limit', 500),

@@ -28,9 +28,16 @@ export const createSessionOnce = async (
   const claim = await deps.store.claimIdempotencyKey(idempotencyKey, requestHash);
   if (!claim.claimed) {
     if (claim.requestHash !== requestHash) {
-      throw new ConflictError('this Idempotency-Key was already used with a different request body', 'idempotency_key_reused');
+      throw new ConflictError(
+        'this Idempotency-Key was already used with a different request body',
+        'idempotency_key_reused',
+      );
     }
-    if (!claim.sessionId) throw new ConflictError('a request with this Idempotency-Key is still being processed; retry shortly', 'request_in_progress');
+    if (!claim.sessionId)
+      throw new ConflictError(
+        'a request with this Idempotency-Key is still being processed; retry shortly',
+        'request_in_progress',
+      );
     return { session_id: claim.sessionId };
   }
   try {
@@ -49,7 +56,9 @@ export const createSession = async (request: CreateSessionRequest, deps: Deps): 
   request.actions.forEach((action, index) => {
     if (!(action.plugin in deps.settings.plugins)) {
       const installed = Object.keys(deps.settings.plugins).sort().join(', ') || 'none';
-      throw new ValidationError(`actions.${index}.plugin: no plug-in named ${action.plugin} is installed (installed: ${installed})`);
+      throw new ValidationError(
+        `actions.${index}.plugin: no plug-in named ${action.plugin} is installed (installed: ${installed})`,
+      );
     }
   });
   const hosts = await resolveHosts(request.hosts, deps);
@@ -86,11 +95,16 @@ export const createSession = async (request: CreateSessionRequest, deps: Deps): 
 
 const resolveHosts = async (names: string[], deps: Deps): Promise<SessionHost[]> => {
   if (names.length === 0) {
-    const discovered = (await deps.cloud.listHosts()).filter((host) => host.type === 'compute' || host.type === 'controller');
+    const discovered = (await deps.cloud.listHosts()).filter(
+      (host) => host.type === 'compute' || host.type === 'controller',
+    );
     if (discovered.length === 0) throw new ValidationError('hosts: none given and the cloud has no hosts to discover');
     const disabled = discovered.filter((host) => host.disabled);
     if (disabled.length > 0) {
-      throw new ConflictError(`host ${disabled[0]?.name} is already disabled; enable it or name the hosts explicitly`, 'host_disabled');
+      throw new ConflictError(
+        `host ${disabled[0]?.name} is already disabled; enable it or name the hosts explicitly`,
+        'host_disabled',
+      );
     }
     return discovered.map((host) => ({ name: host.name, type: host.type, disabled: false, maintained: false }));
   }
@@ -161,9 +175,14 @@ export const continueSession = async (sessionId: string, request: UpdateSessionR
     );
   }
   const hosts = await deps.store.listHosts(sessionId);
-  const started = hosts.some((host) => host.disabled || host.maintained || host.phase === 'IN_MAINTENANCE' || host.phase === 'FAILED');
+  const started = hosts.some(
+    (host) => host.disabled || host.maintained || host.phase === 'IN_MAINTENANCE' || host.phase === 'FAILED',
+  );
   if (started && (request.maintenance_at !== undefined || request.metadata !== undefined)) {
-    throw new ConflictError('maintenance_at and metadata can change only before host work has started', 'host_work_started');
+    throw new ConflictError(
+      'maintenance_at and metadata can change only before host work has started',
+      'host_work_started',
+    );
   }
   const maintenanceAt = request.maintenance_at ? parseFenixTime(request.maintenance_at) : undefined;
   await deps.store.lockHosts(
@@ -171,7 +190,10 @@ export const continueSession = async (sessionId: string, request: UpdateSessionR
     hosts.map((host) => host.name),
   );
   for (const host of hosts.filter((h) => h.phase === 'FAILED')) {
-    await deps.store.updateHost(sessionId, host.name, { phase: host.maintained ? 'MAINTAINED' : 'PENDING', blocking_reason: '' });
+    await deps.store.updateHost(sessionId, host.name, {
+      phase: host.maintained ? 'MAINTAINED' : 'PENDING',
+      blocking_reason: '',
+    });
   }
   const moved = await moveTo(sessionId, request.state, deps, {
     failure: undefined,

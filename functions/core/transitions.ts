@@ -6,24 +6,32 @@ import type { SessionState } from './states.js';
 /** Session state changes: every one is persisted, stamped with an event_seq and announced. */
 
 export const percentDone = (session: Session): number =>
-  session.state === 'MAINTENANCE_DONE' ? 100 : Math.floor((100 * (session.maintained_count ?? 0)) / Math.max(1, session.host_count));
+  session.state === 'MAINTENANCE_DONE'
+    ? 100
+    : Math.floor((100 * (session.maintained_count ?? 0)) / Math.max(1, session.host_count));
 
 /** Enters `to`, then publishes `maintenance.session` with the seq stamped on the step. */
-export const moveTo = async (sessionId: string, to: SessionState, deps: Deps, changes: Partial<Session> = {}, reenter = false): Promise<Session> => {
+export const moveTo = async (
+  sessionId: string,
+  to: SessionState,
+  deps: Deps,
+  changes: Partial<Session> = {},
+  reenter = false,
+): Promise<Session> => {
   const { session, previous, seq } = await deps.store.transition(sessionId, to, { ...changes }, { reenter });
   await publish(
     [
-    {
-      detailType: 'maintenance.session',
-      detail: {
-        service: 'fenix',
-        session_id: sessionId,
-        state: session.state,
-        previous_state: previous,
-        percent_done: percentDone(session),
-        event_seq: seq,
+      {
+        detailType: 'maintenance.session',
+        detail: {
+          service: 'fenix',
+          session_id: sessionId,
+          state: session.state,
+          previous_state: previous,
+          percent_done: percentDone(session),
+          event_seq: seq,
+        },
       },
-    },
     ],
     deps,
     session.failure && to === 'MAINTENANCE_FAILED' ? { reason: session.failure.reason } : undefined,
@@ -44,4 +52,3 @@ export const failSession = async (
   }
   return { next: 'MAINTENANCE_FAILED', reason };
 };
-

@@ -2,7 +2,15 @@ import type { Deps } from './deps.js';
 import { publish } from './history.js';
 import { ConflictError } from './errors.js';
 import { type FenixEvent, projectUrl } from './events.js';
-import type { CloudHost, CloudInstance, Round, Session, SessionHost, SessionInstance, SessionProject } from './model.js';
+import type {
+  CloudHost,
+  CloudInstance,
+  Round,
+  Session,
+  SessionHost,
+  SessionInstance,
+  SessionProject,
+} from './model.js';
 import { pickTarget } from './placement.js';
 import { awaitRound, currentRound, expireRound, openRound, secondsLeft } from './rounds.js';
 import type { ActionPlugin } from './schemas.js';
@@ -78,7 +86,13 @@ const projectsWithInstances = (instances: SessionInstance[], host?: string): str
 // ---------------------------------------------------------------- entering a state
 
 /** Opens the round of `state`, or skips it when nobody is concerned. */
-const roundStep = async (session: Session, state: RoundState, projects: string[], deps: Deps, options: { host?: string; actionsAt?: Date } = {}): Promise<Step> => {
+const roundStep = async (
+  session: Session,
+  state: RoundState,
+  projects: string[],
+  deps: Deps,
+  options: { host?: string; actionsAt?: Date } = {},
+): Promise<Step> => {
   if (projects.length === 0) return { next: 'SKIP', round_seq: 0 };
   const resumed = await resumedRoundStep(session, state, deps);
   if (resumed) return resumed;
@@ -88,9 +102,13 @@ const roundStep = async (session: Session, state: RoundState, projects: string[]
 
 /** The compute to empty in PREPARE: the least loaded not yet maintained (Fenix's heuristic, minus floating IPs). */
 const hostToEmpty = async (hosts: SessionHost[], deps: Deps) => {
-  const candidates = (await deps.cloud.getHosts(computes(hosts).filter((h) => !h.maintained).map((h) => h.name))).filter(
-    (host) => host !== undefined,
-  );
+  const candidates = (
+    await deps.cloud.getHosts(
+      computes(hosts)
+        .filter((h) => !h.maintained)
+        .map((h) => h.name),
+    )
+  ).filter((host) => host !== undefined);
   candidates.sort((a, b) => a.used_vcpus - b.used_vcpus || a.name.localeCompare(b.name));
   return candidates[0];
 };
@@ -104,14 +122,21 @@ const resumedRoundStep = async (session: Session, state: SessionState, deps: Dep
   if (!(ROUND_STATES as readonly string[]).includes(state)) return undefined;
   const round = await roundOfThisStep(session, state as RoundState, deps);
   if (!round) return undefined;
-  if (round.status === 'CLOSED') return { next: 'SKIP', round_seq: round.seq, ...(round.host ? { host: round.host } : {}) };
-  return { next: 'AWAIT', round_seq: round.seq, timeout_seconds: secondsLeft(round, deps), ...(round.host ? { host: round.host } : {}) };
+  if (round.status === 'CLOSED')
+    return { next: 'SKIP', round_seq: round.seq, ...(round.host ? { host: round.host } : {}) };
+  return {
+    next: 'AWAIT',
+    round_seq: round.seq,
+    timeout_seconds: secondsLeft(round, deps),
+    ...(round.host ? { host: round.host } : {}),
+  };
 };
 
 export const enter = async (sessionId: string, state: SessionState, deps: WorkflowDeps): Promise<Step> => {
   const current = await getSessionOrThrow(sessionId, deps);
   if (current.state === 'MAINTENANCE_FAILED' || current.state === 'MAINTENANCE_DONE') return { next: current.state };
-  const session = current.state === state && current.transition_seq !== undefined ? current : await moveTo(sessionId, state, deps);
+  const session =
+    current.state === state && current.transition_seq !== undefined ? current : await moveTo(sessionId, state, deps);
   const resumed = await resumedRoundStep(session, state, deps);
   if (resumed) return resumed;
   switch (state) {
@@ -125,14 +150,25 @@ export const enter = async (sessionId: string, state: SessionState, deps: Workfl
           deps,
         );
       }
-      return roundStep(session, state, projectsWithInstances(instances), deps, { actionsAt: new Date(session.maintenance_at) });
+      return roundStep(session, state, projectsWithInstances(instances), deps, {
+        actionsAt: new Date(session.maintenance_at),
+      });
     }
     case 'SCALE_IN': {
       const rounds = await deps.store.increment(sessionId, 'scale_in_rounds');
       if (rounds > deps.workflow.maxScaleInRounds) {
-        return failSession(sessionId, `no host could be emptied after ${deps.workflow.maxScaleInRounds} SCALE_IN rounds`, deps);
+        return failSession(
+          sessionId,
+          `no host could be emptied after ${deps.workflow.maxScaleInRounds} SCALE_IN rounds`,
+          deps,
+        );
       }
-      return roundStep(session, state, (await deps.store.listProjects(sessionId)).filter((p) => p.instance_count > 0).map((p) => p.project_id), deps);
+      return roundStep(
+        session,
+        state,
+        (await deps.store.listProjects(sessionId)).filter((p) => p.instance_count > 0).map((p) => p.project_id),
+        deps,
+      );
     }
     case 'PREPARE_MAINTENANCE':
     case 'PLANNED_MAINTENANCE': {
@@ -149,7 +185,12 @@ export const enter = async (sessionId: string, state: SessionState, deps: Workfl
     }
     case 'MAINTENANCE_COMPLETE': {
       await refreshSnapshot(sessionId, deps);
-      return roundStep(session, state, (await deps.store.listProjects(sessionId)).map((p) => p.project_id), deps);
+      return roundStep(
+        session,
+        state,
+        (await deps.store.listProjects(sessionId)).map((p) => p.project_id),
+        deps,
+      );
     }
     case 'START_MAINTENANCE': {
       // First pass: disable every session compute, so moved instances can land only on hosts
@@ -179,21 +220,30 @@ const roundOfThisStep = async (session: Session, state: RoundState, deps: Deps):
 
 export const afterRound = async (sessionId: string, state: RoundState, deps: WorkflowDeps): Promise<Step> => {
   const session = await getSessionOrThrow(sessionId, deps);
-  if (session.state !== state) return { next: session.state === 'MAINTENANCE_FAILED' ? 'MAINTENANCE_FAILED' : 'UNEXPECTED' };
+  if (session.state !== state)
+    return { next: session.state === 'MAINTENANCE_FAILED' ? 'MAINTENANCE_FAILED' : 'UNEXPECTED' };
   const round = await roundOfThisStep(session, state, deps);
   if (round) {
     const decided = round.status === 'CLOSED' ? round.outcome : undefined;
     const members = await deps.store.listMembers(sessionId, round.seq);
     const nacked = members.filter((m) => m.reply_state?.startsWith('NACK_')).map((m) => m.project_id);
     if (nacked.length > 0 || decided === 'NACK') {
-      return failSession(sessionId, `${state}: project ${nacked.join(', ')} replied NACK_${state}`, deps, { nacked_by: nacked, round: round.seq });
+      return failSession(sessionId, `${state}: project ${nacked.join(', ')} replied NACK_${state}`, deps, {
+        nacked_by: nacked,
+        round: round.seq,
+      });
     }
     const silent = members.filter((m) => m.status !== 'REPLIED').map((m) => m.project_id);
     if (silent.length > 0 || decided === 'TIMEOUT') {
-      return failSession(sessionId, `${state}: no reply before ${round.deadline} from project ${silent.join(', ')}`, deps, {
-        silent_projects: silent,
-        round: round.seq,
-      });
+      return failSession(
+        sessionId,
+        `${state}: no reply before ${round.deadline} from project ${silent.join(', ')}`,
+        deps,
+        {
+          silent_projects: silent,
+          round: round.seq,
+        },
+      );
     }
   }
   switch (state) {
@@ -212,7 +262,10 @@ export const afterRound = async (sessionId: string, state: RoundState, deps: Wor
       return round?.host ? executeActions(session, round, deps) : emptied(sessionId, state, deps);
     case 'MAINTENANCE_COMPLETE':
       await moveTo(sessionId, 'MAINTENANCE_DONE', deps);
-      await deps.store.releaseHosts(sessionId, (await deps.store.listHosts(sessionId)).map((h) => h.name));
+      await deps.store.releaseHosts(
+        sessionId,
+        (await deps.store.listHosts(sessionId)).map((h) => h.name),
+      );
       return { next: 'MAINTENANCE_DONE' };
   }
 };
@@ -224,9 +277,15 @@ export const afterRound = async (sessionId: string, state: RoundState, deps: Wor
  * and counted only the session's.
  */
 export const chooseNext = async (sessionId: string, deps: Deps): Promise<Step> => {
-  const pending = new Set(computes(await deps.store.listHosts(sessionId)).filter((h) => !h.maintained).map((h) => h.name));
+  const pending = new Set(
+    computes(await deps.store.listHosts(sessionId))
+      .filter((h) => !h.maintained)
+      .map((h) => h.name),
+  );
   const cloud = (await deps.cloud.listHosts()).filter((host) => host.type === 'compute');
-  const candidates = cloud.filter((host) => pending.has(host.name)).sort((a, b) => a.used_vcpus - b.used_vcpus || a.name.localeCompare(b.name));
+  const candidates = cloud
+    .filter((host) => pending.has(host.name))
+    .sort((a, b) => a.used_vcpus - b.used_vcpus || a.name.localeCompare(b.name));
   const candidate = candidates[0];
   if (!candidate || candidate.used_vcpus === 0) return { next: 'START_MAINTENANCE' };
   const free = cloud
@@ -235,7 +294,12 @@ export const chooseNext = async (sessionId: string, deps: Deps): Promise<Step> =
   return { next: free >= candidate.used_vcpus ? 'PREPARE_MAINTENANCE' : 'SCALE_IN' };
 };
 
-const actionDoneEvent = (session: Session, instance: Pick<SessionInstance, 'instance_id' | 'project_id'>, seq: number, deps: Deps): FenixEvent => ({
+const actionDoneEvent = (
+  session: Session,
+  instance: Pick<SessionInstance, 'instance_id' | 'project_id'>,
+  seq: number,
+  deps: Deps,
+): FenixEvent => ({
   detailType: 'maintenance.scheduled',
   detail: {
     service: 'fenix',
@@ -263,10 +327,19 @@ const executeActions = async (session: Session, round: Round, deps: WorkflowDeps
   const host = round.host as string;
   const members = await deps.store.listMembers(session.session_id, round.seq);
   const asked = members.flatMap((member) =>
-    Object.entries(member.instance_actions ?? {}).map(([instance_id, action]) => ({ instance_id, project_id: member.project_id, action })),
+    Object.entries(member.instance_actions ?? {}).map(([instance_id, action]) => ({
+      instance_id,
+      project_id: member.project_id,
+      action,
+    })),
   );
   const onHost = new Map((await deps.cloud.listInstancesOnHost(host)).map((i) => [i.id, i]));
-  const firstSeq = await deps.store.stampEventSeq(session.session_id, { round: round.seq }, 'actions_first_event_seq', Math.max(1, asked.length));
+  const firstSeq = await deps.store.stampEventSeq(
+    session.session_id,
+    { round: round.seq },
+    'actions_first_event_seq',
+    Math.max(1, asked.length),
+  );
   const hosts = await deps.cloud.listHosts();
   const type = hosts.find((h) => h.name === host)?.type ?? 'compute';
   for (const [index, { instance_id, project_id, action }] of asked.entries()) {
@@ -282,9 +355,18 @@ const executeActions = async (session: Session, round: Round, deps: WorkflowDeps
       else target = await migrate(instance, hosts, type, deps);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      return cannotEmpty(session.session_id, round.state, `${action} of instance ${instance_id} failed: ${message}`, deps);
+      return cannotEmpty(
+        session.session_id,
+        round.state,
+        `${action} of instance ${instance_id} failed: ${message}`,
+        deps,
+      );
     }
-    await deps.store.updateInstance(session.session_id, project_id, instance_id, { action, action_done: true, ...(target ? { host: target } : {}) });
+    await deps.store.updateInstance(session.session_id, project_id, instance_id, {
+      action,
+      action_done: true,
+      ...(target ? { host: target } : {}),
+    });
     // Told at once, not at the end of the host: the owner may be waiting to re-point traffic.
     await publish([actionDoneEvent(session, { instance_id, project_id }, firstSeq + index, deps)], deps);
   }
@@ -292,7 +374,12 @@ const executeActions = async (session: Session, round: Round, deps: WorkflowDeps
 };
 
 /** Moves an instance to the best host of the (locally kept) host list; the cloud re-checks room. */
-const migrate = async (instance: CloudInstance, hosts: CloudHost[], type: CloudHost['type'], deps: Deps): Promise<string> => {
+const migrate = async (
+  instance: CloudInstance,
+  hosts: CloudHost[],
+  type: CloudHost['type'],
+  deps: Deps,
+): Promise<string> => {
   const target = pickTarget(hosts, instance.vcpus, type, instance.host);
   let moved: CloudInstance;
   try {
@@ -374,8 +461,14 @@ export const nextHost = async (sessionId: string, deps: WorkflowDeps): Promise<S
     execution_name: `${sessionId}-${attempt}-${phase === 'host' ? `h${(session.maintained_count ?? 0) + 1}` : phase}`,
   });
   if (!session.pre_done && sortedPlugins(session.actions, 'pre').length > 0) return child('', 'pre');
-  const [compute, controller] = await Promise.all([deps.store.firstPendingHost(sessionId, 'compute'), deps.store.firstPendingHost(sessionId, 'controller')]);
-  if ((compute || controller) && (session.maintained_count ?? 0) - (session.execution_base ?? 0) >= deps.workflow.hostsPerExecution) {
+  const [compute, controller] = await Promise.all([
+    deps.store.firstPendingHost(sessionId, 'compute'),
+    deps.store.firstPendingHost(sessionId, 'controller'),
+  ]);
+  if (
+    (compute || controller) &&
+    (session.maintained_count ?? 0) - (session.execution_base ?? 0) >= deps.workflow.hostsPerExecution
+  ) {
     const name = `${sessionId}-${attempt + 1}`;
     await deps.store.updateSession(sessionId, {
       execution_name: name,
@@ -403,7 +496,9 @@ export const nextHost = async (sessionId: string, deps: WorkflowDeps): Promise<S
 const emptyPendingCompute = async (session: Session, deps: Deps): Promise<string | undefined> => {
   const sessionId = session.session_id;
   if (!session.first_pass_done) {
-    const pending = computes(await deps.store.listHosts(sessionId)).filter((h) => !h.maintained).sort((a, b) => a.name.localeCompare(b.name));
+    const pending = computes(await deps.store.listHosts(sessionId))
+      .filter((h) => !h.maintained)
+      .sort((a, b) => a.name.localeCompare(b.name));
     const used = new Map((await deps.cloud.listHosts()).map((h) => [h.name, h.used_vcpus]));
     const empty = pending.find((host) => used.get(host.name) === 0)?.name;
     if (!empty) await deps.store.updateSession(sessionId, { first_pass_done: true });
@@ -411,13 +506,33 @@ const emptyPendingCompute = async (session: Session, deps: Deps): Promise<string
   }
   const round = await currentRound(session, deps);
   if (!round?.host) return undefined;
-  const [host, cloudHost] = await Promise.all([deps.store.getHost(sessionId, round.host), deps.cloud.getHost(round.host)]);
+  const [host, cloudHost] = await Promise.all([
+    deps.store.getHost(sessionId, round.host),
+    deps.cloud.getHost(round.host),
+  ]);
   return host && !host.maintained && host.type === 'compute' && cloudHost?.used_vcpus === 0 ? round.host : undefined;
 };
 
-const hostEvent = async (sessionId: string, host: string, state: 'IN_MAINTENANCE' | 'MAINTENANCE_COMPLETE', deps: Deps) => {
-  const seq = await deps.store.stampEventSeq(sessionId, { host }, state === 'IN_MAINTENANCE' ? 'in_seq' : 'complete_seq');
-  await publish([{ detailType: 'maintenance.host', detail: { service: 'fenix', session_id: sessionId, host, state, event_seq: seq } }], deps);
+const hostEvent = async (
+  sessionId: string,
+  host: string,
+  state: 'IN_MAINTENANCE' | 'MAINTENANCE_COMPLETE',
+  deps: Deps,
+) => {
+  const seq = await deps.store.stampEventSeq(
+    sessionId,
+    { host },
+    state === 'IN_MAINTENANCE' ? 'in_seq' : 'complete_seq',
+  );
+  await publish(
+    [
+      {
+        detailType: 'maintenance.host',
+        detail: { service: 'fenix', session_id: sessionId, host, state, event_seq: seq },
+      },
+    ],
+    deps,
+  );
 };
 
 /** Starts a host (or a pre/post phase): checks it is empty, announces it, returns its plug-ins in order. */
@@ -428,9 +543,14 @@ export const hostBegin = async (sessionId: string, host: string, phase: string, 
     const hostItem = await deps.store.getHost(sessionId, host);
     if (!hostItem) throw new ConflictError(`host ${host} is not in session ${sessionId}`, 'unknown_host');
     const cloudHost = await deps.cloud.getHost(host);
-    if (cloudHost && cloudHost.used_vcpus > 0) throw new ConflictError(`host ${host} is not empty (${cloudHost.used_vcpus} vCPUs in use)`, 'host_not_empty');
+    if (cloudHost && cloudHost.used_vcpus > 0)
+      throw new ConflictError(`host ${host} is not empty (${cloudHost.used_vcpus} vCPUs in use)`, 'host_not_empty');
     if (!cloudHost?.disabled) await deps.cloud.setHostState(host, { disabled: true });
-    await deps.store.updateHost(sessionId, host, { phase: 'IN_MAINTENANCE', disabled: true, started_at: new Date().toISOString() });
+    await deps.store.updateHost(sessionId, host, {
+      phase: 'IN_MAINTENANCE',
+      disabled: true,
+      started_at: new Date().toISOString(),
+    });
     await hostEvent(sessionId, host, 'IN_MAINTENANCE', deps);
     plugins = [...sortedPlugins(session.actions, 'host'), ...sortedPlugins(session.actions, hostItem.type)];
   } else {
@@ -469,7 +589,15 @@ export const pluginResult = async (
         : state === 'FAILED'
           ? `plug-in answered ${JSON.stringify(outcome.result ?? null).slice(0, 200)} instead of {"state":"DONE"}`
           : undefined;
-  await deps.store.putPluginRun({ session_id: sessionId, host: host || '-', plugin, phase, state, ...(message ? { message } : {}), at: new Date().toISOString() });
+  await deps.store.putPluginRun({
+    session_id: sessionId,
+    host: host || '-',
+    plugin,
+    phase,
+    state,
+    ...(message ? { message } : {}),
+    at: new Date().toISOString(),
+  });
   return { next: state };
 };
 
@@ -488,8 +616,15 @@ export const hostEnd = async (sessionId: string, host: string, phase: string, de
 };
 
 /** A host's child execution failed: record which plug-in (or step) and why, then fail the session. */
-export const hostFailed = async (sessionId: string, host: string, error: { Error?: string; Cause?: string }, deps: Deps): Promise<Step> => {
-  const failedRun = (await deps.store.listPluginRuns(sessionId)).find((run) => run.state === 'FAILED' && run.host === (host || '-'));
+export const hostFailed = async (
+  sessionId: string,
+  host: string,
+  error: { Error?: string; Cause?: string },
+  deps: Deps,
+): Promise<Step> => {
+  const failedRun = (await deps.store.listPluginRuns(sessionId)).find(
+    (run) => run.state === 'FAILED' && run.host === (host || '-'),
+  );
   const reason = failedRun
     ? `plug-in ${failedRun.plugin} failed on ${host || failedRun.phase}: ${failedRun.message ?? 'no message'}`
     : `maintenance of ${host || 'plug-in phase'} failed: ${error.Error ?? 'error'} ${error.Cause ?? ''}`.trim();

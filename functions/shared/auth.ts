@@ -23,14 +23,18 @@ type Claims = Record<string, string | number | boolean | string[]>;
 
 /** Reads the identity from the claims the JWT authorizer verified and passed on. */
 export const identityOf = (event: APIGatewayProxyEventV2): Identity | undefined => {
-  const claims = (event as APIGatewayProxyEventV2WithJWTAuthorizer).requestContext.authorizer?.jwt?.claims as Claims | undefined;
+  const claims = (event as APIGatewayProxyEventV2WithJWTAuthorizer).requestContext.authorizer?.jwt?.claims as
+    | Claims
+    | undefined;
   return claims ? identityFromClaims(claims) : undefined;
 };
 
 export const identityFromClaims = (claims: Claims): Identity => {
   const rawScopes = claims.scope ?? claims.scp ?? '';
   const scopes = Array.isArray(rawScopes) ? rawScopes.map(String) : String(rawScopes).split(' ');
-  const claimed = PROJECT_CLAIMS.map((name) => claims[name]).find((value) => typeof value === 'string' && value !== '') as string | undefined;
+  const claimed = PROJECT_CLAIMS.map((name) => claims[name]).find(
+    (value) => typeof value === 'string' && value !== '',
+  ) as string | undefined;
   const scoped = scopes.find((scope) => scope.startsWith(PROJECT_SCOPE_PREFIX))?.slice(PROJECT_SCOPE_PREFIX.length);
   return {
     subject: String(claims.sub ?? claims.client_id ?? 'unknown'),
@@ -47,7 +51,11 @@ export const identityFromClaims = (claims: Claims): Identity => {
  * Gateway's JWT authorizer in AWS, the local runtime's identical check locally. A request without
  * verified claims is refused here too, in case a route is ever wired without the authorizer.
  */
-export const authorize = (event: APIGatewayProxyEventV2, access: Access, params: Record<string, string | undefined>): Identity => {
+export const authorize = (
+  event: APIGatewayProxyEventV2,
+  access: Access,
+  params: Record<string, string | undefined>,
+): Identity => {
   const identity = identityOf(event);
   if (!identity) throw new UnauthorizedError('a bearer token is required');
   if (identity.admin) return identity;

@@ -18,7 +18,8 @@ const seconds = (name: string, fallback: number, min = Number.MIN_VALUE): number
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isFinite(value) || value < min) throw new Error(`${name} must be a number of at least ${min === Number.MIN_VALUE ? 'above 0' : min}, got "${raw}"`);
+  if (!Number.isFinite(value) || value < min)
+    throw new Error(`${name} must be a number of at least ${min === Number.MIN_VALUE ? 'above 0' : min}, got "${raw}"`);
   return value;
 };
 
@@ -63,7 +64,8 @@ export const config = {
     const raw = process.env.FENIX_PLUGINS;
     if (!raw) return {};
     const parsed: unknown = JSON.parse(raw);
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('FENIX_PLUGINS must be a JSON object');
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw new Error('FENIX_PLUGINS must be a JSON object');
     return parsed as Record<string, string>;
   },
 };

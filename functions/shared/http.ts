@@ -2,7 +2,15 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import * as z from 'zod';
-import { ConflictError, DomainError, ForbiddenError, NotFoundError, PayloadTooLargeError, UnauthorizedError, ValidationError } from '../core/errors.js';
+import {
+  ConflictError,
+  DomainError,
+  ForbiddenError,
+  NotFoundError,
+  PayloadTooLargeError,
+  UnauthorizedError,
+  ValidationError,
+} from '../core/errors.js';
 import { describeIssues } from '../core/schemas.js';
 import { type Access, authorize, type Identity } from './auth.js';
 import { parseStrictJson } from './json.js';
@@ -87,10 +95,18 @@ const validate = <T extends z.ZodType>(schema: T, value: unknown, what: string):
  * authentication/authorization, body cap and strict JSON, zod validation of path and body, the
  * use case, and one error mapper. Handlers stay a few lines over the domain core.
  */
-export const httpHandler = <P extends z.ZodType, B extends z.ZodType | undefined, Q extends z.ZodType | undefined = undefined>(
+export const httpHandler = <
+  P extends z.ZodType,
+  B extends z.ZodType | undefined,
+  Q extends z.ZodType | undefined = undefined,
+>(
   spec: RouteSpec<P, B, Q>,
   run: (
-    request: Request<z.infer<P>, B extends z.ZodType ? z.infer<B> : undefined, Q extends z.ZodType ? z.infer<Q> : Record<string, never>>,
+    request: Request<
+      z.infer<P>,
+      B extends z.ZodType ? z.infer<B> : undefined,
+      Q extends z.ZodType ? z.infer<Q> : Record<string, never>
+    >,
   ) => Promise<HttpResult>,
 ) =>
   middy<APIGatewayProxyEventV2, HttpResult, Error, Context>({ timeoutEarlyInMillis: 0 })

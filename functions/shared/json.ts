@@ -37,7 +37,8 @@ const checkKeys = (text: string): void => {
       i = end;
     } else if (c === '{' || c === '[') {
       stack.push(c === '{' ? new Set() : null);
-      if (stack.length > MAX_JSON_DEPTH) throw new ValidationError(`body is nested deeper than ${MAX_JSON_DEPTH} levels`);
+      if (stack.length > MAX_JSON_DEPTH)
+        throw new ValidationError(`body is nested deeper than ${MAX_JSON_DEPTH} levels`);
       expectKey = c === '{';
     } else if (c === '}' || c === ']') {
       stack.pop();

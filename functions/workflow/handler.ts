@@ -33,10 +33,20 @@ const taskSchema = z.discriminatedUnion('action', [
   z.object({ action: z.literal('expire'), ...base, round_seq: z.number().int().positive() }),
   z.object({ action: z.literal('after_round'), ...base, state: z.enum(ROUND_STATES) }),
   z.object({ action: z.literal('choose_next'), ...base }),
-  z.object({ action: z.literal('check_empty'), ...base, state: z.enum(['PREPARE_MAINTENANCE', 'PLANNED_MAINTENANCE']) }),
+  z.object({
+    action: z.literal('check_empty'),
+    ...base,
+    state: z.enum(['PREPARE_MAINTENANCE', 'PLANNED_MAINTENANCE']),
+  }),
   z.object({ action: z.literal('next_host'), ...base }),
   z.object({ action: z.literal('host_begin'), ...base, ...hostFields }),
-  z.object({ action: z.literal('plugin_result'), ...base, ...hostFields, plugin: z.string(), outcome: z.record(z.string(), z.unknown()) }),
+  z.object({
+    action: z.literal('plugin_result'),
+    ...base,
+    ...hostFields,
+    plugin: z.string(),
+    outcome: z.record(z.string(), z.unknown()),
+  }),
   z.object({ action: z.literal('host_end'), ...base, ...hostFields }),
   z.object({ action: z.literal('host_failed'), ...base, host: z.string(), error: errorInfo }),
   z.object({ action: z.literal('fail'), ...base, error: errorInfo }),
@@ -78,31 +88,42 @@ export const runTask = async (task: WorkflowTask, deps: WorkflowDeps): Promise<S
     case 'host_failed':
       return hostFailed(id, task.host, task.error, deps);
     case 'fail':
-      return failSession(id, `workflow error: ${task.error.Error ?? 'error'}: ${task.error.Cause ?? ''}`.slice(0, 1000), deps);
+      return failSession(
+        id,
+        `workflow error: ${task.error.Error ?? 'error'}: ${task.error.Cause ?? ''}`.slice(0, 1000),
+        deps,
+      );
   }
 };
 
-export const makeHandler = (deps: WorkflowDeps) => async (event: unknown): Promise<Step> => {
-  const task = taskSchema.parse(event);
-  logger.appendKeys({ session_id: task.session_id });
-  try {
-    const step = await runTask(task, deps);
-    logger.info('workflow step', { action: task.action, next: step.next });
-    // Lines the stack's metric filters count: host maintenance duration and failed rounds.
-    if (typeof step.host_duration_ms === 'number') logger.info('host maintained', { host: 'host' in task ? task.host : undefined, duration_ms: step.host_duration_ms });
-    if (task.action === 'after_round' && step.next === 'MAINTENANCE_FAILED') logger.warn('round failed', { state: task.state, reason: step.reason });
-    return step;
-  } catch (error) {
-    // A session deleted while this step ran: its execution is stopped, so there is nobody to tell.
-    if (!(await deps.store.getSession(task.session_id))) return { next: 'SESSION_DELETED' };
-    throw error;
-  } finally {
-    // DELETE removes the session item first, then sweeps its partition. A step that was still
-    // writing when the sweep ran finds the session gone here and sweeps what it wrote.
-    if (!(await deps.store.getSession(task.session_id))) await deps.store.deleteSession(task.session_id);
-    logger.removeKeys(['session_id']);
-  }
-};
+export const makeHandler =
+  (deps: WorkflowDeps) =>
+  async (event: unknown): Promise<Step> => {
+    const task = taskSchema.parse(event);
+    logger.appendKeys({ session_id: task.session_id });
+    try {
+      const step = await runTask(task, deps);
+      logger.info('workflow step', { action: task.action, next: step.next });
+      // Lines the stack's metric filters count: host maintenance duration and failed rounds.
+      if (typeof step.host_duration_ms === 'number')
+        logger.info('host maintained', {
+          host: 'host' in task ? task.host : undefined,
+          duration_ms: step.host_duration_ms,
+        });
+      if (task.action === 'after_round' && step.next === 'MAINTENANCE_FAILED')
+        logger.warn('round failed', { state: task.state, reason: step.reason });
+      return step;
+    } catch (error) {
+      // A session deleted while this step ran: its execution is stopped, so there is nobody to tell.
+      if (!(await deps.store.getSession(task.session_id))) return { next: 'SESSION_DELETED' };
+      throw error;
+    } finally {
+      // DELETE removes the session item first, then sweeps its partition. A step that was still
+      // writing when the sweep ran finds the session gone here and sweeps what it wrote.
+      if (!(await deps.store.getSession(task.session_id))) await deps.store.deleteSession(task.session_id);
+      logger.removeKeys(['session_id']);
+    }
+  };
 
 const productionDeps = (): WorkflowDeps => {
   const deps = defaultDeps() as WorkflowDeps;

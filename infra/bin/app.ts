@@ -55,12 +55,17 @@ const oidc: OidcIssuer | undefined = oidcIssuerUrl
 
 const rawProjects: unknown = app.node.tryGetContext('projects') ?? [];
 const projects = (
-  Array.isArray(rawProjects) ? rawProjects : String(rawProjects).trim().startsWith('[') ? (JSON.parse(String(rawProjects)) as unknown[]) : String(rawProjects).split(',')
+  Array.isArray(rawProjects)
+    ? rawProjects
+    : String(rawProjects).trim().startsWith('[')
+      ? (JSON.parse(String(rawProjects)) as unknown[])
+      : String(rawProjects).split(',')
 )
   .map((p) => String(p).trim())
   .filter(Boolean);
 const rawSubscriptions = json('subscriptions') ?? [];
-if (!Array.isArray(rawSubscriptions)) throw new Error('context subscriptions must be a list such as [{"project": "p1"}]');
+if (!Array.isArray(rawSubscriptions))
+  throw new Error('context subscriptions must be a list such as [{"project": "p1"}]');
 const subscriptions = rawSubscriptions.map(checkSubscription);
 const alarmTopicArn = app.node.tryGetContext('alarmTopicArn') as string | undefined;
 

@@ -68,7 +68,9 @@ export class ApiAuth extends Construct {
     const projects = checkProjects(props.projects ?? []);
     if (props.oidc) {
       if (projects.length > 0) {
-        throw new Error('projects creates Cognito machine clients; with an external OIDC issuer, create the project clients there');
+        throw new Error(
+          'projects creates Cognito machine clients; with an external OIDC issuer, create the project clients there',
+        );
       }
       if (!props.oidc.issuerUrl.startsWith('https://')) {
         throw new Error('oidc.issuerUrl must be an https:// URL');
@@ -118,7 +120,11 @@ export class ApiAuth extends Construct {
           new cognito.ResourceServerScope({ scopeName: 'admin', scopeDescription: 'Fenix administrator' }),
           new cognito.ResourceServerScope({ scopeName: 'project', scopeDescription: 'Fenix project (VNFM)' }),
           ...projects.map(
-            (project) => new cognito.ResourceServerScope({ scopeName: `project.${project}`, scopeDescription: `Fenix project ${project}` }),
+            (project) =>
+              new cognito.ResourceServerScope({
+                scopeName: `project.${project}`,
+                scopeDescription: `Fenix project ${project}`,
+              }),
           ),
         ],
       });
@@ -168,7 +174,10 @@ export class ApiAuth extends Construct {
       this.issuerUrl = pool.userPoolProviderUrl;
       // Cognito access tokens have no `aud`; the HTTP API authorizer then
       // matches `client_id` against this list.
-      this.audience = [adminClient.userPoolClientId, ...Object.values(this.projectClients).map((client) => client.userPoolClientId)];
+      this.audience = [
+        adminClient.userPoolClientId,
+        ...Object.values(this.projectClients).map((client) => client.userPoolClientId),
+      ];
     }
 
     this.authorizer = new HttpJwtAuthorizer('JwtAuthorizer', this.issuerUrl, {
@@ -199,18 +208,24 @@ export const projectOutputId = (project: string): string => `ProjectClientId${pr
 const checkProjects = (projects: string[]): string[] => {
   for (const project of projects) {
     if (typeof project !== 'string' || !PROJECT_ID.test(project)) {
-      throw new Error(`projects: "${project}" is not a project id (letters, digits and . _ : @ -, starting with a letter or digit, at most 64)`);
+      throw new Error(
+        `projects: "${project}" is not a project id (letters, digits and . _ : @ -, starting with a letter or digit, at most 64)`,
+      );
     }
   }
   if (projects.length > MAX_PROJECT_CLIENTS) {
-    throw new Error(`projects: at most ${MAX_PROJECT_CLIENTS} (Cognito allows 100 scopes per resource server), got ${projects.length}`);
+    throw new Error(
+      `projects: at most ${MAX_PROJECT_CLIENTS} (Cognito allows 100 scopes per resource server), got ${projects.length}`,
+    );
   }
   const outputs = new Map<string, string>();
   for (const project of projects) {
     const clash = outputs.get(projectOutputId(project));
     if (clash !== undefined) {
       throw new Error(
-        clash === project ? `projects: "${project}" is listed twice` : `projects: "${clash}" and "${project}" would share the output ${projectOutputId(project)}`,
+        clash === project
+          ? `projects: "${project}" is listed twice`
+          : `projects: "${clash}" and "${project}" would share the output ${projectOutputId(project)}`,
       );
     }
     outputs.set(projectOutputId(project), project);

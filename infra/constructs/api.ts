@@ -130,12 +130,7 @@ export class FenixApi extends Construct {
    * hold at least one of `scopes`. With the trailing slash, the request is
    * redirected here by the `ANY /{proxy+}` fallback.
    */
-  addRoute(
-    method: apigwv2.HttpMethod,
-    path: string,
-    fn: lambda.IFunction,
-    scopes: string[],
-  ): void {
+  addRoute(method: apigwv2.HttpMethod, path: string, fn: lambda.IFunction, scopes: string[]): void {
     const id = `${method}${path}`.replace(/[^A-Za-z0-9]/g, '');
     this.httpApi.addRoutes({
       path,

@@ -18,7 +18,8 @@ export class EventSchemas extends Construct {
   constructor(scope: Construct, id: string) {
     super(scope, id);
     this.registry = new eventschemas.CfnRegistry(this, 'Registry', {
-      description: 'Fenix Host Maintenance events (source "fenix"): maintenance.scheduled, maintenance.host, maintenance.session',
+      description:
+        'Fenix Host Maintenance events (source "fenix"): maintenance.scheduled, maintenance.host, maintenance.session',
     });
     const entries = (Object.keys(EVENT_SCHEMAS) as DetailType[]).map((detailType) => {
       const schema = new eventschemas.CfnSchema(this, detailType.replace(/\W/g, ''), {

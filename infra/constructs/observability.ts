@@ -81,7 +81,10 @@ export class Observability extends Construct {
         new iam.PolicyDocument({
           statements: [
             new iam.PolicyStatement({
-              principals: [new iam.ServicePrincipal('events.amazonaws.com'), new iam.ServicePrincipal('delivery.logs.amazonaws.com')],
+              principals: [
+                new iam.ServicePrincipal('events.amazonaws.com'),
+                new iam.ServicePrincipal('delivery.logs.amazonaws.com'),
+              ],
               actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
               resources: [this.sessionEvents.logGroupArn],
             }),
@@ -96,7 +99,8 @@ export class Observability extends Construct {
     });
     Validations.of(deadLetters).acknowledge({
       id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself a dead-letter queue: that of the rule copying maintenance.session events to CloudWatch Logs (an EventBridge DeadLetterConfig, which cdk-nag does not recognise)',
+      reason:
+        'This queue is itself a dead-letter queue: that of the rule copying maintenance.session events to CloudWatch Logs (an EventBridge DeadLetterConfig, which cdk-nag does not recognise)',
     });
     const rule = new events.Rule(this, 'SessionEventsRule', {
       eventBus: props.bus,
@@ -113,7 +117,11 @@ export class Observability extends Construct {
             resourceName: this.sessionEvents.logGroupName,
             arnFormat: ArnFormat.COLON_RESOURCE_NAME,
           }),
-          ...targets.bindBaseTargetConfig({ deadLetterQueue: deadLetters, retryAttempts: 20, maxEventAge: Duration.hours(2) }),
+          ...targets.bindBaseTargetConfig({
+            deadLetterQueue: deadLetters,
+            retryAttempts: 20,
+            maxEventAge: Duration.hours(2),
+          }),
         };
       },
     });
@@ -148,7 +156,8 @@ export class Observability extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     this.apiServerErrorsAlarm = new cloudwatch.Alarm(this, 'ApiServerErrors', {
-      alarmDescription: 'The API answered 5xx (it should never: every refusal is a 4xx). The access log and the handler logs have the request id.',
+      alarmDescription:
+        'The API answered 5xx (it should never: every refusal is a 4xx). The access log and the handler logs have the request id.',
       metric: props.httpApi.metricServerError({ period: Duration.minutes(1), statistic: cloudwatch.Stats.SUM }),
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -173,7 +182,14 @@ export class Observability extends Construct {
     ];
     const api = props.httpApi;
     /** `CreateSessionFunction`, not `Resource`: the construct that owns the function. */
-    const fromLogs = (id: string, logGroup: logs.ILogGroup, message: string, metricName: string, value: string, unit: cloudwatch.Unit) =>
+    const fromLogs = (
+      id: string,
+      logGroup: logs.ILogGroup,
+      message: string,
+      metricName: string,
+      value: string,
+      unit: cloudwatch.Unit,
+    ) =>
       new logs.MetricFilter(this, id, {
         logGroup,
         filterPattern: logs.FilterPattern.stringValue('$.message', '=', message),
@@ -184,9 +200,30 @@ export class Observability extends Construct {
       }).metric({ period });
     const logMetrics = props.metricLogs
       ? [
-          fromLogs('ReplyLatency', props.metricLogs.replies, 'reply recorded', 'ReplyLatency', '$.latency_ms', cloudwatch.Unit.MILLISECONDS),
-          fromLogs('HostMaintenanceDuration', props.metricLogs.workflow, 'host maintained', 'HostMaintenanceDuration', '$.duration_ms', cloudwatch.Unit.MILLISECONDS),
-          fromLogs('FailedRounds', props.metricLogs.workflow, 'round failed', 'FailedRounds', '1', cloudwatch.Unit.COUNT),
+          fromLogs(
+            'ReplyLatency',
+            props.metricLogs.replies,
+            'reply recorded',
+            'ReplyLatency',
+            '$.latency_ms',
+            cloudwatch.Unit.MILLISECONDS,
+          ),
+          fromLogs(
+            'HostMaintenanceDuration',
+            props.metricLogs.workflow,
+            'host maintained',
+            'HostMaintenanceDuration',
+            '$.duration_ms',
+            cloudwatch.Unit.MILLISECONDS,
+          ),
+          fromLogs(
+            'FailedRounds',
+            props.metricLogs.workflow,
+            'round failed',
+            'FailedRounds',
+            '1',
+            cloudwatch.Unit.COUNT,
+          ),
         ]
       : [];
     const [replyLatency, hostDuration, failedRounds] = logMetrics;
@@ -207,13 +244,26 @@ export class Observability extends Construct {
           }),
         ],
         [
-          new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: [this.sessionsFailedAlarm, this.apiServerErrorsAlarm], width: 24, height: 3 }),
+          new cloudwatch.AlarmStatusWidget({
+            title: 'Alarms',
+            alarms: [this.sessionsFailedAlarm, this.apiServerErrorsAlarm],
+            width: 24,
+            height: 3,
+          }),
         ],
         [
-          new cloudwatch.GraphWidget({ title: 'Sessions entering each state', left: SESSION_STATES.map(entered), width: 12, stacked: true }),
+          new cloudwatch.GraphWidget({
+            title: 'Sessions entering each state',
+            left: SESSION_STATES.map(entered),
+            width: 12,
+            stacked: true,
+          }),
           new cloudwatch.GraphWidget({
             title: 'Workflow executions',
-            left: [...executions(props.sessionWorkflow, 'session'), ...(props.hostWorkflow ? executions(props.hostWorkflow, 'host') : [])],
+            left: [
+              ...executions(props.sessionWorkflow, 'session'),
+              ...(props.hostWorkflow ? executions(props.hostWorkflow, 'host') : []),
+            ],
             width: 12,
           }),
         ],
@@ -251,15 +301,25 @@ export class Observability extends Construct {
               [
                 new cloudwatch.GraphWidget({
                   title: 'Reply latency (ms)',
-                  left: [replyLatency.with({ statistic: 'p50', label: 'p50' }), replyLatency.with({ statistic: 'p99', label: 'p99' })],
+                  left: [
+                    replyLatency.with({ statistic: 'p50', label: 'p50' }),
+                    replyLatency.with({ statistic: 'p99', label: 'p99' }),
+                  ],
                   width: 8,
                 }),
                 new cloudwatch.GraphWidget({
                   title: 'Host maintenance duration (ms)',
-                  left: [hostDuration.with({ statistic: 'Average', label: 'average' }), hostDuration.with({ statistic: 'Maximum', label: 'max' })],
+                  left: [
+                    hostDuration.with({ statistic: 'Average', label: 'average' }),
+                    hostDuration.with({ statistic: 'Maximum', label: 'max' }),
+                  ],
                   width: 8,
                 }),
-                new cloudwatch.GraphWidget({ title: 'Failed rounds (NACK or silent)', left: [failedRounds.with({ statistic: 'Sum' })], width: 8 }),
+                new cloudwatch.GraphWidget({
+                  title: 'Failed rounds (NACK or silent)',
+                  left: [failedRounds.with({ statistic: 'Sum' })],
+                  width: 8,
+                }),
               ],
             ]
           : []),

@@ -52,26 +52,47 @@ const CONSUMER = /^(\d{12}|arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@\-/]{
 /** Checks one context entry; the message names the entry and the field. */
 export const checkSubscription = (spec: unknown, index: number): SubscriptionSpec => {
   const where = `subscriptions[${index}]`;
-  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw new Error(`${where} must be an object such as {"project": "p1"}`);
-  const { project, consumer, eventBusArn, retryAttempts, maxEventAgeSeconds, ...rest } = spec as Record<string, unknown>;
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec))
+    throw new Error(`${where} must be an object such as {"project": "p1"}`);
+  const { project, consumer, eventBusArn, retryAttempts, maxEventAgeSeconds, ...rest } = spec as Record<
+    string,
+    unknown
+  >;
   const unknown = Object.keys(rest);
-  if (unknown.length > 0) throw new Error(`${where}: unknown field ${unknown.join(', ')} (allowed: project, consumer, eventBusArn, retryAttempts, maxEventAgeSeconds)`);
-  if (typeof project !== 'string' || !PROJECT_ID.test(project)) throw new Error(`${where}.project must be a project id, got ${JSON.stringify(project)}`);
+  if (unknown.length > 0)
+    throw new Error(
+      `${where}: unknown field ${unknown.join(', ')} (allowed: project, consumer, eventBusArn, retryAttempts, maxEventAgeSeconds)`,
+    );
+  if (typeof project !== 'string' || !PROJECT_ID.test(project))
+    throw new Error(`${where}.project must be a project id, got ${JSON.stringify(project)}`);
   if (consumer !== undefined && (typeof consumer !== 'string' || !CONSUMER.test(consumer))) {
     throw new Error(`${where}.consumer must be a 12-digit AWS account id or an IAM role/user ARN`);
   }
   if (eventBusArn !== undefined && (typeof eventBusArn !== 'string' || !EVENT_BUS_ARN.test(eventBusArn))) {
-    throw new Error(`${where}.eventBusArn must be an event bus ARN (arn:aws:events:<region>:<account>:event-bus/<name>)`);
+    throw new Error(
+      `${where}.eventBusArn must be an event bus ARN (arn:aws:events:<region>:<account>:event-bus/<name>)`,
+    );
   }
-  if (consumer !== undefined && eventBusArn !== undefined) throw new Error(`${where}: consumer is for the queue; an eventBusArn subscription has no queue`);
-  if (retryAttempts !== undefined && (!Number.isInteger(retryAttempts) || (retryAttempts as number) < 0 || (retryAttempts as number) > 185)) {
+  if (consumer !== undefined && eventBusArn !== undefined)
+    throw new Error(`${where}: consumer is for the queue; an eventBusArn subscription has no queue`);
+  if (
+    retryAttempts !== undefined &&
+    (!Number.isInteger(retryAttempts) || (retryAttempts as number) < 0 || (retryAttempts as number) > 185)
+  ) {
     throw new Error(`${where}.retryAttempts must be a whole number from 0 to 185`);
   }
-  if (maxEventAgeSeconds !== undefined && (!Number.isInteger(maxEventAgeSeconds) || (maxEventAgeSeconds as number) < 60 || (maxEventAgeSeconds as number) > 86_400)) {
+  if (
+    maxEventAgeSeconds !== undefined &&
+    (!Number.isInteger(maxEventAgeSeconds) ||
+      (maxEventAgeSeconds as number) < 60 ||
+      (maxEventAgeSeconds as number) > 86_400)
+  ) {
     throw new Error(`${where}.maxEventAgeSeconds must be a whole number from 60 to 86400`);
   }
   if (eventBusArn !== undefined && (retryAttempts !== undefined || maxEventAgeSeconds !== undefined)) {
-    throw new Error(`${where}: EventBridge takes no retry policy for an event bus target; drop retryAttempts/maxEventAgeSeconds`);
+    throw new Error(
+      `${where}: EventBridge takes no retry policy for an event bus target; drop retryAttempts/maxEventAgeSeconds`,
+    );
   }
   return { project, consumer, eventBusArn, retryAttempts, maxEventAgeSeconds } as SubscriptionSpec;
 };
@@ -104,7 +125,11 @@ export class ProjectSubscription extends Construct {
     super(scope, id);
     const { project, consumer, eventBusArn, retryAttempts, maxEventAgeSeconds } = props;
     const spec = checkSubscription(
-      Object.fromEntries(Object.entries({ project, consumer, eventBusArn, retryAttempts, maxEventAgeSeconds }).filter(([, v]) => v !== undefined)),
+      Object.fromEntries(
+        Object.entries({ project, consumer, eventBusArn, retryAttempts, maxEventAgeSeconds }).filter(
+          ([, v]) => v !== undefined,
+        ),
+      ),
       0,
     );
     const outputId = subscriptionOutputId(spec.project);
@@ -150,11 +175,19 @@ export class ProjectSubscription extends Construct {
         }),
       );
       if (spec.consumer) {
-        const consumer = /^\d{12}$/.test(spec.consumer) ? new iam.AccountPrincipal(spec.consumer) : new iam.ArnPrincipal(spec.consumer);
+        const consumer = /^\d{12}$/.test(spec.consumer)
+          ? new iam.AccountPrincipal(spec.consumer)
+          : new iam.ArnPrincipal(spec.consumer);
         this.queue.addToResourcePolicy(
           new iam.PolicyStatement({
             principals: [consumer],
-            actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'],
+            actions: [
+              'sqs:ReceiveMessage',
+              'sqs:DeleteMessage',
+              'sqs:ChangeMessageVisibility',
+              'sqs:GetQueueAttributes',
+              'sqs:GetQueueUrl',
+            ],
             resources: [this.queue.queueArn],
           }),
         );
@@ -172,14 +205,19 @@ export class ProjectSubscription extends Construct {
 
     this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLetterAlarm', {
       alarmDescription: `Notifications for project ${spec.project} were dead-lettered (not delivered, or not processed by the VNFM)`,
-      metric: this.deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: cloudwatch.Stats.MAXIMUM }),
+      metric: this.deadLetters.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(1),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     if (props.alarmTopicArn) {
-      this.deadLetterAlarm.addAlarmAction(new cloudwatchActions.SnsAction(sns.Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn)));
+      this.deadLetterAlarm.addAlarmAction(
+        new cloudwatchActions.SnsAction(sns.Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn)),
+      );
     }
   }
 }

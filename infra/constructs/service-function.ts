@@ -1,10 +1,7 @@
 import { Duration, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import {
-  NodejsFunction,
-  OutputFormat,
-} from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { repoPath } from '../paths.js';
@@ -13,8 +10,7 @@ import { repoPath } from '../paths.js';
  * Lets ESM bundles load the CommonJS dependencies esbuild leaves as
  * `require()` calls (ESM output has no `require` of its own).
  */
-const ESM_REQUIRE_BANNER =
-  "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
+const ESM_REQUIRE_BANNER = "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
 
 /** Environment every Fenix function gets, before the caller's own. */
 const BASE_ENVIRONMENT: Record<string, string> = {

@@ -8,8 +8,7 @@ import { Construct, type IConstruct } from 'constructs';
 import { repoPath } from '../paths.js';
 
 /** Unqualified or qualified Lambda function ARN (any partition). */
-const LAMBDA_ARN =
-  /^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]+(:[A-Za-z0-9$_-]+)?$/;
+const LAMBDA_ARN = /^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]+(:[A-Za-z0-9$_-]+)?$/;
 
 /** Every distinct `${Name}` placeholder in an ASL document, sorted. */
 export function findPlaceholders(asl: string): string[] {
@@ -173,9 +172,7 @@ export class Workflow extends Construct {
    * there.
    */
   grantExecution(grantee: iam.IGrantable & IConstruct, ...actions: string[]): void {
-    grantee.grantPrincipal.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions, resources: [this.executionArns] }),
-    );
+    grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources: [this.executionArns] }));
     Validations.of(grantee).acknowledge({
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${this.stateMachineName}:*]`,
       reason: `Executions of ${this.node.path} only; their names are chosen at run time (one per session or host)`,
@@ -207,11 +204,7 @@ export class Workflow extends Construct {
   }
 }
 
-function checkSubstitutions(
-  file: string,
-  asl: string,
-  substitutions: Record<string, string>,
-): void {
+function checkSubstitutions(file: string, asl: string, substitutions: Record<string, string>): void {
   const used = findPlaceholders(asl);
   const given = Object.keys(substitutions);
   const missing = used.filter((name) => !given.includes(name));

@@ -2,7 +2,11 @@ import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import type { Construct } from 'constructs';
-import { ProjectSubscription, type SubscriptionSpec, subscriptionOutputId } from '../constructs/project-subscription.js';
+import {
+  ProjectSubscription,
+  type SubscriptionSpec,
+  subscriptionOutputId,
+} from '../constructs/project-subscription.js';
 
 /** Global secondary indexes of the table (both project ALL attributes). */
 export const TABLE_INDEXES = ['gsi1', 'gsi2'] as const;
@@ -71,7 +75,11 @@ export class DataStack extends Stack {
         );
       }
       seen.set(subscriptionOutputId(spec.project), spec.project);
-      new ProjectSubscription(this, `Subscription-${spec.project}`, { ...spec, bus, alarmTopicArn: props?.alarmTopicArn });
+      new ProjectSubscription(this, `Subscription-${spec.project}`, {
+        ...spec,
+        bus,
+        alarmTopicArn: props?.alarmTopicArn,
+      });
     }
   }
 }

@@ -74,15 +74,83 @@ const ADMIN_OR_PROJECT = [ADMIN_SCOPE, PROJECT_SCOPE];
 const SESSION = '/v1/maintenance/{session_id}';
 
 const ROUTES: RouteSpec[] = [
-  { id: 'CreateSession', method: HttpMethod.POST, path: '/v1/maintenance', entry: 'functions/api/create-session.ts', scopes: ADMIN, table: 'readWrite', executions: ['start', 'describe'], plugins: true },
-  { id: 'ListSessions', method: HttpMethod.GET, path: '/v1/maintenance', entry: 'functions/api/list-sessions.ts', scopes: ADMIN, table: 'read' },
-  { id: 'GetSession', method: HttpMethod.GET, path: SESSION, entry: 'functions/api/get-session.ts', scopes: ADMIN, table: 'read' },
-  { id: 'UpdateSession', method: HttpMethod.PUT, path: SESSION, entry: 'functions/api/update-session.ts', scopes: ADMIN, table: 'readWrite', executions: ['start', 'stop', 'describe', 'taskResponse'], plugins: true },
-  { id: 'DeleteSession', method: HttpMethod.DELETE, path: SESSION, entry: 'functions/api/delete-session.ts', scopes: ADMIN, table: 'readWrite', executions: ['stop', 'describe'] },
-  { id: 'GetSessionDetail', method: HttpMethod.GET, path: `${SESSION}/detail`, entry: 'functions/api/get-session-detail.ts', scopes: ADMIN, table: 'read' },
-  { id: 'GetProject', method: HttpMethod.GET, path: `${SESSION}/{project_id}`, entry: 'functions/api/get-project.ts', scopes: ADMIN_OR_PROJECT, table: 'read' },
-  { id: 'PutProjectReply', method: HttpMethod.PUT, path: `${SESSION}/{project_id}`, entry: 'functions/api/put-project-reply.ts', scopes: ADMIN_OR_PROJECT, table: 'readWrite', executions: ['taskResponse'] },
-  { id: 'GetOpenApi', method: HttpMethod.GET, path: '/v1/openapi.json', entry: 'functions/api/get-openapi.ts', scopes: ADMIN_OR_PROJECT },
+  {
+    id: 'CreateSession',
+    method: HttpMethod.POST,
+    path: '/v1/maintenance',
+    entry: 'functions/api/create-session.ts',
+    scopes: ADMIN,
+    table: 'readWrite',
+    executions: ['start', 'describe'],
+    plugins: true,
+  },
+  {
+    id: 'ListSessions',
+    method: HttpMethod.GET,
+    path: '/v1/maintenance',
+    entry: 'functions/api/list-sessions.ts',
+    scopes: ADMIN,
+    table: 'read',
+  },
+  {
+    id: 'GetSession',
+    method: HttpMethod.GET,
+    path: SESSION,
+    entry: 'functions/api/get-session.ts',
+    scopes: ADMIN,
+    table: 'read',
+  },
+  {
+    id: 'UpdateSession',
+    method: HttpMethod.PUT,
+    path: SESSION,
+    entry: 'functions/api/update-session.ts',
+    scopes: ADMIN,
+    table: 'readWrite',
+    executions: ['start', 'stop', 'describe', 'taskResponse'],
+    plugins: true,
+  },
+  {
+    id: 'DeleteSession',
+    method: HttpMethod.DELETE,
+    path: SESSION,
+    entry: 'functions/api/delete-session.ts',
+    scopes: ADMIN,
+    table: 'readWrite',
+    executions: ['stop', 'describe'],
+  },
+  {
+    id: 'GetSessionDetail',
+    method: HttpMethod.GET,
+    path: `${SESSION}/detail`,
+    entry: 'functions/api/get-session-detail.ts',
+    scopes: ADMIN,
+    table: 'read',
+  },
+  {
+    id: 'GetProject',
+    method: HttpMethod.GET,
+    path: `${SESSION}/{project_id}`,
+    entry: 'functions/api/get-project.ts',
+    scopes: ADMIN_OR_PROJECT,
+    table: 'read',
+  },
+  {
+    id: 'PutProjectReply',
+    method: HttpMethod.PUT,
+    path: `${SESSION}/{project_id}`,
+    entry: 'functions/api/put-project-reply.ts',
+    scopes: ADMIN_OR_PROJECT,
+    table: 'readWrite',
+    executions: ['taskResponse'],
+  },
+  {
+    id: 'GetOpenApi',
+    method: HttpMethod.GET,
+    path: '/v1/openapi.json',
+    entry: 'functions/api/get-openapi.ts',
+    scopes: ADMIN_OR_PROJECT,
+  },
 ];
 
 /** Per-host child workflow; wired in only once its ASL exists. */
@@ -199,7 +267,10 @@ export class ServiceStack extends Stack {
       hostWorkflow: host,
       functions: this.node.findAll().filter((c): c is lambda.Function => c instanceof lambda.Function),
       alarmTopicArn: props.alarmTopicArn,
-      metricLogs: { replies: (routeFunctions.get('PutProjectReply') as ServiceFunction).logGroup, workflow: workflowFn.logGroup },
+      metricLogs: {
+        replies: (routeFunctions.get('PutProjectReply') as ServiceFunction).logGroup,
+        workflow: workflowFn.logGroup,
+      },
     });
 
     // The event contract, browsable (and downloadable as code bindings) in the EventBridge console.
@@ -214,7 +285,8 @@ export class ServiceStack extends Stack {
       new CfnOutput(this, 'UserPoolId', { value: auth.userPool.userPoolId });
       new CfnOutput(this, 'AdminClientId', {
         value: auth.adminClient.userPoolClientId,
-        description: 'Client-credentials client with scope fenix/admin; read its secret from the Cognito console or DescribeUserPoolClient',
+        description:
+          'Client-credentials client with scope fenix/admin; read its secret from the Cognito console or DescribeUserPoolClient',
       });
       new CfnOutput(this, 'TokenEndpoint', { value: auth.tokenEndpoint });
     }

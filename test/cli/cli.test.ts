@@ -29,7 +29,10 @@ interface Result {
 }
 
 /** Runs the CLI in this process against the test runtime (tokens minted from its data dir). */
-const fenix = async (args: string[], options: { env?: Record<string, string | undefined>; tty?: boolean } = {}): Promise<Result> => {
+const fenix = async (
+  args: string[],
+  options: { env?: Record<string, string | undefined>; tty?: boolean } = {},
+): Promise<Result> => {
   let out = '';
   let err = '';
   const io: Io = {
@@ -64,14 +67,21 @@ const autoReply = (project: string, nackIn?: string) => {
   const seen = new Set<string>();
   t.runtime.bus.onEvent((event) => {
     const d = event.detail as Record<string, any>;
-    if (event['detail-type'] !== 'maintenance.scheduled' || d.project_id !== project || d.state === 'INSTANCE_ACTION_DONE') return;
+    if (
+      event['detail-type'] !== 'maintenance.scheduled' ||
+      d.project_id !== project ||
+      d.state === 'INSTANCE_ACTION_DONE'
+    )
+      return;
     if (seen.has(`${d.session_id}/${d.event_seq}`)) return;
     seen.add(`${d.session_id}/${d.event_seq}`);
     void (async () => {
       const path = new URL(d.reply_url).pathname;
       if (d.state === nackIn) return void (await t.api('PUT', path, { state: `NACK_${d.state}` }));
       const ids = ((await t.api('GET', path)).body?.instance_ids ?? []) as string[];
-      const actions = d.allowed_actions.length ? { instance_actions: Object.fromEntries(ids.map((id) => [id, 'MIGRATE'])) } : {};
+      const actions = d.allowed_actions.length
+        ? { instance_actions: Object.fromEntries(ids.map((id) => [id, 'MIGRATE'])) }
+        : {};
       await t.api('PUT', path, { state: `ACK_${d.state}`, ...actions });
     })();
   });
@@ -112,14 +122,26 @@ describe('argument parsing and rendering', () => {
 
   it('reads plug-in actions and instance actions', () => {
     expect(parsePluginAction('dummy:compute')).toEqual({ plugin: 'dummy', type: 'compute' });
-    expect(parsePluginAction('fw:host:{"url":"http://x:1/fw"}')).toEqual({ plugin: 'fw', type: 'host', metadata: { url: 'http://x:1/fw' } });
+    expect(parsePluginAction('fw:host:{"url":"http://x:1/fw"}')).toEqual({
+      plugin: 'fw',
+      type: 'host',
+      metadata: { url: 'http://x:1/fw' },
+    });
     expect(() => parsePluginAction('dummy')).toThrow(/plugin:type/);
     expect(parseInstanceAction('vm-1=migrate')).toEqual(['vm-1', 'MIGRATE']);
     expect(() => parseInstanceAction('vm-1')).toThrow(/<instance_id>=<ACTION>/);
   });
 
   it('aligns tables and draws progress bars', () => {
-    expect(table(['A', 'LONG'], [['xxxx', 1], [null, true]])).toBe('A     LONG\nxxxx  1\n-     yes');
+    expect(
+      table(
+        ['A', 'LONG'],
+        [
+          ['xxxx', 1],
+          [null, true],
+        ],
+      ),
+    ).toBe('A     LONG\nxxxx  1\n-     yes');
     expect(progressBar(1, 4, 8, false)).toBe('[##......]');
     expect(progressBar(4, 4, 4)).toBe('[████]');
   });
@@ -129,7 +151,10 @@ describe('usage errors (exit 2, one line on stderr)', () => {
   it.each([
     [['session', 'bogus'], /^fenix: unknown command: session bogus \(see fenix --help\)\n$/],
     [['session'], /^fenix: session needs a subcommand/],
-    [['session', 'create', '--frobnicate'], /^fenix: unknown option --frobnicate \(see fenix session create --help\)\n$/],
+    [
+      ['session', 'create', '--frobnicate'],
+      /^fenix: unknown option --frobnicate \(see fenix session create --help\)\n$/,
+    ],
     [['session', 'show'], /^fenix: session show needs <session_id>/],
     [['session', 'show', 'a', 'b'], /unexpected argument b/],
     [['session', 'create', '--metadata', '[1]'], /--metadata must be a JSON object, not an array/],
@@ -175,7 +200,9 @@ describe('API and network errors (exit 1, one line on stderr)', () => {
     const empty = mkdtempSync(join(tmpdir(), 'fenix-cli-nokeys-'));
     const result = await fenix(['session', 'list'], { env: { FENIX_DATA_DIR: empty } });
     expect(result.code).toBe(1);
-    expect(result.err).toMatch(/^fenix: 401 unauthorized: a valid bearer token is required \(no Authorization header\) \(no token: set FENIX_TOKEN or pass --token/);
+    expect(result.err).toMatch(
+      /^fenix: 401 unauthorized: a valid bearer token is required \(no Authorization header\) \(no token: set FENIX_TOKEN or pass --token/,
+    );
     const wrong = await fenix(['session', 'list', '--token', 'not.a.jwt']);
     expect(wrong.err).toMatch(/^fenix: 401 unauthorized: .*check the token given by --token/);
   });
@@ -212,16 +239,44 @@ describe('commands', () => {
     // An absolute time: a retry with the same Idempotency-Key must send the same body.
     const at = fenixTimeIn(120);
     const created = await ok([
-      'session', 'create', '--host', 'x-1', '--at', at, '--metadata', '{"ticket":"CHG-1"}', '--action', 'dummy:compute', '--idempotency-key', 'cli-test-1',
+      'session',
+      'create',
+      '--host',
+      'x-1',
+      '--at',
+      at,
+      '--metadata',
+      '{"ticket":"CHG-1"}',
+      '--action',
+      'dummy:compute',
+      '--idempotency-key',
+      'cli-test-1',
     ]);
     const id = created.out.trim();
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
-    const again = await ok(['session', 'create', '--host', 'x-1', '--at', at, '--metadata', '{"ticket":"CHG-1"}', '--action', 'dummy:compute', '--idempotency-key', 'cli-test-1', '--json']);
+    const again = await ok([
+      'session',
+      'create',
+      '--host',
+      'x-1',
+      '--at',
+      at,
+      '--metadata',
+      '{"ticket":"CHG-1"}',
+      '--action',
+      'dummy:compute',
+      '--idempotency-key',
+      'cli-test-1',
+      '--json',
+    ]);
     expect(JSON.parse(again.out)).toEqual({ session_id: id });
 
     const list = await ok(['session', 'list']);
     expect(list.out).toMatch(new RegExp(`^SESSION +STATE\\n(.*\\n)*${id}  MAINTENANCE`));
-    expect(JSON.parse((await ok(['session', 'list', '--json'])).out).sessions).toContainEqual({ session_id: id, state: 'MAINTENANCE' });
+    expect(JSON.parse((await ok(['session', 'list', '--json'])).out).sessions).toContainEqual({
+      session_id: id,
+      state: 'MAINTENANCE',
+    });
 
     const show = await ok(['session', 'show', id]);
     expect(show.out).toMatch(/^Session +[0-9a-f-]{36}\nState +MAINTENANCE/);
@@ -243,7 +298,12 @@ describe('commands', () => {
     const waitFor = async (state: string) => {
       for (let i = 0; i < 200; i++) {
         const detail = (await t.api('GET', `/v1/maintenance/${id}/detail`)).body;
-        if (detail.session.state === state && (detail.round?.status === 'OPEN' || !['MAINTENANCE', 'PREPARE_MAINTENANCE', 'PLANNED_MAINTENANCE', 'MAINTENANCE_COMPLETE'].includes(state))) return detail;
+        if (
+          detail.session.state === state &&
+          (detail.round?.status === 'OPEN' ||
+            !['MAINTENANCE', 'PREPARE_MAINTENANCE', 'PLANNED_MAINTENANCE', 'MAINTENANCE_COMPLETE'].includes(state))
+        )
+          return detail;
         if (detail.session.state === 'MAINTENANCE_FAILED') throw new Error(`failed: ${detail.session.failure?.reason}`);
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
@@ -258,15 +318,29 @@ describe('commands', () => {
     expect(wrong.code).toBe(1);
     expect(wrong.err).toMatch(/^fenix: 409 wrong_state: /);
     // With a project token, the session's state cannot be read: the error says to name it.
-    const projectOnly = await fenix(['project', 'reply', id, 'manual', '--ack'], { env: { FENIX_TOKEN: t.token({ project: 'manual' }) } });
+    const projectOnly = await fenix(['project', 'reply', id, 'manual', '--ack'], {
+      env: { FENIX_TOKEN: t.token({ project: 'manual' }) },
+    });
     expect(projectOnly.err).toMatch(/^fenix: 403 forbidden: .*name the state answered with --state <STATE>\n$/);
-    expect((await ok(['project', 'reply', id, 'manual', '--ack'])).out).toBe(`manual replied ACK_MAINTENANCE in session ${id}\n`);
+    expect((await ok(['project', 'reply', id, 'manual', '--ack'])).out).toBe(
+      `manual replied ACK_MAINTENANCE in session ${id}\n`,
+    );
     // m-2 is empty, so it goes first; m-1's instances are then moved (PLANNED_MAINTENANCE).
     await waitFor('PLANNED_MAINTENANCE');
     const reply = await ok(['project', 'reply', id, 'manual', '--ack', '--action', '*=MIGRATE']);
     expect(reply.out).toBe(`manual replied ACK_PLANNED_MAINTENANCE in session ${id} with 2 instance actions\n`);
     await waitFor('MAINTENANCE_COMPLETE');
-    await ok(['project', 'reply', id, 'manual', '--ack', '--state', 'MAINTENANCE_COMPLETE', '--token', t.token({ project: 'manual' })]);
+    await ok([
+      'project',
+      'reply',
+      id,
+      'manual',
+      '--ack',
+      '--state',
+      'MAINTENANCE_COMPLETE',
+      '--token',
+      t.token({ project: 'manual' }),
+    ]);
     const done = await ok(['session', 'watch', id, '--interval', '0.1']);
     expect(done.out).toMatch(/MAINTENANCE_DONE: 2\/2 hosts maintained/);
     const show = await ok(['session', 'show', id]);
@@ -293,9 +367,18 @@ describe('commands', () => {
     expect(tty.out).toMatch(/MAINTENANCE_DONE: 2\/2 hosts maintained/);
 
     const json = await ok(['session', 'watch', id, '--json']);
-    const events = json.out.trim().split('\n').map((line) => JSON.parse(line));
+    const events = json.out
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(events.filter((e) => e.type === 'history').length).toBeGreaterThan(5);
-    expect(events.at(-2)).toMatchObject({ type: 'status', state: 'MAINTENANCE_DONE', hosts_maintained: 2, hosts: 2, percent_done: 100 });
+    expect(events.at(-2)).toMatchObject({
+      type: 'status',
+      state: 'MAINTENANCE_DONE',
+      hosts_maintained: 2,
+      hosts: 2,
+      percent_done: 100,
+    });
     expect(events.at(-1)).toEqual({ type: 'end', session_id: id, state: 'MAINTENANCE_DONE' });
   });
 

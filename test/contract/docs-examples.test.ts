@@ -15,9 +15,22 @@ const PATTERN = { source: ['fenix'], 'detail-type': ['maintenance.scheduled'], d
 describe('docs/examples/subscriptions.ts', () => {
   const app = new App();
   const fenix = new Stack(app, 'Fenix', { env: { account: '111122223333', region: 'eu-west-1' } });
-  const bus = events.EventBus.fromEventBusArn(fenix, 'FenixBus', 'arn:aws:events:eu-west-1:111122223333:event-bus/FenixDataBus');
-  new CrossAccountSubscription(fenix, 'VnfA', { bus, projectId: 'vnf-a', targetBusArn: 'arn:aws:events:eu-west-1:222233334444:event-bus/maintenance' });
-  new WebhookSubscription(fenix, 'VnfAWebhook', { bus, projectId: 'vnf-a', url: 'https://vnfm-a.example.com/maintenance', apiKeySecretName: 'vnf-a/webhook-key' });
+  const bus = events.EventBus.fromEventBusArn(
+    fenix,
+    'FenixBus',
+    'arn:aws:events:eu-west-1:111122223333:event-bus/FenixDataBus',
+  );
+  new CrossAccountSubscription(fenix, 'VnfA', {
+    bus,
+    projectId: 'vnf-a',
+    targetBusArn: 'arn:aws:events:eu-west-1:222233334444:event-bus/maintenance',
+  });
+  new WebhookSubscription(fenix, 'VnfAWebhook', {
+    bus,
+    projectId: 'vnf-a',
+    url: 'https://vnfm-a.example.com/maintenance',
+    apiKeySecretName: 'vnf-a/webhook-key',
+  });
   const vnfm = new Stack(app, 'Vnfm', { env: { account: '222233334444', region: 'eu-west-1' } });
   new ReceivingBus(vnfm, 'Receiving', { fenixAccount: '111122223333' });
   const template = Template.fromStack(fenix);
@@ -25,22 +38,34 @@ describe('docs/examples/subscriptions.ts', () => {
   const rules = () => Object.values(template.findResources('AWS::Events::Rule')).map((r) => r.Properties);
 
   it('cross-account: a rule on the Fenix bus with the project pattern, targeting the other bus through a role', () => {
-    const rule = rules().find((r) => r.Targets[0].Arn === 'arn:aws:events:eu-west-1:222233334444:event-bus/maintenance');
+    const rule = rules().find(
+      (r) => r.Targets[0].Arn === 'arn:aws:events:eu-west-1:222233334444:event-bus/maintenance',
+    );
     expect(rule).toMatchObject({ EventBusName: 'FenixDataBus', EventPattern: PATTERN });
     expect(rule?.Targets[0].RoleArn).toEqual({ 'Fn::GetAtt': [expect.any(String), 'Arn'] });
   });
 
   it('webhook: an API destination (POST, API key connection) with retries and a dead-letter queue', () => {
-    template.hasResourceProperties('AWS::Events::ApiDestination', { HttpMethod: 'POST', InvocationEndpoint: 'https://vnfm-a.example.com/maintenance' });
+    template.hasResourceProperties('AWS::Events::ApiDestination', {
+      HttpMethod: 'POST',
+      InvocationEndpoint: 'https://vnfm-a.example.com/maintenance',
+    });
     template.hasResourceProperties('AWS::Events::Connection', { AuthorizationType: 'API_KEY' });
     const rule = rules().find((r) => r.Targets[0].RetryPolicy);
     expect(rule).toMatchObject({ EventBusName: 'FenixDataBus', EventPattern: PATTERN });
-    expect(rule?.Targets[0]).toMatchObject({ RetryPolicy: { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86400 }, DeadLetterConfig: { Arn: expect.any(Object) } });
+    expect(rule?.Targets[0]).toMatchObject({
+      RetryPolicy: { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86400 },
+      DeadLetterConfig: { Arn: expect.any(Object) },
+    });
   });
 
   it('receiving bus: open to PutEvents from the Fenix account', () => {
     Template.fromStack(vnfm).hasResourceProperties('AWS::Events::EventBusPolicy', {
-      Statement: { Effect: 'Allow', Action: 'events:PutEvents', Principal: { AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::111122223333:root']] } } },
+      Statement: {
+        Effect: 'Allow',
+        Action: 'events:PutEvents',
+        Principal: { AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::111122223333:root']] } },
+      },
     });
   });
 });
@@ -65,10 +90,25 @@ describe('docs/examples/minimal-vnfm.ts', () => {
         ],
         instances: [{ name: 'web-0', project_id: 'shop', host: 'compute-1', vcpus: 2 }],
       },
-      subscriptions: [{ pattern: { source: ['fenix'], 'detail-type': ['maintenance.scheduled'], detail: { project_id: ['shop'] } }, url: `http://127.0.0.1:${port}/` }],
+      subscriptions: [
+        {
+          pattern: { source: ['fenix'], 'detail-type': ['maintenance.scheduled'], detail: { project_id: ['shop'] } },
+          url: `http://127.0.0.1:${port}/`,
+        },
+      ],
     });
-    vnfm = await startMinimalVnfm({ fenixUrl: t.url, projectId: 'shop', token: t.token({ project: 'shop' }), port, log: (line) => lines.push(line) });
-    const created = await t.api('POST', '/v1/maintenance', { state: 'MAINTENANCE', maintenance_at: fenixTimeIn(4), hosts: [] });
+    vnfm = await startMinimalVnfm({
+      fenixUrl: t.url,
+      projectId: 'shop',
+      token: t.token({ project: 'shop' }),
+      port,
+      log: (line) => lines.push(line),
+    });
+    const created = await t.api('POST', '/v1/maintenance', {
+      state: 'MAINTENANCE',
+      maintenance_at: fenixTimeIn(4),
+      hosts: [],
+    });
     expect(created.status).toBe(200);
     const id = created.body.session_id as string;
     await t.waitForState(id, 'MAINTENANCE_DONE');

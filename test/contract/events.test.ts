@@ -15,7 +15,9 @@ import { checkSchema, validate } from './json-schema.js';
  */
 
 const DETAIL_TYPES = ['maintenance.scheduled', 'maintenance.host', 'maintenance.session'] as const;
-const schemas = Object.fromEntries(DETAIL_TYPES.map((type) => [type, JSON.parse(readFileSync(repoPath(`docs/events/${type}.json`), 'utf8'))]));
+const schemas = Object.fromEntries(
+  DETAIL_TYPES.map((type) => [type, JSON.parse(readFileSync(repoPath(`docs/events/${type}.json`), 'utf8'))]),
+);
 
 let t: TestRuntime;
 let done: string;
@@ -28,7 +30,12 @@ const vnfm = (projectId: string, options: { nackIn?: string } = {}) => {
   let removed: { name: string; vcpus: number } | undefined;
   t.runtime.bus.onEvent((event) => {
     const d = event.detail as Record<string, any>;
-    if (event['detail-type'] !== 'maintenance.scheduled' || d.project_id !== projectId || d.state === 'INSTANCE_ACTION_DONE') return;
+    if (
+      event['detail-type'] !== 'maintenance.scheduled' ||
+      d.project_id !== projectId ||
+      d.state === 'INSTANCE_ACTION_DONE'
+    )
+      return;
     const key = `${d.session_id}/${d.event_seq}`;
     if (seen.has(key)) return;
     seen.add(key);
@@ -93,7 +100,11 @@ beforeAll(async () => {
   vnfm('vnf');
   vnfm('grumpy', { nackIn: 'PLANNED_MAINTENANCE' });
   const create = async (body: Record<string, unknown>) => {
-    const response = await t.api('POST', '/v1/maintenance', { state: 'MAINTENANCE', maintenance_at: fenixTimeIn(8), ...body });
+    const response = await t.api('POST', '/v1/maintenance', {
+      state: 'MAINTENANCE',
+      maintenance_at: fenixTimeIn(8),
+      ...body,
+    });
     expect(response.status, JSON.stringify(response.body)).toBe(200);
     return response.body.session_id as string;
   };
@@ -107,7 +118,10 @@ beforeAll(async () => {
     ],
   });
   failed = await create({ hosts: ['spare-1', 'spare-2'] });
-  await Promise.all([t.waitForState(done, 'MAINTENANCE_DONE', 60_000), t.waitForState(failed, 'MAINTENANCE_FAILED', 60_000)]);
+  await Promise.all([
+    t.waitForState(done, 'MAINTENANCE_DONE', 60_000),
+    t.waitForState(failed, 'MAINTENANCE_FAILED', 60_000),
+  ]);
 }, 90_000);
 
 afterAll(async () => {
@@ -131,7 +145,13 @@ describe('event schemas', () => {
     expect(pluginCalls[0]).toBe('prep@-');
     expect(pluginCalls.at(-1)).toBe('fin@-');
     const states = (id: string) => eventsOf(id).map((e) => `${e['detail-type']}:${String(e.detail.state)}`);
-    for (const expected of ['SCALE_IN', 'PREPARE_MAINTENANCE', 'PLANNED_MAINTENANCE', 'MAINTENANCE_COMPLETE', 'INSTANCE_ACTION_DONE']) {
+    for (const expected of [
+      'SCALE_IN',
+      'PREPARE_MAINTENANCE',
+      'PLANNED_MAINTENANCE',
+      'MAINTENANCE_COMPLETE',
+      'INSTANCE_ACTION_DONE',
+    ]) {
       expect(states(done)).toContain(`maintenance.scheduled:${expected}`);
     }
     expect(states(done)).toContain('maintenance.host:IN_MAINTENANCE');
@@ -155,14 +175,27 @@ describe('event schemas', () => {
   });
 
   it('the schemas are strict: a changed detail is refused', () => {
-    const scheduled = t.events.find((e) => e['detail-type'] === 'maintenance.scheduled' && e.detail.state === 'PLANNED_MAINTENANCE') as EventEnvelope;
+    const scheduled = t.events.find(
+      (e) => e['detail-type'] === 'maintenance.scheduled' && e.detail.state === 'PLANNED_MAINTENANCE',
+    ) as EventEnvelope;
     expect(validate(schemas['maintenance.scheduled'], scheduled)).toEqual([]);
-    expect(validate(schemas['maintenance.scheduled'], { ...scheduled, detail: { ...scheduled.detail, surprise: 1 } })).not.toEqual([]);
-    expect(validate(schemas['maintenance.scheduled'], { ...scheduled, detail: { ...scheduled.detail, reply_at: '2030-01-01T00:00:00Z' } })).not.toEqual([]);
+    expect(
+      validate(schemas['maintenance.scheduled'], { ...scheduled, detail: { ...scheduled.detail, surprise: 1 } }),
+    ).not.toEqual([]);
+    expect(
+      validate(schemas['maintenance.scheduled'], {
+        ...scheduled,
+        detail: { ...scheduled.detail, reply_at: '2030-01-01T00:00:00Z' },
+      }),
+    ).not.toEqual([]);
     const done = t.events.find((e) => e.detail.state === 'INSTANCE_ACTION_DONE') as EventEnvelope;
-    expect(validate(schemas['maintenance.scheduled'], { ...done, detail: { ...done.detail, instance_ids: ['a', 'b'] } })).not.toEqual([]);
+    expect(
+      validate(schemas['maintenance.scheduled'], { ...done, detail: { ...done.detail, instance_ids: ['a', 'b'] } }),
+    ).not.toEqual([]);
     const session = t.events.find((e) => e['detail-type'] === 'maintenance.session') as EventEnvelope;
-    expect(validate(schemas['maintenance.session'], { ...session, detail: { ...session.detail, percent_done: 101 } })).not.toEqual([]);
+    expect(
+      validate(schemas['maintenance.session'], { ...session, detail: { ...session.detail, percent_done: 101 } }),
+    ).not.toEqual([]);
     expect(validate(schemas['maintenance.session'], { ...session, source: 'other' })).not.toEqual([]);
   });
 

@@ -36,7 +36,13 @@ const fx = { running: '', failed: '', spare: '' };
 const ops = () => {
   const found: { op: string; method: string; path: string; statuses: string[] }[] = [];
   for (const [path, item] of Object.entries(doc.paths as Json)) {
-    for (const [method, operation] of Object.entries(item as Json)) found.push({ op: operation.operationId, method: method.toUpperCase(), path, statuses: Object.keys(operation.responses) });
+    for (const [method, operation] of Object.entries(item as Json))
+      found.push({
+        op: operation.operationId,
+        method: method.toUpperCase(),
+        path,
+        statuses: Object.keys(operation.responses),
+      });
   }
   return found;
 };
@@ -47,23 +53,40 @@ const opOf = (id: string) => {
 };
 
 /** A request with node:http (fetch refuses a body on GET, which the 413 cases need). */
-const send = (base: string, method: string, path: string, options: { body?: string; headers?: Record<string, string> } = {}): Promise<Answer> =>
+const send = (
+  base: string,
+  method: string,
+  path: string,
+  options: { body?: string; headers?: Record<string, string> } = {},
+): Promise<Answer> =>
   new Promise((resolve, reject) => {
     const url = new URL(path, base);
-    const req = httpRequest(url, { method, headers: { ...(options.body !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(options.body) } : {}), ...options.headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let body: unknown = text;
-        try {
-          body = text ? JSON.parse(text) : undefined;
-        } catch {
-          // keep text
-        }
-        resolve({ status: res.statusCode ?? 0, body, headers: res.headers });
-      });
-    });
+    const req = httpRequest(
+      url,
+      {
+        method,
+        headers: {
+          ...(options.body !== undefined
+            ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(options.body) }
+            : {}),
+          ...options.headers,
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let body: unknown = text;
+          try {
+            body = text ? JSON.parse(text) : undefined;
+          } catch {
+            // keep text
+          }
+          resolve({ status: res.statusCode ?? 0, body, headers: res.headers });
+        });
+      },
+    );
     req.on('error', reject);
     if (options.body !== undefined) req.write(options.body);
     req.end();
@@ -93,7 +116,10 @@ const expectStatus = async (op: string, expected: number, call: Call): Promise<A
   const pattern = new RegExp(`^${template.replace(/\{\w+\}/g, '[^/]+')}/?(\\?.*)?$`);
   expect(call.path, `${call.path} is not a path of ${op}`).toMatch(pattern);
   const body = call.raw ?? (call.body !== undefined ? JSON.stringify(call.body) : undefined);
-  const answer = await send(call.broken ? brokenUrl : t.url, method, call.path, { body, headers: { ...auth(call.who ?? 'admin'), ...call.headers } });
+  const answer = await send(call.broken ? brokenUrl : t.url, method, call.path, {
+    body,
+    headers: { ...auth(call.who ?? 'admin'), ...call.headers },
+  });
   observed.push({ op, status: answer.status });
   expect(answer.status, `${op} ${call.path}: ${JSON.stringify(answer.body)?.slice(0, 300)}`).toBe(expected);
   const errors = validate(responseSchema(op, answer.status), answer.body, doc);
@@ -116,7 +142,11 @@ const requestSchema = (op: string): unknown => {
 };
 
 /** Over the handler's 256 KiB cap, under the gateway's 1 MiB one: the handler answers the 413. */
-const hugeBody = JSON.stringify({ state: 'MAINTENANCE', maintenance_at: fenixTimeIn(60), metadata: { blob: 'x'.repeat(MAX_HANDLER_BODY + 10) } });
+const hugeBody = JSON.stringify({
+  state: 'MAINTENANCE',
+  maintenance_at: fenixTimeIn(60),
+  metadata: { blob: 'x'.repeat(MAX_HANDLER_BODY + 10) },
+});
 
 const inventory = {
   hosts: [
@@ -133,7 +163,10 @@ const inventory = {
 };
 
 const createSession = async (hosts: string[], extra: Record<string, unknown> = {}) => {
-  const answer = await expectStatus('createSession', 200, { path: '/v1/maintenance', body: { state: 'MAINTENANCE', maintenance_at: fenixTimeIn(300), hosts, ...extra } });
+  const answer = await expectStatus('createSession', 200, {
+    path: '/v1/maintenance',
+    body: { state: 'MAINTENANCE', maintenance_at: fenixTimeIn(300), hosts, ...extra },
+  });
   return answer.body.session_id as string;
 };
 
@@ -149,24 +182,61 @@ const waitForRound = async (id: string, state: string) => {
 
 beforeAll(async () => {
   // Rounds stay open for the whole file: nothing here may time out under the test's feet.
-  t = await startTestRuntime({ inventory, env: { FENIX_PROJECT_MAINTENANCE_REPLY: '240', FENIX_PROJECT_SCALE_IN_REPLY: '240' } });
+  t = await startTestRuntime({
+    inventory,
+    env: { FENIX_PROJECT_MAINTENANCE_REPLY: '240', FENIX_PROJECT_SCALE_IN_REPLY: '240' },
+  });
   keys = LocalKeys.load(t.runtime.dataDir);
   // The failing handlers below log their errors, as they should; this file expects them.
-  vi.spyOn((await import('../../functions/shared/observability.js')).logger, 'error').mockImplementation(() => undefined);
+  vi.spyOn((await import('../../functions/shared/observability.js')).logger, 'error').mockImplementation(
+    () => undefined,
+  );
   doc = (await t.api('GET', '/v1/openapi.json')).body;
 
   // The same handlers, wired to dependencies that all fail, behind the same gateway.
-  const failing = new Proxy({}, { get: () => { throw new Error('dependency unavailable (test)'); } }) as never;
-  const make = async (module: Promise<{ makeHandler: (deps: never) => unknown }>) => (await module).makeHandler(failing) as Route['handler'];
+  const failing = new Proxy(
+    {},
+    {
+      get: () => {
+        throw new Error('dependency unavailable (test)');
+      },
+    },
+  ) as never;
+  const make = async (module: Promise<{ makeHandler: (deps: never) => unknown }>) =>
+    (await module).makeHandler(failing) as Route['handler'];
   const brokenRoutes: Route[] = [
     { method: 'POST', path: '/v1/maintenance', handler: await make(import('../../functions/api/create-session.js')) },
     { method: 'GET', path: '/v1/maintenance', handler: await make(import('../../functions/api/list-sessions.js')) },
-    { method: 'GET', path: '/v1/maintenance/{session_id}', handler: await make(import('../../functions/api/get-session.js')) },
-    { method: 'PUT', path: '/v1/maintenance/{session_id}', handler: await make(import('../../functions/api/update-session.js')) },
-    { method: 'DELETE', path: '/v1/maintenance/{session_id}', handler: await make(import('../../functions/api/delete-session.js')) },
-    { method: 'GET', path: '/v1/maintenance/{session_id}/detail', handler: await make(import('../../functions/api/get-session-detail.js')) },
-    { method: 'GET', path: '/v1/maintenance/{session_id}/{project_id}', handler: await make(import('../../functions/api/get-project.js')) },
-    { method: 'PUT', path: '/v1/maintenance/{session_id}/{project_id}', handler: await make(import('../../functions/api/put-project-reply.js')) },
+    {
+      method: 'GET',
+      path: '/v1/maintenance/{session_id}',
+      handler: await make(import('../../functions/api/get-session.js')),
+    },
+    {
+      method: 'PUT',
+      path: '/v1/maintenance/{session_id}',
+      handler: await make(import('../../functions/api/update-session.js')),
+    },
+    {
+      method: 'DELETE',
+      path: '/v1/maintenance/{session_id}',
+      handler: await make(import('../../functions/api/delete-session.js')),
+    },
+    {
+      method: 'GET',
+      path: '/v1/maintenance/{session_id}/detail',
+      handler: await make(import('../../functions/api/get-session-detail.js')),
+    },
+    {
+      method: 'GET',
+      path: '/v1/maintenance/{session_id}/{project_id}',
+      handler: await make(import('../../functions/api/get-project.js')),
+    },
+    {
+      method: 'PUT',
+      path: '/v1/maintenance/{session_id}/{project_id}',
+      handler: await make(import('../../functions/api/put-project-reply.js')),
+    },
     {
       method: 'GET',
       path: '/v1/openapi.json',
@@ -175,7 +245,12 @@ beforeAll(async () => {
       }) as Route['handler'],
     },
   ];
-  brokenServer = createServer(createGateway(brokenRoutes, bearerAuthenticator((token) => keys.verify(token))));
+  brokenServer = createServer(
+    createGateway(
+      brokenRoutes,
+      bearerAuthenticator((token) => keys.verify(token)),
+    ),
+  );
   await new Promise<void>((resolve) => brokenServer.listen(0, '127.0.0.1', resolve));
   brokenUrl = `http://127.0.0.1:${(brokenServer.address() as AddressInfo).port}`;
 
@@ -199,7 +274,11 @@ describe('the OpenAPI document', () => {
   it('is well-formed OpenAPI 3.1: info, paths, responses on every operation, every $ref resolved, every schema 2020-12', () => {
     expect(checkOpenApi(doc)).toEqual([]);
     expect(doc.openapi).toMatch(/^3\.1\./);
-    expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+    expect(doc.components.securitySchemes.bearerAuth).toMatchObject({
+      type: 'http',
+      scheme: 'bearer',
+      bearerFormat: 'JWT',
+    });
     expect(doc.security).toEqual([{ bearerAuth: [] }]);
   });
 
@@ -212,7 +291,9 @@ describe('the OpenAPI document', () => {
   it('documents one operation per handler, and every handler route', () => {
     const handlers = readdirSync(repoPath('functions/api')).filter((file) => file.endsWith('.ts'));
     expect(ops()).toHaveLength(handlers.length);
-    const keys = ops().map((o) => `${o.method} ${o.path}`).sort();
+    const keys = ops()
+      .map((o) => `${o.method} ${o.path}`)
+      .sort();
     expect(keys).toEqual(
       [
         'POST /v1/maintenance',
@@ -228,16 +309,34 @@ describe('the OpenAPI document', () => {
     );
   });
 
-  it('documents request bodies with the handlers\' own schemas (valid samples pass, invalid fail)', () => {
+  it("documents request bodies with the handlers' own schemas (valid samples pass, invalid fail)", () => {
     const create = requestSchema('createSession');
     expect(validate(create, { state: 'MAINTENANCE', maintenance_at: '2030-01-01 00:00:00' }, doc)).toEqual([]);
-    expect(validate(create, { state: 'MAINTENANCE', maintenance_at: '2030-01-01 00:00:00', hosts: ['c-1'], metadata: { a: [1, { b: null }] }, actions: [{ plugin: 'dummy', type: 'compute' }] }, doc)).toEqual([]);
-    expect(validate(create, { state: 'MAINTENANCE', maintenance_at: '2030-01-01 00:00:00', surprise: 1 }, doc)).not.toEqual([]);
+    expect(
+      validate(
+        create,
+        {
+          state: 'MAINTENANCE',
+          maintenance_at: '2030-01-01 00:00:00',
+          hosts: ['c-1'],
+          metadata: { a: [1, { b: null }] },
+          actions: [{ plugin: 'dummy', type: 'compute' }],
+        },
+        doc,
+      ),
+    ).toEqual([]);
+    expect(
+      validate(create, { state: 'MAINTENANCE', maintenance_at: '2030-01-01 00:00:00', surprise: 1 }, doc),
+    ).not.toEqual([]);
     expect(validate(create, { state: 'SCALE_IN', maintenance_at: '2030-01-01 00:00:00' }, doc)).not.toEqual([]);
     const reply = requestSchema('putProjectReply');
-    expect(validate(reply, { state: 'ACK_PLANNED_MAINTENANCE', instance_actions: { 'vm-1': 'MIGRATE' } }, doc)).toEqual([]);
+    expect(validate(reply, { state: 'ACK_PLANNED_MAINTENANCE', instance_actions: { 'vm-1': 'MIGRATE' } }, doc)).toEqual(
+      [],
+    );
     expect(validate(reply, { state: 'ACK_START_MAINTENANCE' }, doc)).not.toEqual([]);
-    expect(validate(reply, { state: 'ACK_MAINTENANCE', instance_actions: { 'vm-1': 'TELEPORT' } }, doc)).not.toEqual([]);
+    expect(validate(reply, { state: 'ACK_MAINTENANCE', instance_actions: { 'vm-1': 'TELEPORT' } }, doc)).not.toEqual(
+      [],
+    );
     const update = requestSchema('updateSession');
     expect(validate(update, { state: 'PLANNED_MAINTENANCE' }, doc)).toEqual([]);
     expect(validate(update, { state: 'MAINTENANCE_DONE' }, doc)).not.toEqual([]);
@@ -250,18 +349,32 @@ describe('every route answers every documented status, with the documented body'
   it('createSession', async () => {
     const body = { state: 'MAINTENANCE', maintenance_at: fenixTimeIn(300), hosts: ['c-4'] };
     expect(validate(requestSchema('createSession'), body, doc)).toEqual([]);
-    const created = await expectStatus('createSession', 200, { path: '/v1/maintenance', body, headers: { 'idempotency-key': 'contract-1' } });
+    const created = await expectStatus('createSession', 200, {
+      path: '/v1/maintenance',
+      body,
+      headers: { 'idempotency-key': 'contract-1' },
+    });
     const bad = { state: 'MAINTENANCE', maintenance_at: fenixTimeIn(300), colour: 'red' };
     expect(validate(requestSchema('createSession'), bad, doc)).not.toEqual([]);
     await expectStatus('createSession', 400, { path: '/v1/maintenance', body: bad });
     await expectStatus('createSession', 401, { path: '/v1/maintenance', body, who: 'none' });
     await expectStatus('createSession', 403, { path: '/v1/maintenance', body, who: { project: 'p' } });
-    const conflict = await expectStatus('createSession', 409, { path: '/v1/maintenance', body: { ...body, hosts: ['c-1'] } });
+    const conflict = await expectStatus('createSession', 409, {
+      path: '/v1/maintenance',
+      body: { ...body, hosts: ['c-1'] },
+    });
     expect(conflict.body.error).toBe('host_in_session');
-    const reused = await expectStatus('createSession', 409, { path: '/v1/maintenance', body: { ...body, hosts: ['c-5'] }, headers: { 'idempotency-key': 'contract-1' } });
+    const reused = await expectStatus('createSession', 409, {
+      path: '/v1/maintenance',
+      body: { ...body, hosts: ['c-5'] },
+      headers: { 'idempotency-key': 'contract-1' },
+    });
     expect(reused.body.error).toBe('idempotency_key_reused');
     await t.runtime.cloud.setHostState('c-5', { disabled: true });
-    const disabled = await expectStatus('createSession', 409, { path: '/v1/maintenance', body: { ...body, hosts: ['c-5'] } });
+    const disabled = await expectStatus('createSession', 409, {
+      path: '/v1/maintenance',
+      body: { ...body, hosts: ['c-5'] },
+    });
     expect(disabled.body.error).toBe('host_disabled');
     await t.runtime.cloud.setHostState('c-5', { disabled: false });
     await expectStatus('createSession', 413, { path: '/v1/maintenance', raw: hugeBody });
@@ -294,11 +407,15 @@ describe('every route answers every documented status, with the documented body'
   it('getSessionDetail', async () => {
     const detail = await expectStatus('getSessionDetail', 200, { path: `${session(fx.running)}/detail` });
     expect(detail.body.round).toMatchObject({ state: 'MAINTENANCE', status: 'OPEN', waiting_for: ['p'] });
-    const failed = await expectStatus('getSessionDetail', 200, { path: `${session(fx.failed)}/detail?history_limit=2&instances_limit=1` });
+    const failed = await expectStatus('getSessionDetail', 200, {
+      path: `${session(fx.failed)}/detail?history_limit=2&instances_limit=1`,
+    });
     expect(failed.body.session.failure).toMatchObject({ reason: expect.any(String) });
     expect(failed.body.history).toHaveLength(2);
     expect(failed.body.history_next).toEqual(expect.any(String));
-    await expectStatus('getSessionDetail', 200, { path: `${session(fx.failed)}/detail?history_next=${failed.body.history_next}` });
+    await expectStatus('getSessionDetail', 200, {
+      path: `${session(fx.failed)}/detail?history_next=${failed.body.history_next}`,
+    });
     await expectStatus('getSessionDetail', 400, { path: `${session(fx.running)}/detail?history_limit=0` });
     await expectStatus('getSessionDetail', 400, { path: `${session('nope')}/detail` });
     await expectStatus('getSessionDetail', 401, { path: `${session(fx.running)}/detail`, who: 'none' });
@@ -329,8 +446,15 @@ describe('every route answers every documented status, with the documented body'
     await expectStatus('putProjectReply', 400, { path, body: bad, who: { project: 'p' } });
     await expectStatus('putProjectReply', 401, { path, body: { state: 'ACK_MAINTENANCE' }, who: 'none' });
     await expectStatus('putProjectReply', 403, { path, body: { state: 'ACK_MAINTENANCE' }, who: { project: 'q' } });
-    await expectStatus('putProjectReply', 404, { path: `${session(fx.running)}/q`, body: { state: 'ACK_MAINTENANCE' } });
-    const wrong = await expectStatus('putProjectReply', 409, { path, body: { state: 'ACK_SCALE_IN' }, who: { project: 'p' } });
+    await expectStatus('putProjectReply', 404, {
+      path: `${session(fx.running)}/q`,
+      body: { state: 'ACK_MAINTENANCE' },
+    });
+    const wrong = await expectStatus('putProjectReply', 409, {
+      path,
+      body: { state: 'ACK_SCALE_IN' },
+      who: { project: 'p' },
+    });
     expect(wrong.body.error).toBe('wrong_state');
     await expectStatus('putProjectReply', 413, { path, raw: hugeBody, who: { project: 'p' } });
     await expectStatus('putProjectReply', 500, { path, body: { state: 'ACK_MAINTENANCE' }, broken: true });
@@ -338,9 +462,16 @@ describe('every route answers every documented status, with the documented body'
     expect(validate(requestSchema('putProjectReply'), ack, doc)).toEqual([]);
     await expectStatus('putProjectReply', 200, { path, body: ack, who: { project: 'p' } });
     await expectStatus('putProjectReply', 200, { path, body: ack, who: { project: 'p' } }); // a repeat changes nothing
-    const changed = await expectStatus('putProjectReply', 409, { path, body: { state: 'NACK_MAINTENANCE' }, who: { project: 'p' } });
+    const changed = await expectStatus('putProjectReply', 409, {
+      path,
+      body: { state: 'NACK_MAINTENANCE' },
+      who: { project: 'p' },
+    });
     expect(changed.body.error).toBe('already_replied');
-    const waiting = await expectStatus('putProjectReply', 409, { path: `${session(fx.failed)}/q`, body: { state: 'ACK_MAINTENANCE' } });
+    const waiting = await expectStatus('putProjectReply', 409, {
+      path: `${session(fx.failed)}/q`,
+      body: { state: 'ACK_MAINTENANCE' },
+    });
     expect(['not_waiting', 'round_closed', 'already_replied']).toContain(waiting.body.error);
   });
 
@@ -354,7 +485,10 @@ describe('every route answers every documented status, with the documented body'
     await expectStatus('updateSession', 404, { path: session(UNKNOWN_SESSION), body: { state: 'MAINTENANCE' } });
     await expectStatus('updateSession', 413, { path, raw: hugeBody });
     await expectStatus('updateSession', 500, { path, body: { state: 'MAINTENANCE' }, broken: true });
-    const running = await expectStatus('updateSession', 409, { path: session(fx.running), body: { state: 'MAINTENANCE' } });
+    const running = await expectStatus('updateSession', 409, {
+      path: session(fx.running),
+      body: { state: 'MAINTENANCE' },
+    });
     expect(running.body.error).toBe('session_running');
     const body = { state: 'MAINTENANCE', maintenance_at: fenixTimeIn(300) };
     expect(validate(requestSchema('updateSession'), body, doc)).toEqual([]);
@@ -384,10 +518,18 @@ describe('every route answers every documented status, with the documented body'
   });
 
   it('produced every documented status of every operation, and nothing undocumented', () => {
-    const documented = ops().flatMap((o) => o.statuses.map((status) => `${o.op} ${status}`)).sort();
+    const documented = ops()
+      .flatMap((o) => o.statuses.map((status) => `${o.op} ${status}`))
+      .sort();
     const seen = [...new Set(observed.map((o) => `${o.op} ${o.status}`))].sort();
-    expect(seen.filter((key) => !documented.includes(key)), 'statuses the document does not list').toEqual([]);
-    expect(documented.filter((key) => !seen.includes(key)), 'documented statuses no run produced').toEqual([]);
+    expect(
+      seen.filter((key) => !documented.includes(key)),
+      'statuses the document does not list',
+    ).toEqual([]);
+    expect(
+      documented.filter((key) => !seen.includes(key)),
+      'documented statuses no run produced',
+    ).toEqual([]);
   });
 });
 
@@ -397,6 +539,10 @@ describe('docs/events', () => {
       if (!path.startsWith('docs/events/')) continue;
       expect(readFileSync(repoPath(path), 'utf8'), path).toBe(content);
     }
-    expect(readdirSync(repoPath('docs/events')).sort()).toEqual(['maintenance.host.json', 'maintenance.scheduled.json', 'maintenance.session.json']);
+    expect(readdirSync(repoPath('docs/events')).sort()).toEqual([
+      'maintenance.host.json',
+      'maintenance.scheduled.json',
+      'maintenance.session.json',
+    ]);
   });
 });

@@ -54,7 +54,9 @@ describe('restart', () => {
     const hosts = Array.from({ length: 5 }, (_, i) => ({ name: `c-${i + 1}`, type: 'compute', vcpus: 4 }));
     const inventory = {
       hosts,
-      instances: hosts.slice(0, 4).map((host, i) => ({ id: `vm-${i}`, name: `vm-${i}`, project_id: 'tenant', host: host.name, vcpus: 2 })),
+      instances: hosts
+        .slice(0, 4)
+        .map((host, i) => ({ id: `vm-${i}`, name: `vm-${i}`, project_id: 'tenant', host: host.name, vcpus: 2 })),
     };
     writeFileSync(join(dataDir, 'inventory.json'), JSON.stringify(inventory));
     const port = await freePort();
@@ -79,7 +81,9 @@ describe('restart', () => {
         void (async () => {
           let instance_actions: Record<string, string> | undefined;
           if (d.allowed_actions.length) {
-            const ids = ((await (await fetch(d.instance_ids, { headers: tenant })).json()) as { instance_ids: string[] }).instance_ids;
+            const ids = (
+              (await (await fetch(d.instance_ids, { headers: tenant })).json()) as { instance_ids: string[] }
+            ).instance_ids;
             instance_actions = Object.fromEntries(ids.map((id) => [id, 'MIGRATE']));
           }
           await fetch(d.reply_url, {
@@ -107,29 +111,53 @@ describe('restart', () => {
     const created = await fetch(`${base}/v1/maintenance`, {
       method: 'POST',
       headers: { ...admin, 'content-type': 'application/json' },
-      body: JSON.stringify({ state: 'MAINTENANCE', maintenance_at: fenixTimeIn(5), hosts: [], actions: [{ plugin: 'dummy', type: 'host' }] }),
+      body: JSON.stringify({
+        state: 'MAINTENANCE',
+        maintenance_at: fenixTimeIn(5),
+        hosts: [],
+        actions: [{ plugin: 'dummy', type: 'host' }],
+      }),
     });
     const { session_id: id } = (await created.json()) as { session_id: string };
 
     // Kill it hard once the second host is done: in the middle of the rolling maintenance.
-    await until((d) => d.type === 'maintenance.host' && d.state === 'MAINTENANCE_COMPLETE' && seen.filter((e) => e.type === 'maintenance.host' && e.state === 'MAINTENANCE_COMPLETE').length >= 2);
+    await until(
+      (d) =>
+        d.type === 'maintenance.host' &&
+        d.state === 'MAINTENANCE_COMPLETE' &&
+        seen.filter((e) => e.type === 'maintenance.host' && e.state === 'MAINTENANCE_COMPLETE').length >= 2,
+    );
     first.kill('SIGKILL');
     await new Promise((done) => first.once('exit', done));
 
     await startFenix(port, env);
-    await until((d) => d.type === 'maintenance.session' && (d.state === 'MAINTENANCE_DONE' || d.state === 'MAINTENANCE_FAILED'));
-    const state = ((await (await fetch(`${base}/v1/maintenance/${id}`, { headers: admin })).json()) as { state: string }).state;
+    await until(
+      (d) => d.type === 'maintenance.session' && (d.state === 'MAINTENANCE_DONE' || d.state === 'MAINTENANCE_FAILED'),
+    );
+    const state = (
+      (await (await fetch(`${base}/v1/maintenance/${id}`, { headers: admin })).json()) as { state: string }
+    ).state;
     expect(state).toBe('MAINTENANCE_DONE');
 
     // Every event, both runs, from the runtime's own log: each host completed exactly once
     // (a re-sent event carries the same event_seq, so consumers see it once).
-    const logged = readFileSync(join(dataDir, 'events.ndjson'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    const logged = readFileSync(join(dataDir, 'events.ndjson'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     const completions = new Map<number, string>();
     for (const e of logged) {
-      if (e['detail-type'] === 'maintenance.host' && e.detail.session_id === id && e.detail.state === 'MAINTENANCE_COMPLETE') completions.set(e.detail.event_seq, e.detail.host);
+      if (
+        e['detail-type'] === 'maintenance.host' &&
+        e.detail.session_id === id &&
+        e.detail.state === 'MAINTENANCE_COMPLETE'
+      )
+        completions.set(e.detail.event_seq, e.detail.host);
     }
     expect([...completions.values()].sort()).toEqual(hosts.map((h) => h.name).sort());
-    const instances = ((await (await fetch(`${base}/sim/v1/instances`, { headers: admin })).json()) as { instances: { id: string }[] }).instances;
+    const instances = (
+      (await (await fetch(`${base}/sim/v1/instances`, { headers: admin })).json()) as { instances: { id: string }[] }
+    ).instances;
     expect(instances.map((i) => i.id).sort()).toEqual(inventory.instances.map((i) => i.id).sort());
   }, 120_000);
 });

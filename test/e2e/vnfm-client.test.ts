@@ -2,7 +2,13 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { Deduper, FenixApiError, FenixClient, InvalidEventError, parseMaintenanceEvent } from '../../examples/vnfm/client.js';
+import {
+  Deduper,
+  FenixApiError,
+  FenixClient,
+  InvalidEventError,
+  parseMaintenanceEvent,
+} from '../../examples/vnfm/client.js';
 import { startVnfm, type Vnfm } from '../../examples/vnfm/vnfm.js';
 import { fenixTimeIn, startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 
@@ -61,7 +67,15 @@ describe('parseMaintenanceEvent', () => {
 
   it('accepts INSTANCE_ACTION_DONE with a one-id list and null times, and drops unknown fields', () => {
     const event = parseMaintenanceEvent({
-      ...scheduled({ state: 'INSTANCE_ACTION_DONE', instance_ids: ['i-1'], actions_at: null, reply_at: null, allowed_actions: [], metadata: {}, extra: 1 }),
+      ...scheduled({
+        state: 'INSTANCE_ACTION_DONE',
+        instance_ids: ['i-1'],
+        actions_at: null,
+        reply_at: null,
+        allowed_actions: [],
+        metadata: {},
+        extra: 1,
+      }),
       another: true,
     });
     if (event['detail-type'] !== 'maintenance.scheduled') throw new Error('wrong type');
@@ -72,14 +86,36 @@ describe('parseMaintenanceEvent', () => {
   });
 
   it('types maintenance.host and maintenance.session envelopes', () => {
-    const host = parseMaintenanceEvent(envelope('maintenance.host', { service: 'fenix', session_id: SESSION, host: 'compute-1', state: 'IN_MAINTENANCE', event_seq: 9 }));
+    const host = parseMaintenanceEvent(
+      envelope('maintenance.host', {
+        service: 'fenix',
+        session_id: SESSION,
+        host: 'compute-1',
+        state: 'IN_MAINTENANCE',
+        event_seq: 9,
+      }),
+    );
     expect(host['detail-type'] === 'maintenance.host' && host.detail.host).toBe('compute-1');
     const session = parseMaintenanceEvent(
-      envelope('maintenance.session', { service: 'fenix', session_id: SESSION, state: 'SCALE_IN', previous_state: 'MAINTENANCE', percent_done: 0, event_seq: 4 }),
+      envelope('maintenance.session', {
+        service: 'fenix',
+        session_id: SESSION,
+        state: 'SCALE_IN',
+        previous_state: 'MAINTENANCE',
+        percent_done: 0,
+        event_seq: 4,
+      }),
     );
     expect(session['detail-type'] === 'maintenance.session' && session.detail.previous_state).toBe('MAINTENANCE');
     const first = parseMaintenanceEvent(
-      envelope('maintenance.session', { service: 'fenix', session_id: SESSION, state: 'MAINTENANCE', previous_state: null, percent_done: 0, event_seq: 1 }),
+      envelope('maintenance.session', {
+        service: 'fenix',
+        session_id: SESSION,
+        state: 'MAINTENANCE',
+        previous_state: null,
+        percent_done: 0,
+        event_seq: 1,
+      }),
     );
     expect(first['detail-type'] === 'maintenance.session' && first.detail.previous_state).toBeNull();
   });
@@ -93,12 +129,28 @@ describe('parseMaintenanceEvent', () => {
     );
     const { detail } = scheduled();
     const { reply_url: _, ...noReplyUrl } = detail;
-    expect(errorOf(() => parseMaintenanceEvent({ ...scheduled(), detail: noReplyUrl })).issues).toEqual([expect.stringMatching(/^detail\.reply_url: /)]);
-    expect(errorOf(() => parseMaintenanceEvent(scheduled({ state: 'START_MAINTENANCE' }))).message).toMatch(/detail\.state/);
+    expect(errorOf(() => parseMaintenanceEvent({ ...scheduled(), detail: noReplyUrl })).issues).toEqual([
+      expect.stringMatching(/^detail\.reply_url: /),
+    ]);
+    expect(errorOf(() => parseMaintenanceEvent(scheduled({ state: 'START_MAINTENANCE' }))).message).toMatch(
+      /detail\.state/,
+    );
     expect(errorOf(() => parseMaintenanceEvent(scheduled({ event_seq: -1 }))).message).toMatch(/detail\.event_seq/);
-    expect(errorOf(() => parseMaintenanceEvent({ ...scheduled(), source: 'aws.ec2' })).message).toMatch(/^not a Fenix maintenance event: source: /);
+    expect(errorOf(() => parseMaintenanceEvent({ ...scheduled(), source: 'aws.ec2' })).message).toMatch(
+      /^not a Fenix maintenance event: source: /,
+    );
     expect(
-      errorOf(() => parseMaintenanceEvent(envelope('maintenance.host', { service: 'fenix', session_id: SESSION, host: 'h', state: 'DOWN', event_seq: 1 }))).message,
+      errorOf(() =>
+        parseMaintenanceEvent(
+          envelope('maintenance.host', {
+            service: 'fenix',
+            session_id: SESSION,
+            host: 'h',
+            state: 'DOWN',
+            event_seq: 1,
+          }),
+        ),
+      ).message,
     ).toMatch(/detail\.state/);
   });
 });
@@ -162,14 +214,30 @@ describe('FenixClient', () => {
     const vnfm = await startVnfm({ fenixUrl: base, projectId: 'vnf-a', token: 'tok', log: (line) => log.push(line) });
     try {
       const post = async (body: unknown) => {
-        const response = await fetch(vnfm.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        const response = await fetch(vnfm.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
         return { status: response.status, body: (await response.json()) as Record<string, unknown> };
       };
       const maintenance = { ...event, detail: { ...event.detail, state: 'MAINTENANCE', allowed_actions: [] } };
       expect(await post(maintenance)).toEqual({ status: 200, body: { result: 'accepted' } });
       expect(await post(maintenance)).toEqual({ status: 200, body: { result: 'duplicate' } });
-      expect(await post({ ...maintenance, detail: { ...maintenance.detail, project_id: 'vnf-b', event_seq: 8 } })).toEqual({ status: 200, body: { result: 'ignored' } });
-      expect(await post(envelope('maintenance.host', { service: 'fenix', session_id: SESSION, host: 'h', state: 'IN_MAINTENANCE', event_seq: 9 }))).toEqual({
+      expect(
+        await post({ ...maintenance, detail: { ...maintenance.detail, project_id: 'vnf-b', event_seq: 8 } }),
+      ).toEqual({ status: 200, body: { result: 'ignored' } });
+      expect(
+        await post(
+          envelope('maintenance.host', {
+            service: 'fenix',
+            session_id: SESSION,
+            host: 'h',
+            state: 'IN_MAINTENANCE',
+            event_seq: 9,
+          }),
+        ),
+      ).toEqual({
         status: 200,
         body: { result: 'ignored' },
       });
@@ -199,7 +267,10 @@ describe('FenixClient', () => {
     await client.reply(event, 'ACK', { 'i-1': 'MIGRATE', 'i-2': 'OWN_ACTION' });
     expect(seen.map((r) => r.method)).toEqual(['GET', 'PUT', 'PUT', 'PUT']);
     expect(seen.every((r) => r.headers.authorization === 'Bearer tok')).toBe(true);
-    expect(JSON.parse(seen[3]?.body ?? '')).toEqual({ state: 'ACK_PREPARE_MAINTENANCE', instance_actions: { 'i-1': 'MIGRATE', 'i-2': 'OWN_ACTION' } });
+    expect(JSON.parse(seen[3]?.body ?? '')).toEqual({
+      state: 'ACK_PREPARE_MAINTENANCE',
+      instance_actions: { 'i-1': 'MIGRATE', 'i-2': 'OWN_ACTION' },
+    });
     // A one-id list needs no request.
     const done = parseMaintenanceEvent(scheduled({ state: 'INSTANCE_ACTION_DONE', instance_ids: ['i-9'] }));
     if (done['detail-type'] !== 'maintenance.scheduled') throw new Error('wrong type');
@@ -216,7 +287,11 @@ describe('FenixClient', () => {
     const client = new FenixClient({ baseUrl: base, backoffMs: 1 });
     const error = await client.reply(event, 'NACK').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(FenixApiError);
-    expect(error).toMatchObject({ status: 409, code: 'round_closed', apiMessage: 'the session is not waiting for PREPARE_MAINTENANCE' });
+    expect(error).toMatchObject({
+      status: 409,
+      code: 'round_closed',
+      apiMessage: 'the session is not waiting for PREPARE_MAINTENANCE',
+    });
     expect(seen).toHaveLength(1);
     expect(JSON.parse(seen[0]?.body ?? '')).toEqual({ state: 'NACK_PREPARE_MAINTENANCE' });
     expect(seen[0]?.headers.authorization).toBeUndefined();
@@ -234,7 +309,10 @@ describe('sample VNFMs against the local runtime', () => {
   });
 
   it('run a session over every host to MAINTENANCE_DONE and leave each project its instance count', async () => {
-    const inventory = JSON.parse(readFileSync(new URL('../../local/demo-inventory.json', import.meta.url), 'utf8')) as { hosts: { name: string; type: string }[]; instances: { project_id: string; name: string }[] };
+    const inventory = JSON.parse(readFileSync(new URL('../../local/demo-inventory.json', import.meta.url), 'utf8')) as {
+      hosts: { name: string; type: string }[];
+      instances: { project_id: string; name: string }[];
+    };
     // The VNFMs listen first (the subscriptions, read at start-up, name them) and learn the API URL later.
     const log: string[] = [];
     for (const [projectId, mode] of [
@@ -242,7 +320,14 @@ describe('sample VNFMs against the local runtime', () => {
       ['vnf-b', 'own_action'],
     ] as const) {
       vnfms.push(
-        await startVnfm({ fenixUrl: () => fx!.url, token: () => fx!.token({ project: projectId }), projectId, mode, log: (line) => log.push(line), backoffMs: 50 }),
+        await startVnfm({
+          fenixUrl: () => fx!.url,
+          token: () => fx!.token({ project: projectId }),
+          projectId,
+          mode,
+          log: (line) => log.push(line),
+          backoffMs: 50,
+        }),
       );
     }
     fx = await startTestRuntime({
@@ -252,22 +337,35 @@ describe('sample VNFMs against the local runtime', () => {
         url: vnfms[i]?.url,
       })),
       // Windows long enough for a loaded CI machine; the VNFMs answer in milliseconds.
-      env: { FENIX_PROJECT_MAINTENANCE_REPLY: '5', FENIX_PROJECT_SCALE_IN_REPLY: '5', FENIX_EMPTY_CHECK_SECONDS: '1', FENIX_EMPTY_CHECK_ATTEMPTS: '10' },
+      env: {
+        FENIX_PROJECT_MAINTENANCE_REPLY: '5',
+        FENIX_PROJECT_SCALE_IN_REPLY: '5',
+        FENIX_EMPTY_CHECK_SECONDS: '1',
+        FENIX_EMPTY_CHECK_ATTEMPTS: '10',
+      },
     });
     const names = async (project: string) => (await fx!.runtime.cloud.listInstances(project)).map((i) => i.name).sort();
     const before = { 'vnf-a': await names('vnf-a'), 'vnf-b': await names('vnf-b') };
     expect(before['vnf-a']).toHaveLength(6);
     expect(before['vnf-b']).toHaveLength(2);
 
-    const created = await fx.api('POST', '/v1/maintenance', { state: 'MAINTENANCE', maintenance_at: fenixTimeIn(7), hosts: [] });
+    const created = await fx.api('POST', '/v1/maintenance', {
+      state: 'MAINTENANCE',
+      maintenance_at: fenixTimeIn(7),
+      hosts: [],
+    });
     expect(created.status).toBe(200);
     const id = created.body.session_id as string;
 
     const end = await fx.waitForEvent(
-      (e) => e['detail-type'] === 'maintenance.session' && e.detail.session_id === id && ['MAINTENANCE_DONE', 'MAINTENANCE_FAILED'].includes(e.detail.state as string),
+      (e) =>
+        e['detail-type'] === 'maintenance.session' &&
+        e.detail.session_id === id &&
+        ['MAINTENANCE_DONE', 'MAINTENANCE_FAILED'].includes(e.detail.state as string),
       50_000,
     );
-    const failure = end.detail.state === 'MAINTENANCE_FAILED' ? (await fx.runtime.store.getSession(id))?.failure : undefined;
+    const failure =
+      end.detail.state === 'MAINTENANCE_FAILED' ? (await fx.runtime.store.getSession(id))?.failure : undefined;
     expect({ state: end.detail.state, failure, log }).toMatchObject({ state: 'MAINTENANCE_DONE', failure: undefined });
     for (const vnfm of vnfms) await vnfm.settled();
 
@@ -282,7 +380,10 @@ describe('sample VNFMs against the local runtime', () => {
       .filter((e) => e.detail.session_id === id && deduper.firstTime(e))
       .flatMap((e) => (e['detail-type'] === 'maintenance.host' ? [e.detail] : []));
     for (const host of inventory.hosts.filter((h) => h.type === 'compute')) {
-      expect(hostEvents.filter((e) => e.host === host.name).map((e) => e.state), host.name).toEqual(['IN_MAINTENANCE', 'MAINTENANCE_COMPLETE']);
+      expect(
+        hostEvents.filter((e) => e.host === host.name).map((e) => e.state),
+        host.name,
+      ).toEqual(['IN_MAINTENANCE', 'MAINTENANCE_COMPLETE']);
     }
 
     // Both VNFMs took part in every project-wide round, without a failed call.
@@ -295,9 +396,13 @@ describe('sample VNFMs against the local runtime', () => {
       expect(vnfm.stats.handled.MAINTENANCE_COMPLETE).toBe(1);
     }
     // vnf-a let Fenix migrate (so it was told of each move); vnf-b moved its own.
-    expect((a.stats.handled.PREPARE_MAINTENANCE ?? 0) + (a.stats.handled.PLANNED_MAINTENANCE ?? 0)).toBeGreaterThanOrEqual(1);
+    expect(
+      (a.stats.handled.PREPARE_MAINTENANCE ?? 0) + (a.stats.handled.PLANNED_MAINTENANCE ?? 0),
+    ).toBeGreaterThanOrEqual(1);
     expect(a.stats.handled.INSTANCE_ACTION_DONE ?? 0).toBeGreaterThanOrEqual(1);
-    expect((b.stats.handled.PREPARE_MAINTENANCE ?? 0) + (b.stats.handled.PLANNED_MAINTENANCE ?? 0)).toBeGreaterThanOrEqual(1);
+    expect(
+      (b.stats.handled.PREPARE_MAINTENANCE ?? 0) + (b.stats.handled.PLANNED_MAINTENANCE ?? 0),
+    ).toBeGreaterThanOrEqual(1);
     expect(log.some((line) => line.includes('OWN_ACTION'))).toBe(true);
   });
 });

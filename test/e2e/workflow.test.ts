@@ -50,25 +50,34 @@ const vnfm = (t: TestRuntime, projectId: string, options: VnfmOptions = {}) => {
       }
     }
     if (detail.state === 'MAINTENANCE_COMPLETE') {
-      for (const instance of removed.splice(0)) await t.runtime.cloud.createInstance({ ...instance, project_id: projectId });
+      for (const instance of removed.splice(0))
+        await t.runtime.cloud.createInstance({ ...instance, project_id: projectId });
     }
     if (detail.state === 'PREPARE_MAINTENANCE' || detail.state === 'PLANNED_MAINTENANCE') {
       const ids = ((await t.api('GET', new URL(detail.instance_ids).pathname)).body?.instance_ids ?? []) as string[];
       instance_actions = Object.fromEntries(ids.map((id) => [id, options.action ?? 'MIGRATE']));
     }
-    const response = await t.api('PUT', url, { state: `${verdict}_${detail.state}`, ...(instance_actions ? { instance_actions } : {}) });
+    const response = await t.api('PUT', url, {
+      state: `${verdict}_${detail.state}`,
+      ...(instance_actions ? { instance_actions } : {}),
+    });
     if (response.status !== 200) handled.push(`REFUSED ${response.status} ${response.body.message}`);
   };
   t.runtime.bus.onEvent((event) => {
-    if (event['detail-type'] === 'maintenance.scheduled' && event.detail.project_id === projectId) handle(event).catch(() => undefined); // cut off by teardown: the assertions are on the events
+    if (event['detail-type'] === 'maintenance.scheduled' && event.detail.project_id === projectId)
+      handle(event).catch(() => undefined); // cut off by teardown: the assertions are on the events
   });
   return { handled, removed };
 };
 
 const sessionStates = (t: TestRuntime, id: string) =>
-  t.events.filter((e) => e['detail-type'] === 'maintenance.session' && e.detail.session_id === id).map((e) => e.detail.state as string);
+  t.events
+    .filter((e) => e['detail-type'] === 'maintenance.session' && e.detail.session_id === id)
+    .map((e) => e.detail.state as string);
 const hostEvents = (t: TestRuntime, id: string) =>
-  t.events.filter((e) => e['detail-type'] === 'maintenance.host' && e.detail.session_id === id).map((e) => `${e.detail.host} ${e.detail.state}`);
+  t.events
+    .filter((e) => e['detail-type'] === 'maintenance.host' && e.detail.session_id === id)
+    .map((e) => `${e.detail.host} ${e.detail.state}`);
 
 /** Hosts are maintained one at a time: every IN_MAINTENANCE is followed by the same host's COMPLETE. */
 const expectOneHostAtATime = (events: string[]) => {
@@ -80,7 +89,12 @@ const expectOneHostAtATime = (events: string[]) => {
 };
 
 const createSession = async (t: TestRuntime, body: Record<string, unknown> = {}) => {
-  const response = await t.api('POST', '/v1/maintenance', { state: 'MAINTENANCE', maintenance_at: fenixTimeIn(5), hosts: [], ...body });
+  const response = await t.api('POST', '/v1/maintenance', {
+    state: 'MAINTENANCE',
+    maintenance_at: fenixTimeIn(5),
+    hosts: [],
+    ...body,
+  });
   expect(response.status, JSON.stringify(response.body)).toBe(200);
   return response.body.session_id as string;
 };
@@ -128,8 +142,11 @@ describe('default workflow', () => {
       ['compute-1', 'compute-2', 'compute-3'].map((h) => `${h} IN_MAINTENANCE`),
     );
     // No instance lost, the original count restored, every host enabled and maintained.
-    expect((await t.runtime.cloud.listInstances('vnf')).map((i) => i.name).sort()).toEqual(doctorInventory.instances.map((i) => i.name).sort());
-    for (const host of await t.runtime.cloud.listHosts()) expect(host).toMatchObject({ disabled: false, maintained: true });
+    expect((await t.runtime.cloud.listInstances('vnf')).map((i) => i.name).sort()).toEqual(
+      doctorInventory.instances.map((i) => i.name).sort(),
+    );
+    for (const host of await t.runtime.cloud.listHosts())
+      expect(host).toMatchObject({ disabled: false, maintained: true });
     // Fenix performed the migrations and told the owner after each.
     expect(app.handled.filter((s) => s === 'INSTANCE_ACTION_DONE').length).toBeGreaterThanOrEqual(4);
     expect(app.handled.filter((s) => s.startsWith('REFUSED'))).toEqual([]);
@@ -156,7 +173,11 @@ describe('default workflow', () => {
     expect(sessionStates(t, id).slice(0, 2)).toEqual(['MAINTENANCE', 'START_MAINTENANCE']);
     const hosts = hostEvents(t, id);
     expectOneHostAtATime(hosts);
-    expect(hosts.filter((h) => h.endsWith('IN_MAINTENANCE'))).toEqual(['c-2 IN_MAINTENANCE', 'c-1 IN_MAINTENANCE', 'ctl-1 IN_MAINTENANCE']);
+    expect(hosts.filter((h) => h.endsWith('IN_MAINTENANCE'))).toEqual([
+      'c-2 IN_MAINTENANCE',
+      'c-1 IN_MAINTENANCE',
+      'ctl-1 IN_MAINTENANCE',
+    ]);
   });
 
   it('runs plug-ins in order: pre once, host then the host type alphabetically on each host, post once', async () => {
@@ -167,7 +188,13 @@ describe('default workflow', () => {
       return { state: 'DONE' };
     };
     const t = await start({
-      inventory: { hosts: [{ name: 'c-1', type: 'compute', vcpus: 2 }, { name: 'k-1', type: 'controller' }], instances: [] },
+      inventory: {
+        hosts: [
+          { name: 'c-1', type: 'compute', vcpus: 2 },
+          { name: 'k-1', type: 'controller' },
+        ],
+        instances: [],
+      },
       plugins: { prep: recorder, zeta: recorder, alpha: recorder, ctl: recorder, fin: recorder },
     });
     const id = await createSession(t, {
@@ -188,7 +215,13 @@ describe('default workflow', () => {
 
   it('fails the session when a plug-in reports FAILED, recording the plug-in, host and message', async () => {
     const t = await start({
-      inventory: { hosts: [{ name: 'c-1', type: 'compute', vcpus: 2 }, { name: 'c-2', type: 'compute', vcpus: 2 }], instances: [] },
+      inventory: {
+        hosts: [
+          { name: 'c-1', type: 'compute', vcpus: 2 },
+          { name: 'c-2', type: 'compute', vcpus: 2 },
+        ],
+        instances: [],
+      },
       plugins: { broken: async () => ({ state: 'FAILED', message: 'firmware refused' }) },
     });
     const id = await createSession(t, { actions: [{ plugin: 'broken', type: 'compute' }] });
@@ -198,7 +231,11 @@ describe('default workflow', () => {
     expect(session?.failure?.reason).toContain('c-1');
     expect(session?.failure?.reason).toContain('firmware refused');
     expect(hostEvents(t, id)).toEqual(['c-1 IN_MAINTENANCE']);
-    expect((await t.runtime.store.listPluginRuns(id))[0]).toMatchObject({ plugin: 'broken', host: 'c-1', state: 'FAILED' });
+    expect((await t.runtime.store.listPluginRuns(id))[0]).toMatchObject({
+      plugin: 'broken',
+      host: 'c-1',
+      state: 'FAILED',
+    });
   });
 
   it('fails the session when a plug-in throws', async () => {
@@ -235,13 +272,20 @@ describe('default workflow', () => {
     vnfm(t, 'sleeper', { verdict: (state) => (state === 'PREPARE_MAINTENANCE' ? 'SILENT' : 'ACK') });
     const first = await createSession(t, { hosts: ['c-1', 'c-2'] });
     await t.waitForState(first, 'MAINTENANCE_FAILED');
-    expect(sessionStates(t, first)).toEqual(['MAINTENANCE', 'START_MAINTENANCE', 'PLANNED_MAINTENANCE', 'MAINTENANCE_FAILED']);
+    expect(sessionStates(t, first)).toEqual([
+      'MAINTENANCE',
+      'START_MAINTENANCE',
+      'PLANNED_MAINTENANCE',
+      'MAINTENANCE_FAILED',
+    ]);
     expect((await t.runtime.store.getSession(first))?.failure?.details).toMatchObject({ nacked_by: ['nacker'] });
 
     const second = await createSession(t, { hosts: ['c-3', 'c-4'] });
     await t.waitForState(second, 'MAINTENANCE_FAILED', 20_000);
     expect(sessionStates(t, second)).toEqual(['MAINTENANCE', 'PREPARE_MAINTENANCE', 'MAINTENANCE_FAILED']);
-    expect((await t.runtime.store.getSession(second))?.failure?.details).toMatchObject({ silent_projects: ['sleeper'] });
+    expect((await t.runtime.store.getSession(second))?.failure?.details).toMatchObject({
+      silent_projects: ['sleeper'],
+    });
   });
 
   it('waits for OWN_ACTION projects to empty the host themselves', async () => {
@@ -263,7 +307,10 @@ describe('default workflow', () => {
         const path = new URL(d.reply_url).pathname;
         if (d.state === 'PLANNED_MAINTENANCE') {
           const ids = ((await t.api('GET', path)).body?.instance_ids ?? []) as string[];
-          await t.api('PUT', path, { state: 'ACK_PLANNED_MAINTENANCE', instance_actions: Object.fromEntries(ids.map((i) => [i, 'OWN_ACTION'])) });
+          await t.api('PUT', path, {
+            state: 'ACK_PLANNED_MAINTENANCE',
+            instance_actions: Object.fromEntries(ids.map((i) => [i, 'OWN_ACTION'])),
+          });
           for (const id of ids) await t.runtime.cloud.moveInstance(id);
         } else {
           await t.api('PUT', path, { state: `ACK_${d.state}` });
@@ -299,7 +346,10 @@ describe('default workflow', () => {
     const id = await createSession(t, { maintenance_at: new Date(maintenanceAt).toISOString() });
     const ack = await t.waitForEvent((e) => e.detail.session_id === id && e['detail-type'] === 'maintenance.scheduled');
     expect(ack.detail.state).toBe('MAINTENANCE');
-    const next = await t.waitForEvent((e) => e['detail-type'] === 'maintenance.session' && e.detail.session_id === id && e.detail.state !== 'MAINTENANCE');
+    const next = await t.waitForEvent(
+      (e) =>
+        e['detail-type'] === 'maintenance.session' && e.detail.session_id === id && e.detail.state !== 'MAINTENANCE',
+    );
     expect(Date.parse(next.time)).toBeGreaterThanOrEqual(Math.floor(maintenanceAt / 1000) * 1000);
     await t.waitForState(id, 'MAINTENANCE_DONE');
   });

@@ -9,7 +9,12 @@ export interface TestRuntime {
   runtime: Runtime;
   url: string;
   /** Calls the API (as admin unless an Authorization header is given); answers the status and the parsed JSON body. */
-  api: (method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<{ status: number; body: any }>;
+  api: (
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ) => Promise<{ status: number; body: any }>;
   /** Every item of the table, sorted, once no workflow step is running: the "nothing changed" check. */
   dumpTable: () => Promise<string>;
   /** A token for this runtime. */
@@ -17,7 +22,11 @@ export interface TestRuntime {
   /** Every event published so far, in order. */
   events: EventEnvelope[];
   /** Resolves with the first event (already seen or future) matching `predicate`. */
-  waitForEvent: (predicate: (event: EventEnvelope) => boolean, timeoutMs?: number, since?: number) => Promise<EventEnvelope>;
+  waitForEvent: (
+    predicate: (event: EventEnvelope) => boolean,
+    timeoutMs?: number,
+    since?: number,
+  ) => Promise<EventEnvelope>;
   /** Waits for the session to reach `state` (after event index `since`); fails fast if it fails instead. */
   waitForState: (sessionId: string, state: string, timeoutMs?: number, since?: number) => Promise<EventEnvelope>;
   stop: () => Promise<void>;
@@ -81,7 +90,11 @@ export const startTestRuntime = async (options: TestRuntimeOptions = {}): Promis
       const waiter = { predicate, resolve: (e: EventEnvelope) => (clearTimeout(timer), resolve(e)) };
       const timer = setTimeout(() => {
         waiters.delete(waiter);
-        reject(new Error(`no matching event within ${timeoutMs} ms; last events: ${JSON.stringify(events.slice(-5).map((e) => [e['detail-type'], e.detail.state]))}`));
+        reject(
+          new Error(
+            `no matching event within ${timeoutMs} ms; last events: ${JSON.stringify(events.slice(-5).map((e) => [e['detail-type'], e.detail.state]))}`,
+          ),
+        );
       }, timeoutMs);
       waiters.add(waiter);
     });
@@ -114,7 +127,9 @@ export const startTestRuntime = async (options: TestRuntimeOptions = {}): Promis
       const items: unknown[] = [];
       let start: Record<string, unknown> | undefined;
       do {
-        const page = await dynamo().send(new ScanCommand({ TableName: 'fenix', ExclusiveStartKey: start, ConsistentRead: true }));
+        const page = await dynamo().send(
+          new ScanCommand({ TableName: 'fenix', ExclusiveStartKey: start, ConsistentRead: true }),
+        );
         items.push(...(page.Items ?? []));
         start = page.LastEvaluatedKey;
       } while (start);
@@ -122,7 +137,11 @@ export const startTestRuntime = async (options: TestRuntimeOptions = {}): Promis
     },
     api: async (method, path, body, headers = {}) => {
       // An empty header value means "send none" (e.g. `authorization: ''` for an anonymous call).
-      const merged = { authorization: `Bearer ${adminToken}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers };
+      const merged = {
+        authorization: `Bearer ${adminToken}`,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...headers,
+      };
       const response = await fetch(`${runtime.url}${path}`, {
         method,
         headers: Object.fromEntries(Object.entries(merged).filter(([, value]) => value !== '')),

@@ -42,7 +42,13 @@ const SAMPLES: Record<(typeof DETAIL_TYPES)[number], ReturnType<typeof envelope>
     metadata: { openstack_version: 'Z' },
     event_seq: 7,
   }),
-  'maintenance.host': envelope('maintenance.host', { service: 'fenix', session_id: SESSION, host: 'compute-1', state: 'IN_MAINTENANCE', event_seq: 8 }),
+  'maintenance.host': envelope('maintenance.host', {
+    service: 'fenix',
+    session_id: SESSION,
+    host: 'compute-1',
+    state: 'IN_MAINTENANCE',
+    event_seq: 8,
+  }),
   'maintenance.session': envelope('maintenance.session', {
     service: 'fenix',
     session_id: SESSION,
@@ -78,13 +84,17 @@ describe('event schema registry', () => {
   });
 
   it.each(DETAIL_TYPES)('%s: well-formed draft 4 that accepts a real event and refuses a wrong one', (type) => {
-    const schema = ofType('AWS::EventSchemas::Schema').find(([, r]) => r.Properties.SchemaName === schemaName(type))?.[1];
+    const schema = ofType('AWS::EventSchemas::Schema').find(
+      ([, r]) => r.Properties.SchemaName === schemaName(type),
+    )?.[1];
     const content = JSON.parse(schema?.Properties.Content);
     expect(content.$schema).toBe('http://json-schema.org/draft-04/schema#');
     expect(checkSchema(content, '$', 'draft-4')).toEqual([]);
     expect(validate(content, SAMPLES[type])).toEqual([]);
     expect(validate(content, { ...SAMPLES[type], 'detail-type': 'maintenance.other' })).not.toEqual([]);
-    expect(validate(content, { ...SAMPLES[type], detail: { ...SAMPLES[type].detail, event_seq: 'x' } })).not.toEqual([]);
+    expect(validate(content, { ...SAMPLES[type], detail: { ...SAMPLES[type].detail, event_seq: 'x' } })).not.toEqual(
+      [],
+    );
     const { service: _service, ...withoutService } = SAMPLES[type].detail;
     expect(validate(content, { ...SAMPLES[type], detail: withoutService })).not.toEqual([]);
   });
@@ -100,7 +110,9 @@ describe('event schema registry', () => {
 
 describe('GET /v1/openapi.json', () => {
   it('is routed behind the JWT authorizer for admin and project tokens, to a function without table access', () => {
-    const route = ofType('AWS::ApiGatewayV2::Route').find(([, r]) => r.Properties.RouteKey === 'GET /v1/openapi.json')?.[1];
+    const route = ofType('AWS::ApiGatewayV2::Route').find(
+      ([, r]) => r.Properties.RouteKey === 'GET /v1/openapi.json',
+    )?.[1];
     expect(route?.Properties.AuthorizationType).toBe('JWT');
     expect([...route?.Properties.AuthorizationScopes].sort()).toEqual(['fenix/admin', 'fenix/project']);
     const integrationId = route?.Properties.Target['Fn::Join'][1][1].Ref as string;
@@ -112,6 +124,10 @@ describe('GET /v1/openapi.json', () => {
       .filter(([, p]) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))
       .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as { Action: string | string[] }[]);
     const actions = statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
-    expect(actions.filter((action) => action.startsWith('dynamodb:') || action.startsWith('states:') || action.startsWith('events:'))).toEqual([]);
+    expect(
+      actions.filter(
+        (action) => action.startsWith('dynamodb:') || action.startsWith('states:') || action.startsWith('events:'),
+      ),
+    ).toEqual([]);
   });
 });

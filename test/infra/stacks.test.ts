@@ -31,12 +31,7 @@ const ROUTES = {
 } as const;
 type RouteKey = keyof typeof ROUTES;
 
-const WRITE_ACTIONS = [
-  'dynamodb:PutItem',
-  'dynamodb:UpdateItem',
-  'dynamodb:DeleteItem',
-  'dynamodb:BatchWriteItem',
-];
+const WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
 
 /** Builds both stacks; bundling is skipped (no esbuild in unit tests). */
 function build(props: Partial<ServiceStackProps> = {}) {
@@ -53,8 +48,7 @@ function build(props: Partial<ServiceStackProps> = {}) {
 /** Read helpers over one synthesized service template. */
 function inspect(template: Template) {
   const resources = template.toJSON().Resources as Record<string, Resource>;
-  const ofType = (type: string) =>
-    Object.entries(resources).filter(([, r]) => r.Type === type);
+  const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
 
   const route = (key: string) => {
     const found = ofType('AWS::ApiGatewayV2::Route').find(([, r]) => r.Properties.RouteKey === key);
@@ -68,9 +62,7 @@ function inspect(template: Template) {
     return integration?.Properties.IntegrationUri['Fn::GetAtt'][0];
   };
   // Construct IDs are part of the contract, so their logical-id prefix is stable.
-  const sessionMachine = ofType('AWS::StepFunctions::StateMachine').find(([id]) =>
-    id.startsWith('SessionWorkflow'),
-  );
+  const sessionMachine = ofType('AWS::StepFunctions::StateMachine').find(([id]) => id.startsWith('SessionWorkflow'));
   const sessionMachineName: string = sessionMachine?.[1].Properties.StateMachineName;
   /** The session state machine ARN as the stack writes it (from its name). */
   const sessionMachineArn = stateArn('stateMachine', sessionMachineName);
@@ -220,10 +212,7 @@ describe('service stack', () => {
       });
       service.hasResourceProperties('AWS::Cognito::UserPoolResourceServer', {
         Identifier: 'fenix',
-        Scopes: Match.arrayWith([
-          Match.objectLike({ ScopeName: 'admin' }),
-          Match.objectLike({ ScopeName: 'project' }),
-        ]),
+        Scopes: Match.arrayWith([Match.objectLike({ ScopeName: 'admin' }), Match.objectLike({ ScopeName: 'project' })]),
       });
       service.hasResourceProperties('AWS::Cognito::UserPoolClient', {
         AllowedOAuthFlows: ['client_credentials'],
@@ -299,7 +288,12 @@ describe('service stack', () => {
         FENIX_PROJECT_MAINTENANCE_REPLY: '20',
         FENIX_PROJECT_SCALE_IN_REPLY: '60',
         // The shipped `dummy` plug-in: a JSON map joined around its function ARN.
-        FENIX_PLUGINS: { 'Fn::Join': ['', ['{"dummy":"', { 'Fn::GetAtt': [expect.stringMatching(/^DummyPluginFunction/), 'Arn'] }, '"}']] },
+        FENIX_PLUGINS: {
+          'Fn::Join': [
+            '',
+            ['{"dummy":"', { 'Fn::GetAtt': [expect.stringMatching(/^DummyPluginFunction/), 'Arn'] }, '"}'],
+          ],
+        },
         POWERTOOLS_SERVICE_NAME: 'fenix',
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       });
@@ -378,9 +372,12 @@ describe('service stack', () => {
       const granted = t.actions(statements);
       expect(granted).toEqual(expect.arrayContaining([...WRITE_ACTIONS, 'events:PutEvents']));
       const states = statements.filter((s) => t.actions([s]).some((a) => a.startsWith('states:')));
-      expect(t.actions(states).sort()).toEqual(
-        ['states:SendTaskFailure', 'states:SendTaskHeartbeat', 'states:SendTaskSuccess', 'states:StartExecution'],
-      );
+      expect(t.actions(states).sort()).toEqual([
+        'states:SendTaskFailure',
+        'states:SendTaskHeartbeat',
+        'states:SendTaskSuccess',
+        'states:StartExecution',
+      ]);
       for (const s of states) expect(s.Resource).toEqual(t.sessionMachineArn);
       const putEvents = statements.find((s) => t.actions([s]).includes('events:PutEvents'));
       expect(putEvents?.Resource).toEqual({ 'Fn::ImportValue': expect.stringContaining('FenixData:') });
@@ -388,7 +385,9 @@ describe('service stack', () => {
 
     it('lets each state machine invoke the workflow function (and its versions), the host workflow also the dummy plug-in, and nothing else', () => {
       const arnOf = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
-      const dummyId = Object.keys(t.resources).find((id) => id.startsWith('DummyPluginFunction') && t.resources[id]?.Type === 'AWS::Lambda::Function') as string;
+      const dummyId = Object.keys(t.resources).find(
+        (id) => id.startsWith('DummyPluginFunction') && t.resources[id]?.Type === 'AWS::Lambda::Function',
+      ) as string;
       for (const [id, machine] of t.ofType('AWS::StepFunctions::StateMachine')) {
         const statements = t.statementsOf(machine.Properties.RoleArn['Fn::GetAtt'][0]);
         const invoke = statements.filter((s) => t.actions([s]).some((a) => a.startsWith('lambda:')));
@@ -404,19 +403,24 @@ describe('service stack', () => {
     it('adds configured plug-in ARNs to the workflow that runs plug-ins', () => {
       const { service: stack } = build({ plugins: { drain: PLUGIN_ARN } });
       const custom = inspect(Template.fromStack(stack));
-      const invokeResources = custom.ofType('AWS::StepFunctions::StateMachine').map(([, m]) =>
-        JSON.stringify(
-          custom
-            .statementsOf(m.Properties.RoleArn['Fn::GetAtt'][0])
-            .filter((s) => custom.actions([s]).includes('lambda:InvokeFunction')),
-        ),
+      const invokeResources = custom
+        .ofType('AWS::StepFunctions::StateMachine')
+        .map(([, m]) =>
+          JSON.stringify(
+            custom
+              .statementsOf(m.Properties.RoleArn['Fn::GetAtt'][0])
+              .filter((s) => custom.actions([s]).includes('lambda:InvokeFunction')),
+          ),
+        );
+      const withPlugin = invokeResources.filter(
+        (r) => r.includes(`"${PLUGIN_ARN}"`) && r.includes(`"${PLUGIN_ARN}:*"`),
       );
-      const withPlugin = invokeResources.filter((r) => r.includes(`"${PLUGIN_ARN}"`) && r.includes(`"${PLUGIN_ARN}:*"`));
       expect(withPlugin).toHaveLength(1);
     });
 
     it('never grants resource "*" except for actions that have no resource scope', () => {
-      const unscopable = /^(xray:|logs:(Create|Get|Update|Delete|List)LogDelivery|logs:ListLogDeliveries|logs:PutResourcePolicy|logs:DescribeResourcePolicies|logs:DescribeLogGroups)/;
+      const unscopable =
+        /^(xray:|logs:(Create|Get|Update|Delete|List)LogDelivery|logs:ListLogDeliveries|logs:PutResourcePolicy|logs:DescribeResourcePolicies|logs:DescribeLogGroups)/;
       for (const [id, policy] of t.ofType('AWS::IAM::Policy')) {
         for (const s of policy.Properties.PolicyDocument.Statement as Statement[]) {
           const resources = Array.isArray(s.Resource) ? s.Resource : [s.Resource];
@@ -438,7 +442,8 @@ describe('service stack', () => {
         WorkflowFunctionArn: { 'Fn::GetAtt': [t.workflowFunctionId(), 'Arn'] },
       };
       if (HAS_HOST_WORKFLOW) {
-        const [, host] = t.ofType('AWS::StepFunctions::StateMachine').find(([id]) => id.startsWith('HostWorkflow')) ?? [];
+        const [, host] =
+          t.ofType('AWS::StepFunctions::StateMachine').find(([id]) => id.startsWith('HostWorkflow')) ?? [];
         expected.HostStateMachineArn = stateArn('stateMachine', host?.Properties.StateMachineName);
       }
       expect(session?.DefinitionSubstitutions).toEqual(expected);

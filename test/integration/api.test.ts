@@ -17,9 +17,15 @@ beforeAll(async () => {
 });
 afterAll(async () => fx.stop());
 
-const create = (body: Record<string, unknown>) => fx.api('POST', '/v1/maintenance', { state: 'MAINTENANCE', maintenance_at: fenixTimeIn(60), ...body });
+const create = (body: Record<string, unknown>) =>
+  fx.api('POST', '/v1/maintenance', { state: 'MAINTENANCE', maintenance_at: fenixTimeIn(60), ...body });
 const scheduled = (sessionId: string, projectId: string) =>
-  fx.waitForEvent((e) => e['detail-type'] === 'maintenance.scheduled' && e.detail.session_id === sessionId && e.detail.project_id === projectId);
+  fx.waitForEvent(
+    (e) =>
+      e['detail-type'] === 'maintenance.scheduled' &&
+      e.detail.session_id === sessionId &&
+      e.detail.project_id === projectId,
+  );
 
 const dump = () => fx.dumpTable();
 
@@ -32,7 +38,10 @@ describe('sessions', () => {
 
     expect((await fx.api('GET', '/v1/maintenance')).body.session_id).toContain(id);
     expect((await fx.api('GET', '/v1/maintenance/')).body.session_id).toContain(id);
-    expect(await fx.api('GET', `/v1/maintenance/${id}`)).toEqual({ status: 200, body: { session_id: id, state: 'MAINTENANCE' } });
+    expect(await fx.api('GET', `/v1/maintenance/${id}`)).toEqual({
+      status: 200,
+      body: { session_id: id, state: 'MAINTENANCE' },
+    });
     expect((await fx.api('GET', `/v1/maintenance/${id}/`)).body.state).toBe('MAINTENANCE');
 
     await scheduled(id, 'p1');
@@ -56,7 +65,17 @@ describe('sessions', () => {
     const id = body.session_id as string;
     const event = await scheduled(id, 'p1');
     expect(event.source).toBe('fenix');
-    expect(Object.keys(event).sort()).toEqual(['account', 'detail', 'detail-type', 'id', 'region', 'resources', 'source', 'time', 'version']);
+    expect(Object.keys(event).sort()).toEqual([
+      'account',
+      'detail',
+      'detail-type',
+      'id',
+      'region',
+      'resources',
+      'source',
+      'time',
+      'version',
+    ]);
     const url = `${fx.url}/v1/maintenance/${id}/p1`;
     expect(event.detail).toMatchObject({
       service: 'fenix',
@@ -123,8 +142,18 @@ describe('sessions', () => {
   it('refuses bad JSON, a wrong content type and duplicate keys with 400', async () => {
     const before = await dump();
     expect((await fx.api('POST', '/v1/maintenance', '{"state": ')).status).toBe(400);
-    expect((await fx.api('POST', '/v1/maintenance', 'state=MAINTENANCE', { 'content-type': 'application/x-www-form-urlencoded' })).status).toBe(400);
-    const duplicate = await fx.api('POST', '/v1/maintenance', `{"state":"MAINTENANCE","maintenance_at":"${fenixTimeIn(60)}","hosts":["cmp-4"],"hosts":["cmp-5"]}`);
+    expect(
+      (
+        await fx.api('POST', '/v1/maintenance', 'state=MAINTENANCE', {
+          'content-type': 'application/x-www-form-urlencoded',
+        })
+      ).status,
+    ).toBe(400);
+    const duplicate = await fx.api(
+      'POST',
+      '/v1/maintenance',
+      `{"state":"MAINTENANCE","maintenance_at":"${fenixTimeIn(60)}","hosts":["cmp-4"],"hosts":["cmp-5"]}`,
+    );
     expect(duplicate.status).toBe(400);
     expect(duplicate.body.message).toContain('hosts');
     expect(await dump()).toBe(before);
@@ -170,7 +199,10 @@ describe('project replies', () => {
     }
     expect(await dump()).toBe(before);
 
-    expect(await fx.api('PUT', `/v1/maintenance/${id}/p1`, { state: 'ACK_MAINTENANCE' })).toEqual({ status: 200, body: {} });
+    expect(await fx.api('PUT', `/v1/maintenance/${id}/p1`, { state: 'ACK_MAINTENANCE' })).toEqual({
+      status: 200,
+      body: {},
+    });
     // A repeat of the same reply changes nothing; a different one is a conflict.
     const afterFirst = await dump();
     expect((await fx.api('PUT', `/v1/maintenance/${id}/p1/`, { state: 'ACK_MAINTENANCE' })).status).toBe(200);
@@ -180,7 +212,12 @@ describe('project replies', () => {
     expect((await fx.api('PUT', `/v1/maintenance/${id}/p2`, { state: 'ACK_MAINTENANCE' })).status).toBe(200);
     // Both ACKed: after maintenance_at the workflow leaves MAINTENANCE (cmp-5 holds instances and
     // the other hosts have room, so it prepares to empty it).
-    const next = await fx.waitForEvent((e) => e['detail-type'] === 'maintenance.session' && e.detail.session_id === id && e.detail.previous_state === 'MAINTENANCE');
+    const next = await fx.waitForEvent(
+      (e) =>
+        e['detail-type'] === 'maintenance.session' &&
+        e.detail.session_id === id &&
+        e.detail.previous_state === 'MAINTENANCE',
+    );
     expect(next.detail.state).toBe('PREPARE_MAINTENANCE');
     // The closed round refuses late replies.
     expect((await fx.api('PUT', `/v1/maintenance/${id}/p2`, { state: 'NACK_MAINTENANCE' })).status).toBe(409);
@@ -218,7 +255,9 @@ describe('project replies', () => {
     const { body } = await create({ hosts: ['cmp-8'], maintenance_at: fenixTimeIn(1) });
     const failed = await fx.waitForState(body.session_id, 'MAINTENANCE_FAILED');
     expect(failed.detail.previous_state).toBe('MAINTENANCE');
-    expect(fx.events.some((e) => e['detail-type'] === 'maintenance.scheduled' && e.detail.session_id === body.session_id)).toBe(false);
+    expect(
+      fx.events.some((e) => e['detail-type'] === 'maintenance.scheduled' && e.detail.session_id === body.session_id),
+    ).toBe(false);
   });
 });
 
@@ -229,12 +268,19 @@ describe('Idempotency-Key', () => {
     expect(first.status).toBe(200);
     const again = await fx.api('POST', '/v1/maintenance', body, { 'idempotency-key': 'create-cmp-9' });
     expect(again).toEqual(first);
-    const other = await fx.api('POST', '/v1/maintenance', { ...body, hosts: ['cmp-10'] }, { 'idempotency-key': 'create-cmp-9' });
+    const other = await fx.api(
+      'POST',
+      '/v1/maintenance',
+      { ...body, hosts: ['cmp-10'] },
+      { 'idempotency-key': 'create-cmp-9' },
+    );
     expect(other.status).toBe(409);
     expect(other.body.error).toBe('idempotency_key_reused');
     const ids = (await fx.api('GET', '/v1/maintenance')).body.session_id as string[];
     expect(ids.filter((id) => id === first.body.session_id)).toHaveLength(1);
-    expect((await fx.api('POST', '/v1/maintenance', body, { 'idempotency-key': 'bad key with spaces' })).status).toBe(400);
+    expect((await fx.api('POST', '/v1/maintenance', body, { 'idempotency-key': 'bad key with spaces' })).status).toBe(
+      400,
+    );
     await fx.api('DELETE', `/v1/maintenance/${first.body.session_id}`);
   });
 });

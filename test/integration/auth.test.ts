@@ -22,7 +22,11 @@ let sessionId: string;
 const unknown = '00000000-0000-4000-8000-000000000000';
 beforeAll(async () => {
   fx = await startTestRuntime({ inventory, env: { FENIX_PROJECT_MAINTENANCE_REPLY: '30' } });
-  const created = await fx.api('POST', '/v1/maintenance', { state: 'MAINTENANCE', maintenance_at: fenixTimeIn(120), hosts: ['c-1'] });
+  const created = await fx.api('POST', '/v1/maintenance', {
+    state: 'MAINTENANCE',
+    maintenance_at: fenixTimeIn(120),
+    hosts: ['c-1'],
+  });
   sessionId = created.body.session_id;
   await fx.waitForEvent((e) => e.detail.session_id === sessionId && e.detail.project_id === 'beta');
 });
@@ -49,8 +53,12 @@ describe('authentication', () => {
     'no token': { authorization: '' },
     'not a bearer token': { authorization: 'Basic YWRtaW46YWRtaW4=' },
     'garbage token': bearer('not.a.jwt'),
-    'alg none': bearer(`${b64({ alg: 'none', typ: 'JWT' })}.${b64({ iss: 'https://fenix.local', aud: 'fenix', exp: now + 600, scope: 'fenix/admin' })}.`),
-    'HS256 key confusion': bearer(`${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ iss: 'https://fenix.local', aud: 'fenix', exp: now + 600, scope: 'fenix/admin' })}.c2ln`),
+    'alg none': bearer(
+      `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ iss: 'https://fenix.local', aud: 'fenix', exp: now + 600, scope: 'fenix/admin' })}.`,
+    ),
+    'HS256 key confusion': bearer(
+      `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ iss: 'https://fenix.local', aud: 'fenix', exp: now + 600, scope: 'fenix/admin' })}.c2ln`,
+    ),
     'signed by another key': bearer(otherKeys.issue({ admin: true })),
   };
 
@@ -81,13 +89,20 @@ describe('authorization', () => {
 
   it('lets a project read and answer for itself only, and records who replied', async () => {
     const alpha = bearer(fx.token({ project: 'alpha' }));
-    expect(await fx.api('GET', `/v1/maintenance/${sessionId}/alpha`, undefined, alpha)).toEqual({ status: 200, body: { instance_ids: ['a-1'] } });
+    expect(await fx.api('GET', `/v1/maintenance/${sessionId}/alpha`, undefined, alpha)).toEqual({
+      status: 200,
+      body: { instance_ids: ['a-1'] },
+    });
     // Another project's data, or an unknown session, gives nothing away: 403 before any lookup.
     expect((await fx.api('GET', `/v1/maintenance/${sessionId}/beta`, undefined, alpha)).status).toBe(403);
-    expect((await fx.api('PUT', `/v1/maintenance/${sessionId}/beta`, { state: 'NACK_MAINTENANCE' }, alpha)).status).toBe(403);
+    expect(
+      (await fx.api('PUT', `/v1/maintenance/${sessionId}/beta`, { state: 'NACK_MAINTENANCE' }, alpha)).status,
+    ).toBe(403);
     expect((await fx.api('GET', `/v1/maintenance/${unknown}/beta`, undefined, alpha)).status).toBe(403);
 
-    expect((await fx.api('PUT', `/v1/maintenance/${sessionId}/alpha`, { state: 'ACK_MAINTENANCE' }, alpha)).status).toBe(200);
+    expect(
+      (await fx.api('PUT', `/v1/maintenance/${sessionId}/alpha`, { state: 'ACK_MAINTENANCE' }, alpha)).status,
+    ).toBe(200);
     const session = await fx.runtime.store.getSession(sessionId);
     const member = await fx.runtime.store.getMember(sessionId, session?.round_seq ?? 0, 'alpha');
     expect(member).toMatchObject({ status: 'REPLIED', replied_by: 'vnfm-alpha' });
@@ -101,11 +116,15 @@ describe('authorization', () => {
 
   it('limits a project token to its own instances on the simulator API', async () => {
     const alpha = bearer(fx.token({ project: 'alpha' }));
-    expect((await fx.api('GET', '/sim/v1/instances', undefined, alpha)).body.instances.map((i: { id: string }) => i.id)).toEqual(['a-1']);
+    expect(
+      (await fx.api('GET', '/sim/v1/instances', undefined, alpha)).body.instances.map((i: { id: string }) => i.id),
+    ).toEqual(['a-1']);
     expect((await fx.api('GET', '/sim/v1/instances?project_id=beta', undefined, alpha)).status).toBe(403);
     expect((await fx.api('POST', '/sim/v1/instances/b-1/move', {}, alpha)).status).toBe(403);
     expect((await fx.api('DELETE', '/sim/v1/instances/b-1', undefined, alpha)).status).toBe(403);
-    expect((await fx.api('POST', '/sim/v1/instances', { name: 'x', project_id: 'beta', vcpus: 1 }, alpha)).status).toBe(403);
+    expect((await fx.api('POST', '/sim/v1/instances', { name: 'x', project_id: 'beta', vcpus: 1 }, alpha)).status).toBe(
+      403,
+    );
     expect((await fx.runtime.cloud.getInstance('b-1'))?.host).toBe('c-1');
   });
 });
@@ -113,7 +132,10 @@ describe('authorization', () => {
 describe('npm run token', () => {
   it('prints exactly one line: a token the runtime accepts', () => {
     const run = (...args: string[]) =>
-      execFileSync('npx', ['tsx', 'scripts/token.ts', ...args], { env: { ...process.env, FENIX_DATA_DIR: fx.runtime.dataDir }, encoding: 'utf8' });
+      execFileSync('npx', ['tsx', 'scripts/token.ts', ...args], {
+        env: { ...process.env, FENIX_DATA_DIR: fx.runtime.dataDir },
+        encoding: 'utf8',
+      });
     const admin = run('--admin');
     expect(admin.split('\n')).toHaveLength(2); // the line and its newline
     const claims = JSON.parse(Buffer.from(admin.split('.')[1] as string, 'base64url').toString('utf8'));
@@ -123,6 +145,8 @@ describe('npm run token', () => {
     const projectClaims = JSON.parse(Buffer.from(project.split('.')[1] as string, 'base64url').toString('utf8'));
     expect(projectClaims).toMatchObject({ 'fenix:project_id': 'alpha', scope: 'fenix/project' });
     expect(projectClaims.exp - projectClaims.iat).toBe(60);
-    return fx.api('GET', '/v1/maintenance', undefined, bearer(admin.trim())).then((response) => expect(response.status).toBe(200));
+    return fx
+      .api('GET', '/v1/maintenance', undefined, bearer(admin.trim()))
+      .then((response) => expect(response.status).toBe(200));
   });
 });

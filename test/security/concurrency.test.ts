@@ -49,8 +49,10 @@ afterAll(async () => {
 });
 
 const bearer = (project: string) => ({ authorization: `Bearer ${fx.token({ project })}` });
-const isSession = (sessionId: string) => (e: EventEnvelope) => e['detail-type'] === 'maintenance.session' && e.detail.session_id === sessionId;
-const scheduledFor = (sessionId: string) => (e: EventEnvelope) => e['detail-type'] === 'maintenance.scheduled' && e.detail.session_id === sessionId;
+const isSession = (sessionId: string) => (e: EventEnvelope) =>
+  e['detail-type'] === 'maintenance.session' && e.detail.session_id === sessionId;
+const scheduledFor = (sessionId: string) => (e: EventEnvelope) =>
+  e['detail-type'] === 'maintenance.scheduled' && e.detail.session_id === sessionId;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const dump = () => fx.dumpTable();
@@ -58,15 +60,26 @@ const dump = () => fx.dumpTable();
 /** Creates a session on `host` and waits until all 50 projects have been asked. */
 const openSession = async (host: string, maintenanceInSeconds: number) => {
   const maintenanceAt = fenixTimeIn(maintenanceInSeconds);
-  const created = await fx.api('POST', '/v1/maintenance', { state: 'MAINTENANCE', maintenance_at: maintenanceAt, hosts: [host] });
+  const created = await fx.api('POST', '/v1/maintenance', {
+    state: 'MAINTENANCE',
+    maintenance_at: maintenanceAt,
+    hosts: [host],
+  });
   expect(created.status).toBe(200);
   const sessionId = created.body.session_id as string;
-  await fx.waitForEvent(() => new Set(fx.events.filter(scheduledFor(sessionId)).map((e) => e.detail.project_id)).size === PROJECTS.length, 20_000);
+  await fx.waitForEvent(
+    () => new Set(fx.events.filter(scheduledFor(sessionId)).map((e) => e.detail.project_id)).size === PROJECTS.length,
+    20_000,
+  );
   await fx.runtime.sfn.settled();
   const session = await fx.runtime.store.getSession(sessionId);
   const round = await fx.runtime.store.getRound(sessionId, session?.round_seq ?? 0);
   expect(round).toMatchObject({ state: 'MAINTENANCE', status: 'OPEN', expected_count: PROJECTS.length });
-  return { sessionId, round: round as NonNullable<typeof round>, maintenanceAt: Date.parse(`${maintenanceAt.replace(' ', 'T')}Z`) };
+  return {
+    sessionId,
+    round: round as NonNullable<typeof round>,
+    maintenanceAt: Date.parse(`${maintenanceAt.replace(' ', 'T')}Z`),
+  };
 };
 
 describe('50 projects replying at the same instant', () => {
@@ -78,7 +91,11 @@ describe('50 projects replying at the same instant', () => {
     // Every project answers three times, all 150 requests in flight together.
     const replies = PROJECTS.flatMap((project) => [1, 2, 3].map(() => ({ project })));
     const started = Date.now();
-    const answers = await Promise.all(replies.map(({ project }) => fx.api('PUT', `/v1/maintenance/${sessionId}/${project}`, { state: 'ACK_MAINTENANCE' }, bearer(project))));
+    const answers = await Promise.all(
+      replies.map(({ project }) =>
+        fx.api('PUT', `/v1/maintenance/${sessionId}/${project}`, { state: 'ACK_MAINTENANCE' }, bearer(project)),
+      ),
+    );
     const elapsed = Date.now() - started;
     expect(answers.filter((a) => a.status !== 200 || JSON.stringify(a.body) !== '{}')).toEqual([]);
 
@@ -86,7 +103,10 @@ describe('50 projects replying at the same instant', () => {
     const members = await fx.runtime.store.listMembers(sessionId, round.seq);
     expect(members).toHaveLength(PROJECTS.length);
     for (const project of PROJECTS) {
-      expect(members.find((m) => m.project_id === project), project).toMatchObject({ status: 'REPLIED', reply_state: 'ACK_MAINTENANCE', replied_by: `vnfm-${project}` });
+      expect(
+        members.find((m) => m.project_id === project),
+        project,
+      ).toMatchObject({ status: 'REPLIED', reply_state: 'ACK_MAINTENANCE', replied_by: `vnfm-${project}` });
     }
     const closed = await fx.runtime.store.getRound(sessionId, round.seq);
     expect(closed).toMatchObject({ status: 'CLOSED', outcome: 'ACK' });
@@ -96,20 +116,34 @@ describe('50 projects replying at the same instant', () => {
     // Later repeats, while the session waits for maintenance_at: 200, and nothing changes.
     expect(Date.now(), 'the repeats must land before maintenance_at').toBeLessThan(maintenanceAt - 1500);
     const eventsBefore = fx.events.length;
-    const repeats = await Promise.all(PROJECTS.map((project) => fx.api('PUT', `/v1/maintenance/${sessionId}/${project}`, { state: 'ACK_MAINTENANCE' }, bearer(project))));
+    const repeats = await Promise.all(
+      PROJECTS.map((project) =>
+        fx.api('PUT', `/v1/maintenance/${sessionId}/${project}`, { state: 'ACK_MAINTENANCE' }, bearer(project)),
+      ),
+    );
     expect(repeats.map((a) => a.status)).toEqual(PROJECTS.map(() => 200));
     // The same project changing its mind is refused, and changes nothing either.
-    const changed = await fx.api('PUT', `/v1/maintenance/${sessionId}/p07`, { state: 'NACK_MAINTENANCE' }, bearer('p07'));
+    const changed = await fx.api(
+      'PUT',
+      `/v1/maintenance/${sessionId}/p07`,
+      { state: 'NACK_MAINTENANCE' },
+      bearer('p07'),
+    );
     expect(changed).toMatchObject({ status: 409, body: { error: 'already_replied' } });
     expect(await dump()).toBe(afterFirst);
     expect(fx.events.length).toBe(eventsBefore);
 
     // The workflow leaves MAINTENANCE once: one transition event, one accepted SendTaskSuccess.
-    const left = await fx.waitForEvent((e) => isSession(sessionId)(e) && e.detail.previous_state === 'MAINTENANCE', 30_000);
+    const left = await fx.waitForEvent(
+      (e) => isSession(sessionId)(e) && e.detail.previous_state === 'MAINTENANCE',
+      30_000,
+    );
     expect(left.detail.state).not.toBe('MAINTENANCE_FAILED');
     await fx.runtime.sfn.settled();
     await sleep(500);
-    expect(fx.events.filter((e) => isSession(sessionId)(e) && e.detail.previous_state === 'MAINTENANCE')).toHaveLength(1);
+    expect(fx.events.filter((e) => isSession(sessionId)(e) && e.detail.previous_state === 'MAINTENANCE')).toHaveLength(
+      1,
+    );
     const forRound = taskResults.filter((r) => r.token === token);
     expect(forRound.filter((r) => r.accepted)).toHaveLength(1);
     const execution = fx.runtime.sfn.list().find((e) => e.name === sessionId);
@@ -134,7 +168,12 @@ describe('replies racing the deadline', () => {
       PROJECTS.map(async (project, i) => {
         const at = deadline - 700 + Math.round((1400 * i) / (PROJECTS.length - 1));
         await sleep(Math.max(0, at - Date.now()));
-        const answer = await fx.api('PUT', `/v1/maintenance/${sessionId}/${project}`, { state: 'ACK_MAINTENANCE' }, bearer(project));
+        const answer = await fx.api(
+          'PUT',
+          `/v1/maintenance/${sessionId}/${project}`,
+          { state: 'ACK_MAINTENANCE' },
+          bearer(project),
+        );
         return { project, status: answer.status, error: answer.body?.error as string | undefined };
       }),
     );
@@ -155,8 +194,12 @@ describe('replies racing the deadline', () => {
     expect(counted).toBeGreaterThan(0);
     expect(counted).toBeLessThan(PROJECTS.length);
     const session = await fx.runtime.store.getSession(sessionId);
-    expect(new Set(session?.failure?.details?.silent_projects as string[])).toEqual(new Set(outcomes.filter((o) => o.status === 409).map((o) => o.project)));
-    summary.push(`deadline race (replies over deadline ±700 ms): ${counted} counted (200, REPLIED), ${PROJECTS.length - counted} refused (409, SILENT), 0 mismatches`);
+    expect(new Set(session?.failure?.details?.silent_projects as string[])).toEqual(
+      new Set(outcomes.filter((o) => o.status === 409).map((o) => o.project)),
+    );
+    summary.push(
+      `deadline race (replies over deadline ±700 ms): ${counted} counted (200, REPLIED), ${PROJECTS.length - counted} refused (409, SILENT), 0 mismatches`,
+    );
   });
 });
 
@@ -165,7 +208,9 @@ describe('session creation retried with one Idempotency-Key', () => {
     const before = new Set((await fx.api('GET', '/v1/maintenance')).body.session_id as string[]);
     const body = { state: 'MAINTENANCE', maintenance_at: fenixTimeIn(3600), hosts: ['c-4'] };
     const headers = { 'idempotency-key': 'create-c-4-once' };
-    const answers = await Promise.all(Array.from({ length: 10 }, () => fx.api('POST', '/v1/maintenance', body, headers)));
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => fx.api('POST', '/v1/maintenance', body, headers)),
+    );
 
     const created = answers.filter((a) => a.status === 200);
     const waiting = answers.filter((a) => a.status === 409);
@@ -173,15 +218,21 @@ describe('session creation retried with one Idempotency-Key', () => {
     expect(created.length + waiting.length).toBe(answers.length);
     const ids = new Set(created.map((a) => a.body.session_id));
     expect(ids.size).toBe(1);
-    for (const answer of waiting) expect(answer.body).toMatchObject({ error: 'request_in_progress', message: expect.any(String) });
+    for (const answer of waiting)
+      expect(answer.body).toMatchObject({ error: 'request_in_progress', message: expect.any(String) });
 
     await fx.runtime.sfn.settled();
     const after = (await fx.api('GET', '/v1/maintenance')).body.session_id as string[];
     const fresh = after.filter((id) => !before.has(id));
     expect(fresh).toEqual([...ids]);
     // A late retry gets the same answer; one execution was started.
-    expect(await fx.api('POST', '/v1/maintenance', body, headers)).toEqual({ status: 200, body: { session_id: fresh[0] } });
+    expect(await fx.api('POST', '/v1/maintenance', body, headers)).toEqual({
+      status: 200,
+      body: { session_id: fresh[0] },
+    });
     expect(fx.runtime.sfn.list().filter((e) => e.name.startsWith(fresh[0] as string))).toHaveLength(1);
-    summary.push(`idempotent create (10 at once): ${created.length}x200 (one session_id), ${waiting.length}x409 request_in_progress, 1 session`);
+    summary.push(
+      `idempotent create (10 at once): ${created.length}x200 (one session_id), ${waiting.length}x409 request_in_progress, 1 session`,
+    );
   });
 });

@@ -29,18 +29,32 @@ let sessionId: string;
 beforeAll(async () => {
   // A long reply window: the session stays parked on its MAINTENANCE round for the whole file.
   fx = await startTestRuntime({ inventory, env: { FENIX_PROJECT_MAINTENANCE_REPLY: '900' } });
-  const created = await fx.api('POST', '/v1/maintenance', { state: 'MAINTENANCE', maintenance_at: fenixTimeIn(3600), hosts: ['c-1'] });
+  const created = await fx.api('POST', '/v1/maintenance', {
+    state: 'MAINTENANCE',
+    maintenance_at: fenixTimeIn(3600),
+    hosts: ['c-1'],
+  });
   expect(created.status).toBe(200);
   sessionId = created.body.session_id;
   for (const project of ['alpha', 'beta']) {
-    await fx.waitForEvent((e) => e['detail-type'] === 'maintenance.scheduled' && e.detail.session_id === sessionId && e.detail.project_id === project);
+    await fx.waitForEvent(
+      (e) =>
+        e['detail-type'] === 'maintenance.scheduled' &&
+        e.detail.session_id === sessionId &&
+        e.detail.project_id === project,
+    );
   }
 });
 /** Totals over the file, printed as one line at the end. */
 const tally = { requests: 0, fiveXx: 0, dropped: 0, ms: 0, statuses: new Map<number, number>() };
 afterAll(async () => {
-  const statuses = [...tally.statuses].sort(([a], [b]) => a - b).map(([status, n]) => `${status}×${n}`).join(' ');
-  console.log(`hostile-input: ${tally.requests} requests, ${tally.fiveXx} 5xx, ${tally.dropped} dropped, ${tally.ms} ms (${statuses})`);
+  const statuses = [...tally.statuses]
+    .sort(([a], [b]) => a - b)
+    .map(([status, n]) => `${status}×${n}`)
+    .join(' ');
+  console.log(
+    `hostile-input: ${tally.requests} requests, ${tally.fiveXx} 5xx, ${tally.dropped} dropped, ${tally.ms} ms (${statuses})`,
+  );
   await fx?.stop();
 });
 const record = (status: number | undefined) => {
@@ -74,12 +88,21 @@ const send = (c: Case): Promise<Outcome> =>
     const url = new URL(fx.url);
     const headers: Record<string, string> = { ...c.headers };
     if (c.body !== undefined) headers['content-length'] = String(Buffer.byteLength(c.body));
-    const request = http.request({ host: url.hostname, port: url.port, method: c.method, path: c.path, headers, agent }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, text: Buffer.concat(chunks).toString('utf8') }));
-      response.on('error', (error) => resolve({ error: String(error) }));
-    });
+    const request = http.request(
+      { host: url.hostname, port: url.port, method: c.method, path: c.path, headers, agent },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () =>
+          resolve({
+            status: response.statusCode ?? 0,
+            headers: response.headers,
+            text: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+        response.on('error', (error) => resolve({ error: String(error) }));
+      },
+    );
     request.setTimeout(15_000, () => request.destroy(new Error('timed out')));
     request.on('error', (error) => resolve({ error: String(error) }));
     if (c.body !== undefined) request.write(c.body);
@@ -105,9 +128,11 @@ const problem = (c: Case, outcome: Outcome): string | undefined => {
   if ('error' in outcome) return `no answer (${outcome.error})`;
   if (outcome.status >= 500) return `${outcome.status} ${outcome.text.slice(0, 200)}`;
   if (outcome.status < 400) return `accepted with ${outcome.status}: ${outcome.text.slice(0, 200)}`;
-  if (c.status !== undefined && outcome.status !== c.status) return `${outcome.status} instead of ${c.status}: ${outcome.text.slice(0, 200)}`;
+  if (c.status !== undefined && outcome.status !== c.status)
+    return `${outcome.status} instead of ${c.status}: ${outcome.text.slice(0, 200)}`;
   if (c.method === 'HEAD') return undefined; // no body to check
-  if (!String(outcome.headers['content-type'] ?? '').startsWith('application/json')) return `${outcome.status} without a JSON content-type`;
+  if (!String(outcome.headers['content-type'] ?? '').startsWith('application/json'))
+    return `${outcome.status} without a JSON content-type`;
   let body: unknown;
   try {
     body = JSON.parse(outcome.text);
@@ -211,7 +236,16 @@ const mutations = (base: Record<string, unknown>, fields: Record<string, unknown
 
 const createBodies = (): unknown[] => [
   ...mutations(createBase(), {
-    state: [...WRONG_TYPES, ...ODD_STRINGS, 'maintenance', 'MAINTENANCE ', 'MAINTENANCE\u0000', 'SCALE_IN', 'MAINTENANCE_DONE', '\u202eMAINTENANCE'],
+    state: [
+      ...WRONG_TYPES,
+      ...ODD_STRINGS,
+      'maintenance',
+      'MAINTENANCE ',
+      'MAINTENANCE\u0000',
+      'SCALE_IN',
+      'MAINTENANCE_DONE',
+      '\u202eMAINTENANCE',
+    ],
     maintenance_at: [
       ...WRONG_TYPES,
       ...ODD_STRINGS,
@@ -330,13 +364,24 @@ const replyBodies = (): unknown[] => [
 
 /** PUT /v1/maintenance/{s} continues a failed session; the live one is not, so even a valid body is refused. */
 const updateBodies = (): unknown[] => [
-  ...mutations({ state: 'SCALE_IN' }, {
-    state: [...WRONG_TYPES, ...ODD_STRINGS, 'scale_in', 'MAINTENANCE_DONE', 'MAINTENANCE_FAILED', 'SCALE_IN\u0000', ['SCALE_IN']],
-    maintenance_at: [...WRONG_TYPES, 'tomorrow', '2026-02-31 10:00:00', 'x'.repeat(100_000)],
-    metadata: [null, [], 'text', { big: 'x'.repeat(9000) }],
-    extra: [1],
-    session_id: ['00000000-0000-4000-8000-000000000000'],
-  }),
+  ...mutations(
+    { state: 'SCALE_IN' },
+    {
+      state: [
+        ...WRONG_TYPES,
+        ...ODD_STRINGS,
+        'scale_in',
+        'MAINTENANCE_DONE',
+        'MAINTENANCE_FAILED',
+        'SCALE_IN\u0000',
+        ['SCALE_IN'],
+      ],
+      maintenance_at: [...WRONG_TYPES, 'tomorrow', '2026-02-31 10:00:00', 'x'.repeat(100_000)],
+      metadata: [null, [], 'text', { big: 'x'.repeat(9000) }],
+      extra: [1],
+      session_id: ['00000000-0000-4000-8000-000000000000'],
+    },
+  ),
   {},
   [],
   null,
@@ -401,13 +446,9 @@ const DUPLICATE_KEYS = [
   '{"state":"ACK_MAINTENANCE","st\\u0061te":"NACK_MAINTENANCE"}',
 ];
 
-const nested = (depth: number, open: string, close: string, inner = '1') => open.repeat(depth) + inner + close.repeat(depth);
-const DEEP = [
-  nested(33, '[', ']'),
-  nested(1000, '[', ']'),
-  nested(100_000, '[', ']', ''),
-  nested(1000, '{"a":', '}'),
-];
+const nested = (depth: number, open: string, close: string, inner = '1') =>
+  open.repeat(depth) + inner + close.repeat(depth);
+const DEEP = [nested(33, '[', ']'), nested(1000, '[', ']'), nested(100_000, '[', ']', ''), nested(1000, '{"a":', '}')];
 const deepIn = (base: Record<string, unknown>, field: string, depth: number) =>
   JSON.stringify({ ...base, [field]: '__DEEP__' }).replace('"__DEEP__"', nested(depth, '{"k":', '}'));
 
@@ -468,7 +509,13 @@ const generate = (s: string, tokens: { admin: string; alpha: string; beta: strin
   ] as const) {
     bodies.forEach((body, i) => {
       add(`body #${i} ${route.method} ${route.path}`, { ...route, body: json(body), headers: JSON_TYPE });
-      if (i % 4 === 0) add(`body #${i} ${route.method} ${route.path}/`, { ...route, path: withSlash(route.path), body: json(body), headers: JSON_TYPE });
+      if (i % 4 === 0)
+        add(`body #${i} ${route.method} ${route.path}/`, {
+          ...route,
+          path: withSlash(route.path),
+          body: json(body),
+          headers: JSON_TYPE,
+        });
     });
   }
   for (const host of [1, '', '../c-2', 'no-such-host', '\ud800', 'x'.repeat(300), null]) {
@@ -479,9 +526,16 @@ const generate = (s: string, tokens: { admin: string; alpha: string; beta: strin
 
   // 2. Not JSON, duplicate keys, deep nesting: on every route that reads a body.
   for (const route of [...bodyRoutes, r.simMove]) {
-    for (const text of [...INVALID_JSON, ...DEEP]) add(`invalid JSON ${text.slice(0, 20)} on ${route.method} ${route.path}`, { ...route, body: text, headers: JSON_TYPE });
-    for (const text of PROTO) add(`prototype keys on ${route.method} ${route.path}`, { ...route, body: text, headers: JSON_TYPE });
-    for (const text of DUPLICATE_KEYS) add(`duplicate keys on ${route.method} ${route.path}`, { ...route, body: text, headers: JSON_TYPE });
+    for (const text of [...INVALID_JSON, ...DEEP])
+      add(`invalid JSON ${text.slice(0, 20)} on ${route.method} ${route.path}`, {
+        ...route,
+        body: text,
+        headers: JSON_TYPE,
+      });
+    for (const text of PROTO)
+      add(`prototype keys on ${route.method} ${route.path}`, { ...route, body: text, headers: JSON_TYPE });
+    for (const text of DUPLICATE_KEYS)
+      add(`duplicate keys on ${route.method} ${route.path}`, { ...route, body: text, headers: JSON_TYPE });
   }
   const proto = json(createBase()).replace('{', '{"__proto__":{"admin":true},');
   add('prototype key in a valid create', { ...r.create, body: proto, headers: JSON_TYPE });
@@ -491,7 +545,16 @@ const generate = (s: string, tokens: { admin: string; alpha: string; beta: strin
   for (const bytes of [[0xed, 0xa0, 0x80], [0xc0, 0xae], [0xff, 0xfe], [0x80]]) {
     const body = Buffer.concat([Buffer.from('{"state":"ACK_MAINTENANCE'), Buffer.from(bytes), Buffer.from('"}')]);
     add(`invalid UTF-8 ${bytes.join(',')}`, { ...r.reply, body, headers: JSON_TYPE });
-    add(`invalid UTF-8 ${bytes.join(',')} on create`, { ...r.create, body: Buffer.concat([Buffer.from(json(createBase()).slice(0, -1)), Buffer.from(',"x'), Buffer.from(bytes), Buffer.from('":1}')]), headers: JSON_TYPE });
+    add(`invalid UTF-8 ${bytes.join(',')} on create`, {
+      ...r.create,
+      body: Buffer.concat([
+        Buffer.from(json(createBase()).slice(0, -1)),
+        Buffer.from(',"x'),
+        Buffer.from(bytes),
+        Buffer.from('":1}'),
+      ]),
+      headers: JSON_TYPE,
+    });
   }
 
   // 3. Wrong content types around an otherwise valid body.
@@ -501,21 +564,34 @@ const generate = (s: string, tokens: { admin: string; alpha: string; beta: strin
     add(`${type} on sim create`, { ...r.simCreate, body: json(simCreateBase()), headers: { 'content-type': type } });
     add(`${type} on sim move`, { ...r.simMove, body: '{}', headers: { 'content-type': type } });
   }
-  add('form-encoded create', { ...r.create, body: 'state=MAINTENANCE&hosts=c-2', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  add('form-encoded create', {
+    ...r.create,
+    body: 'state=MAINTENANCE&hosts=c-2',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  });
 
   // 4. A body where none is taken (GET and DELETE), including on the live session.
   for (const route of [r.list, r.get, r.remove, r.project, r.detail, r.openapi]) {
     for (const body of ['{}', 'null', '[]', '"x"', '{"state":"MAINTENANCE"}', '{', ' ']) {
       add(`body on ${route.method} ${route.path}`, { ...route, body, headers: JSON_TYPE });
     }
-    add(`text body on ${route.method} ${route.path}`, { ...route, body: 'hello', headers: { 'content-type': 'text/plain' } });
+    add(`text body on ${route.method} ${route.path}`, {
+      ...route,
+      body: 'hello',
+      headers: { 'content-type': 'text/plain' },
+    });
   }
 
   // Query strings: refused where a route takes none, checked where it does (the detail view's pages).
   for (const route of [r.create, r.list, r.get, r.remove, r.project, r.reply, r.openapi]) {
     for (const query of ['debug=true', 'session_id=x', '__proto__=1', '%zz=%zz', 'a=%00']) {
       const body = route === r.create ? json(createBase()) : route === r.reply ? goodReply : undefined;
-      add(`?${query} on ${route.method} ${route.path}`, { ...route, path: `${route.path}?${query}`, body, headers: body ? JSON_TYPE : {} });
+      add(`?${query} on ${route.method} ${route.path}`, {
+        ...route,
+        path: `${route.path}?${query}`,
+        body,
+        headers: body ? JSON_TYPE : {},
+      });
     }
   }
   for (const query of [
@@ -543,7 +619,13 @@ const generate = (s: string, tokens: { admin: string; alpha: string; beta: strin
       const body = json({ pad: 'x'.repeat(size) });
       add(`${size} bytes on ${route.method} ${route.path}`, { ...route, body, headers: JSON_TYPE, status: 413 });
     }
-    add(`1 MB of spaces on ${route.method} ${route.path}/`, { ...route, path: withSlash(route.path), body: ' '.repeat(MB + 10), headers: JSON_TYPE, status: 413 });
+    add(`1 MB of spaces on ${route.method} ${route.path}/`, {
+      ...route,
+      path: withSlash(route.path),
+      body: ' '.repeat(MB + 10),
+      headers: JSON_TYPE,
+      status: 413,
+    });
   }
   for (const route of [r.create, r.reply, r.update]) {
     const base = route === r.create ? createBase() : route === r.reply ? replyBase() : { state: 'SCALE_IN' };
@@ -558,16 +640,41 @@ const generate = (s: string, tokens: { admin: string; alpha: string; beta: strin
     add(`DELETE session ${id.slice(0, 30)}`, { method: 'DELETE', path: `/v1/maintenance/${id}` });
     add(`GET ${id.slice(0, 30)}/alpha`, { method: 'GET', path: `/v1/maintenance/${id}/alpha` });
     add(`GET ${id.slice(0, 30)}/detail`, { method: 'GET', path: `/v1/maintenance/${id}/detail` });
-    add(`PUT session ${id.slice(0, 30)}`, { method: 'PUT', path: `/v1/maintenance/${id}`, body: json({ state: 'SCALE_IN' }), headers: JSON_TYPE });
-    add(`PUT ${id.slice(0, 30)}/alpha`, { method: 'PUT', path: `/v1/maintenance/${id}/alpha`, body: goodReply, headers: JSON_TYPE });
+    add(`PUT session ${id.slice(0, 30)}`, {
+      method: 'PUT',
+      path: `/v1/maintenance/${id}`,
+      body: json({ state: 'SCALE_IN' }),
+      headers: JSON_TYPE,
+    });
+    add(`PUT ${id.slice(0, 30)}/alpha`, {
+      method: 'PUT',
+      path: `/v1/maintenance/${id}/alpha`,
+      body: goodReply,
+      headers: JSON_TYPE,
+    });
   }
   for (const id of HOSTILE_IDS) {
     add(`GET s/${id.slice(0, 30)}`, { method: 'GET', path: `/v1/maintenance/${s}/${id}` });
-    add(`PUT s/${id.slice(0, 30)}`, { method: 'PUT', path: `/v1/maintenance/${s}/${id}`, body: goodReply, headers: JSON_TYPE });
-    add(`PUT s/${id.slice(0, 30)} as alpha`, { method: 'PUT', path: `/v1/maintenance/${s}/${id}`, body: goodReply, headers: { ...JSON_TYPE, ...alpha } });
+    add(`PUT s/${id.slice(0, 30)}`, {
+      method: 'PUT',
+      path: `/v1/maintenance/${s}/${id}`,
+      body: goodReply,
+      headers: JSON_TYPE,
+    });
+    add(`PUT s/${id.slice(0, 30)} as alpha`, {
+      method: 'PUT',
+      path: `/v1/maintenance/${s}/${id}`,
+      body: goodReply,
+      headers: { ...JSON_TYPE, ...alpha },
+    });
     add(`sim list ?project_id=${id.slice(0, 30)}`, { method: 'GET', path: `/sim/v1/instances?project_id=${id}` });
     add(`sim delete ${id.slice(0, 30)}`, { method: 'DELETE', path: `/sim/v1/instances/${id}` });
-    add(`sim move ${id.slice(0, 30)}`, { method: 'POST', path: `/sim/v1/instances/${id}/move`, body: '{}', headers: JSON_TYPE });
+    add(`sim move ${id.slice(0, 30)}`, {
+      method: 'POST',
+      path: `/sim/v1/instances/${id}/move`,
+      body: '{}',
+      headers: JSON_TYPE,
+    });
   }
   // Traversal that would land on another route once normalised.
   for (const path of [
@@ -590,14 +697,30 @@ const generate = (s: string, tokens: { admin: string; alpha: string; beta: strin
     add(`GET ${path}`, { method: 'GET', path });
   }
   // A session id that is almost right.
-  for (const variant of [s.toUpperCase(), s.slice(0, -1), `${s}0`, s.replace(/-/g, ''), `{${s}}`, `${s}%00`, `${s}%20`, `urn:uuid:${s}`]) {
+  for (const variant of [
+    s.toUpperCase(),
+    s.slice(0, -1),
+    `${s}0`,
+    s.replace(/-/g, ''),
+    `{${s}}`,
+    `${s}%00`,
+    `${s}%20`,
+    `urn:uuid:${s}`,
+  ]) {
     add(`GET ${variant}`, { method: 'GET', path: `/v1/maintenance/${variant}` });
-    add(`PUT ${variant}/alpha`, { method: 'PUT', path: `/v1/maintenance/${variant}/alpha`, body: goodReply, headers: JSON_TYPE });
+    add(`PUT ${variant}/alpha`, {
+      method: 'PUT',
+      path: `/v1/maintenance/${variant}/alpha`,
+      body: goodReply,
+      headers: JSON_TYPE,
+    });
   }
 
   // 7. Unknown or unserved methods on every path (HEAD has no body to check).
   for (const [, route] of all) {
-    for (const method of ['PATCH', 'OPTIONS', 'PROPFIND', 'MKCOL', 'LOCK', 'SEARCH', 'PURGE', 'COPY', 'HEAD'].filter((m) => m !== route.method)) {
+    for (const method of ['PATCH', 'OPTIONS', 'PROPFIND', 'MKCOL', 'LOCK', 'SEARCH', 'PURGE', 'COPY', 'HEAD'].filter(
+      (m) => m !== route.method,
+    )) {
       add(`${method} ${route.path}`, { method, path: route.path });
     }
   }
@@ -621,27 +744,76 @@ const generate = (s: string, tokens: { admin: string; alpha: string; beta: strin
   ];
   for (const [label, headers, status] of credentials) {
     for (const [, route] of all) {
-      const body = route === r.create ? json(createBase()) : route === r.reply ? goodReply : route === r.simCreate ? json(simCreateBase()) : undefined;
+      const body =
+        route === r.create
+          ? json(createBase())
+          : route === r.reply
+            ? goodReply
+            : route === r.simCreate
+              ? json(simCreateBase())
+              : undefined;
       const clean = Object.fromEntries(Object.entries({ ...admin, ...headers }).filter(([, v]) => v !== ''));
-      cases.push({ name: `${label} on ${route.method} ${route.path}`, ...route, body, headers: { ...(body ? JSON_TYPE : {}), ...clean }, status });
+      cases.push({
+        name: `${label} on ${route.method} ${route.path}`,
+        ...route,
+        body,
+        headers: { ...(body ? JSON_TYPE : {}), ...clean },
+        status,
+      });
     }
   }
   // A project token on admin routes, on another project, on another project's instances.
   for (const route of [r.create, r.list, r.get, r.remove, r.update, r.detail]) {
-    cases.push({ name: `alpha on ${route.method} ${route.path}`, ...route, body: route === r.create ? json(createBase()) : route === r.update ? json({ state: 'SCALE_IN' }) : undefined, headers: { ...JSON_TYPE, ...alpha }, status: 403 });
+    cases.push({
+      name: `alpha on ${route.method} ${route.path}`,
+      ...route,
+      body: route === r.create ? json(createBase()) : route === r.update ? json({ state: 'SCALE_IN' }) : undefined,
+      headers: { ...JSON_TYPE, ...alpha },
+      status: 403,
+    });
   }
   for (const method of ['GET', 'PUT']) {
-    cases.push({ name: `beta ${method} alpha`, method, path: r.project.path, body: method === 'PUT' ? goodReply : undefined, headers: { ...JSON_TYPE, ...beta }, status: 403 });
-    cases.push({ name: `alpha ${method} beta`, method, path: `/v1/maintenance/${s}/beta`, body: method === 'PUT' ? json({ state: 'NACK_MAINTENANCE' }) : undefined, headers: { ...JSON_TYPE, ...alpha }, status: 403 });
+    cases.push({
+      name: `beta ${method} alpha`,
+      method,
+      path: r.project.path,
+      body: method === 'PUT' ? goodReply : undefined,
+      headers: { ...JSON_TYPE, ...beta },
+      status: 403,
+    });
+    cases.push({
+      name: `alpha ${method} beta`,
+      method,
+      path: `/v1/maintenance/${s}/beta`,
+      body: method === 'PUT' ? json({ state: 'NACK_MAINTENANCE' }) : undefined,
+      headers: { ...JSON_TYPE, ...alpha },
+      status: 403,
+    });
   }
   cases.push({ name: 'beta moves alpha', ...r.simMove, body: '{}', headers: { ...JSON_TYPE, ...beta }, status: 403 });
   cases.push({ name: 'beta deletes alpha', ...r.simDelete, headers: beta, status: 403 });
-  cases.push({ name: 'beta creates for alpha', ...r.simCreate, body: json(simCreateBase()), headers: { ...JSON_TYPE, ...beta }, status: 403 });
-  cases.push({ name: 'beta lists alpha', method: 'GET', path: '/sim/v1/instances?project_id=alpha', headers: beta, status: 403 });
+  cases.push({
+    name: 'beta creates for alpha',
+    ...r.simCreate,
+    body: json(simCreateBase()),
+    headers: { ...JSON_TYPE, ...beta },
+    status: 403,
+  });
+  cases.push({
+    name: 'beta lists alpha',
+    method: 'GET',
+    path: '/sim/v1/instances?project_id=alpha',
+    headers: beta,
+    status: 403,
+  });
 
   // 9. Idempotency-Key headers that are not keys, around a valid create body.
   for (const key of ['', ' ', 'has space', 'k'.repeat(129), '\u00fc\u00f1\u00ef', 'tab\there']) {
-    add(`Idempotency-Key ${JSON.stringify(key).slice(0, 20)}`, { ...r.create, body: json(createBase()), headers: { ...JSON_TYPE, 'idempotency-key': key } });
+    add(`Idempotency-Key ${JSON.stringify(key).slice(0, 20)}`, {
+      ...r.create,
+      body: json(createBase()),
+      headers: { ...JSON_TYPE, 'idempotency-key': key },
+    });
   }
   return cases;
 };
@@ -650,7 +822,11 @@ const generate = (s: string, tokens: { admin: string; alpha: string; beta: strin
 
 describe('hostile input', () => {
   it('answers every generated bad request with a 4xx in the error shape and changes nothing', async () => {
-    const tokens = { admin: fx.token({ admin: true }), alpha: fx.token({ project: 'alpha' }), beta: fx.token({ project: 'beta' }) };
+    const tokens = {
+      admin: fx.token({ admin: true }),
+      alpha: fx.token({ project: 'alpha' }),
+      beta: fx.token({ project: 'beta' }),
+    };
     const cases = generate(sessionId, tokens);
     expect(cases.length).toBeGreaterThanOrEqual(500);
 
@@ -664,7 +840,9 @@ describe('hostile input', () => {
 
     tally.ms += elapsed;
     for (const outcome of outcomes) record('status' in outcome ? outcome.status : undefined);
-    const failures = cases.map((c, i) => [c, problem(c, outcomes[i] as Outcome)] as const).filter(([, p]) => p !== undefined);
+    const failures = cases
+      .map((c, i) => [c, problem(c, outcomes[i] as Outcome)] as const)
+      .filter(([, p]) => p !== undefined);
 
     expect(failures.map(([c, p]) => `${c.name} (${c.method} ${c.path.slice(0, 80)}): ${p}`)).toEqual([]);
     expect(await dump()).toBe(before);
@@ -720,7 +898,9 @@ describe('hostile input', () => {
     // server must not fall over (it used to: an unhandled rejection ended the runtime).
     await new Promise<void>((resolve) => {
       const socket = net.connect(Number(port), '127.0.0.1', () => {
-        socket.write(`PUT /v1/maintenance/${sessionId}/alpha HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"state":`);
+        socket.write(
+          `PUT /v1/maintenance/${sessionId}/alpha HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"state":`,
+        );
         setTimeout(() => (socket.destroy(), resolve()), 100);
       });
       socket.on('error', () => undefined);
@@ -731,7 +911,10 @@ describe('hostile input', () => {
   });
 
   it('still serves the session afterwards', async () => {
-    expect(await fx.api('GET', `/v1/maintenance/${sessionId}`)).toEqual({ status: 200, body: { session_id: sessionId, state: 'MAINTENANCE' } });
+    expect(await fx.api('GET', `/v1/maintenance/${sessionId}`)).toEqual({
+      status: 200,
+      body: { session_id: sessionId, state: 'MAINTENANCE' },
+    });
     expect((await fx.api('GET', `/v1/maintenance/${sessionId}/alpha`)).body).toEqual({ instance_ids: ['a-1'] });
   });
 });
