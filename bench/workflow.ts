@@ -15,9 +15,9 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { EventEnvelope } from '../local/eventbridge-shim.js';
-import { generateInventory, type Size } from './lib/inventory.js';
 import { attribute, instrument } from './lib/instrument.js';
-import { mb, peakRss, round, summarize } from './lib/stats.js';
+import { generateInventory, type Size } from './lib/inventory.js';
+import { countBy, mb, peakRss, round, summarize } from './lib/stats.js';
 import { AutoVnfms } from './lib/vnfms.js';
 
 const { values: args } = parseArgs({
@@ -279,7 +279,7 @@ const output = {
         .map((r) => (r.completingReplyAt as number) - r.firstEventAt),
     ),
   ),
-  roundsByState: rounds.reduce<Record<string, number>>((acc, r) => ((acc[r.state] = (acc[r.state] ?? 0) + 1), acc), {}),
+  roundsByState: countBy(rounds, (r) => r.state),
   reactionNextEvents: [...new Set(rounds.map((r) => r.nextEvent).filter(Boolean))],
   memory: {
     baselineRssMb: mb(memory.baselineRss),
@@ -300,10 +300,7 @@ const output = {
     largestHistory: largest ? { name: largest.name, events: largest.historyEvents } : null,
     sessionExecutionHistories: sessionExecutions.map((e) => e.historyEvents),
     historyEventsTotal: executions.reduce((sum, e) => sum + e.historyEvents, 0),
-    statuses: executions.reduce<Record<string, number>>(
-      (acc, e) => ((acc[e.status] = (acc[e.status] ?? 0) + 1), acc),
-      {},
-    ),
+    statuses: countBy(executions, (e) => e.status),
   },
   lambda: {
     workflowInvocations,

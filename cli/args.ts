@@ -62,15 +62,18 @@ export interface ParsedArgs {
   given: Set<OptionName>;
 }
 
-export const parse = (argv: string[]): ParsedArgs => {
-  let parsed;
+const parseStrict = (argv: string[]) => {
   try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true, tokens: true });
+    return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true, tokens: true });
   } catch (error) {
     // node's messages are long and mention "strict:false"; keep the first sentence.
     const message = error instanceof Error ? error.message : String(error);
     throw new UsageError(message.split('. ')[0]?.replace(/^Unknown option '(.*)'$/, 'unknown option $1') ?? message);
   }
+};
+
+export const parse = (argv: string[]): ParsedArgs => {
+  const parsed = parseStrict(argv);
   const given = new Set(
     parsed.tokens.filter((token) => token.kind === 'option').map((token) => token.name as OptionName),
   );

@@ -1,5 +1,5 @@
-import type { Api } from './http.js';
 import type { ParsedArgs } from './args.js';
+import type { Api } from './http.js';
 
 /** What a command gets: the parsed arguments, the API, and where its output goes. */
 export interface Context {

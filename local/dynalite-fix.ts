@@ -34,4 +34,3 @@ if (!common.patchedForFenix) {
   };
   common.patchedForFenix = true;
 }
-export {};

@@ -116,9 +116,9 @@ function compileMatcher(spec: unknown, path: string): LeavesTest {
   if (typeof spec === 'number' && Number.isFinite(spec)) return anyLeaf((v) => v === spec);
   if (!isObject(spec))
     throw new InvalidEventPatternError('match value must be a string, number, boolean, null or operator object', path);
-  const keys = Object.keys(spec);
-  if (keys.length !== 1) throw new InvalidEventPatternError('only one key allowed in match expression', path);
-  const op = keys[0]!;
+  const [op, ...others] = Object.keys(spec);
+  if (op === undefined || others.length > 0)
+    throw new InvalidEventPatternError('only one key allowed in match expression', path);
   const arg = spec[op];
   switch (op) {
     case 'exists':
@@ -149,12 +149,14 @@ function compileStringOperator(op: string, arg: unknown, path: string): LeafTest
   if (typeof value !== 'string') throw new InvalidEventPatternError(`"${op}" value must be a string`, path);
   const fold = nestedIgnoreCase || op === 'equals-ignore-case';
   const expected = fold ? value.toLowerCase() : value;
-  const tests: Record<string, (s: string) => boolean> = {
-    prefix: (s) => s.startsWith(expected),
-    suffix: (s) => s.endsWith(expected),
-    'equals-ignore-case': (s) => s === expected,
-  };
-  const test = op === 'wildcard' ? compileWildcard(value, path) : tests[op]!;
+  const test: (s: string) => boolean =
+    op === 'wildcard'
+      ? compileWildcard(value, path)
+      : op === 'prefix'
+        ? (s) => s.startsWith(expected)
+        : op === 'suffix'
+          ? (s) => s.endsWith(expected)
+          : (s) => s === expected; // equals-ignore-case
   return (v) => typeof v === 'string' && test(fold ? v.toLowerCase() : v);
 }
 
@@ -169,19 +171,18 @@ function unwrapIgnoreCase(arg: Record<string, unknown>, op: string, path: string
 /** Returns the "is excluded" test; anything-but matches every existing leaf that is not excluded. */
 function compileAnythingBut(arg: unknown, path: string): LeafTest {
   if (isObject(arg)) {
-    const keys = Object.keys(arg);
-    const op = keys[0];
-    if (keys.length !== 1 || !STRING_OPERATORS.some((known) => known === op)) {
+    const [op, ...others] = Object.keys(arg);
+    if (op === undefined || others.length > 0 || !STRING_OPERATORS.some((known) => known === op)) {
       throw new InvalidEventPatternError(
         'anything-but supports only prefix, suffix, equals-ignore-case or wildcard',
         path,
       );
     }
-    const values = asNonEmptyList(arg[op!], path);
+    const values = asNonEmptyList(arg[op], path);
     if (!values.every((v) => typeof v === 'string' && (v !== '' || op === 'equals-ignore-case' || op === 'wildcard'))) {
       throw new InvalidEventPatternError(`anything-but/${op} values must be non-empty strings`, path);
     }
-    const tests = values.map((v) => compileStringOperator(op!, v, path));
+    const tests = values.map((v) => compileStringOperator(op, v, path));
     return (v) => tests.some((test) => test(v));
   }
   const values = asNonEmptyList(arg, path);
@@ -202,8 +203,9 @@ function asNonEmptyList(arg: unknown, path: string): unknown[] {
   return list;
 }
 
-type Comparison = [op: string, bound: number];
-const COMPARE: Record<string, (a: number, b: number) => boolean> = {
+type Compare = (a: number, b: number) => boolean;
+type Comparison = { op: string; bound: number; compare: Compare };
+const COMPARE: Record<string, Compare> = {
   '=': (a, b) => a === b,
   '<': (a, b) => a < b,
   '<=': (a, b) => a <= b,
@@ -218,17 +220,19 @@ function compileNumeric(arg: unknown, path: string): LeafTest {
   const comparisons: Comparison[] = [];
   for (let i = 0; i < arg.length; i += 2) {
     const [op, bound] = [arg[i], arg[i + 1]];
-    if (typeof op !== 'string' || !(op in COMPARE)) throw bad(`unknown operator ${JSON.stringify(op)}`);
+    // Own keys only: "toString" or "constructor" are not operators.
+    const compare = typeof op === 'string' && Object.hasOwn(COMPARE, op) ? COMPARE[op] : undefined;
+    if (typeof op !== 'string' || compare === undefined) throw bad(`unknown operator ${JSON.stringify(op)}`);
     if (typeof bound !== 'number' || !Number.isFinite(bound)) throw bad(`value of ${op} must be a number`);
-    comparisons.push([op, bound]);
+    comparisons.push({ op, bound, compare });
   }
-  if (comparisons.length === 2) {
-    const [[low, lowBound], [high, highBound]] = comparisons as [Comparison, Comparison];
-    if (!low.startsWith('>') || !high.startsWith('<'))
+  const [low, high] = comparisons;
+  if (low && high) {
+    if (!low.op.startsWith('>') || !high.op.startsWith('<'))
       throw bad('a range must be a lower bound (>, >=) then an upper bound (<, <=)');
-    if (lowBound >= highBound) throw bad('lower bound must be less than upper bound');
+    if (low.bound >= high.bound) throw bad('lower bound must be less than upper bound');
   }
-  return (v) => typeof v === 'number' && comparisons.every(([op, bound]) => COMPARE[op]!(v, bound));
+  return (v) => typeof v === 'number' && comparisons.every(({ bound, compare }) => compare(v, bound));
 }
 
 /**
@@ -236,35 +240,38 @@ function compileNumeric(arg: unknown, path: string): LeafTest {
  * consecutive "**" are invalid. Matching is done on literal segments (no RegExp, no backtracking blow-up).
  */
 function compileWildcard(pattern: string, path: string): (s: string) => boolean {
-  const segments = [''];
+  // The literal text between "*"s: the segment being read is `current`, the finished ones `segments`.
+  const segments: string[] = [];
+  let current = '';
   for (let i = 0; i < pattern.length; i++) {
-    const ch = pattern[i]!;
+    const ch = pattern.charAt(i);
     if (ch === '*') {
       if (pattern[i + 1] === '*')
         throw new InvalidEventPatternError(`wildcard: consecutive "*" at position ${i}`, path);
-      segments.push('');
+      segments.push(current);
+      current = '';
     } else if (ch === '\\') {
-      const next = pattern[i + 1];
+      const next = pattern.charAt(i + 1);
       if (next !== '*' && next !== '\\')
         throw new InvalidEventPatternError(`wildcard: invalid escape at position ${i}`, path);
-      segments[segments.length - 1] += next;
+      current += next;
       i++;
     } else {
-      segments[segments.length - 1] += ch;
+      current += ch;
     }
   }
-  return (s) => matchSegments(segments, s);
+  const first = segments[0] ?? current;
+  const middle = segments.slice(1);
+  const last = current;
+  return segments.length === 0 ? (s) => s === first : (s) => matchSegments(first, middle, last, s);
 }
 
-function matchSegments(segments: string[], s: string): boolean {
-  const first = segments[0]!;
-  if (segments.length === 1) return s === first;
-  const last = segments[segments.length - 1]!;
+function matchSegments(first: string, middle: string[], last: string, s: string): boolean {
   if (s.length < first.length + last.length || !s.startsWith(first) || !s.endsWith(last)) return false;
   // Greedy leftmost placement of the middle segments is optimal when only "*" wildcards exist.
   let pos = first.length;
   const end = s.length - last.length;
-  for (const segment of segments.slice(1, -1)) {
+  for (const segment of middle) {
     const found = s.indexOf(segment, pos);
     if (found < 0 || found + segment.length > end) return false;
     pos = found + segment.length;
@@ -278,8 +285,9 @@ type Ip = { bits: 32 | 128; value: bigint };
 
 function compileCidr(arg: unknown, path: string): LeafTest {
   const match = typeof arg === 'string' ? /^([^/]+)\/(\d{1,3})$/.exec(arg) : null;
-  const ip = match ? parseIp(match[1]!) : null;
-  const prefix = match ? Number(match[2]) : NaN;
+  const [, address, bits] = match ?? [];
+  const ip = address === undefined ? null : parseIp(address);
+  const prefix = Number(bits);
   if (!ip || !(prefix <= ip.bits)) throw new InvalidEventPatternError(`malformed CIDR ${JSON.stringify(arg)}`, path);
   // Compare network parts only, so host bits set in the pattern ("10.0.0.5/24") are ignored.
   const shift = BigInt(ip.bits - prefix);
@@ -305,13 +313,15 @@ function parseIpv4(text: string): bigint | null {
 function parseIpv6(text: string): Ip | null {
   const halves = text.split('::');
   if (halves.length > 2) return null;
-  const groups = halves.map((half) => (half === '' ? [] : half.split(':')));
-  const tail = groups[groups.length - 1]!;
-  const v4 = tail.length > 0 ? parseIpv4(tail[tail.length - 1]!) : null;
-  if (v4 !== null) tail.splice(-1, 1, (v4 >> 16n).toString(16), (v4 & 0xffffn).toString(16));
-  const count = groups.reduce((n, g) => n + g.length, 0);
+  // head = the groups before "::" (all of them when there is none), tail = the groups after it.
+  const [head = [], tail = []] = halves.map((half) => (half === '' ? [] : half.split(':')));
+  const last = halves.length === 1 ? head : tail;
+  const lastGroup = last.at(-1);
+  const v4 = lastGroup === undefined ? null : parseIpv4(lastGroup);
+  if (v4 !== null) last.splice(-1, 1, (v4 >> 16n).toString(16), (v4 & 0xffffn).toString(16));
+  const count = head.length + tail.length;
   if (halves.length === 1 ? count !== 8 : count > 7) return null;
-  const all = halves.length === 1 ? groups[0]! : [...groups[0]!, ...Array<string>(8 - count).fill('0'), ...groups[1]!];
+  const all = halves.length === 1 ? head : [...head, ...Array<string>(8 - count).fill('0'), ...tail];
   if (!all.every((g) => /^[0-9a-f]{1,4}$/i.test(g))) return null;
   return { bits: 128, value: all.reduce((acc, g) => (acc << 16n) | BigInt(`0x${g}`), 0n) };
 }

@@ -14,9 +14,9 @@ import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
 import './dynalite-fix.js';
 import { bearerAuthenticator, createGateway, type Route } from './api-gateway.js';
-import { LocalKeys, type TokenRequest } from './jwt.js';
 import { startAwsJsonServer } from './aws-json-server.js';
 import { LocalEventBridge, loadSubscriptions } from './eventbridge-shim.js';
+import { LocalKeys, type TokenRequest } from './jwt.js';
 import { type LocalFunction, LocalStepFunctions } from './sfn-shim.js';
 import { simApi } from './sim-api.js';
 

@@ -2,8 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { SimCloud } from '../functions/adapters/sim-cloud.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../functions/core/errors.js';
-import { identityFromClaims } from '../functions/shared/auth.js';
 import { describeIssues, hostName, instanceId, projectId } from '../functions/core/schemas.js';
+import { identityFromClaims } from '../functions/shared/auth.js';
 import { errorResponse } from '../functions/shared/http.js';
 import { parseStrictJson } from '../functions/shared/json.js';
 
@@ -47,19 +47,24 @@ export const simApi =
     };
     const method = request.method ?? 'GET';
     try {
-      if (method === 'GET' && path === '/sim/v1/hosts') return (send(200, { hosts: await cloud.listHosts() }), true);
+      if (method === 'GET' && path === '/sim/v1/hosts') {
+        send(200, { hosts: await cloud.listHosts() });
+        return true;
+      }
       if (path === '/sim/v1/instances') {
         if (method === 'GET') {
           const project = url.searchParams.get('project_id') ?? (identity.admin ? null : (identity.project ?? ''));
           if (project !== null && !projectId.safeParse(project).success)
             throw new ValidationError('project_id: not a valid project id');
           if (project !== null) mayActFor(project);
-          return (send(200, { instances: await cloud.listInstances(project ?? undefined) }), true);
+          send(200, { instances: await cloud.listInstances(project ?? undefined) });
+          return true;
         }
         if (method === 'POST') {
           const input = parse(createInstance);
           mayActFor(input.project_id);
-          return (send(200, await cloud.createInstance(input)), true);
+          send(200, await cloud.createInstance(input));
+          return true;
         }
       }
       const match = /^\/sim\/v1\/instances\/([^/]+)(\/move)?$/.exec(path);
@@ -69,9 +74,15 @@ export const simApi =
         const instance = await cloud.getInstance(id);
         if (!instance) throw new NotFoundError(`no instance ${id}`);
         mayActFor(instance.project_id);
-        if (method === 'DELETE' && !match[2]) return (await cloud.deleteInstance(id), send(200, {}), true);
-        if (method === 'POST' && match[2])
-          return (send(200, await cloud.moveInstance(id, parse(moveInstance).host)), true);
+        if (method === 'DELETE' && !match[2]) {
+          await cloud.deleteInstance(id);
+          send(200, {});
+          return true;
+        }
+        if (method === 'POST' && match[2]) {
+          send(200, await cloud.moveInstance(id, parse(moveInstance).host));
+          return true;
+        }
       }
       send(404, { error: 'not_found', message: `no simulator route for ${method} ${url.pathname}` });
     } catch (error) {

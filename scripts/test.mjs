@@ -1,4 +1,4 @@
-// `npm test`: type check, the vitest suites (unit, integration, e2e, infra), and an offline
+// `npm test`: Biome, the lockfile, type check, the vitest suites (unit, integration, e2e, infra), and an offline
 // `cdk synth`. Ends with one line "N passed, N failed" (CI reads it) counting every test and check.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
@@ -14,6 +14,8 @@ const run = (label, command, args, env = {}) => {
 const report = '.vitest-report.json';
 rmSync(report, { force: true });
 const checks = [
+  run('lint and format (biome)', 'npx', ['biome', 'check', '--error-on-warnings', '.']),
+  run('lockfile matches package.json', 'node', ['scripts/check-lockfile.mjs']),
   run('type check (tsc)', 'npx', ['tsc', '-p', '.']),
   run('cdk synth (offline, no credentials)', 'npx', ['cdk', 'synth', '-q', '--no-notices'], {
     CDK_DISABLE_CLI_TELEMETRY: 'true',

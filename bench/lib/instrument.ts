@@ -92,7 +92,8 @@ export const instrument = async (runtime: Runtime, options: { traceCallers?: boo
       const store = context.getStore();
       const origin = store?.origin ?? 'api';
       const action = store?.action ?? (origin === 'api' ? 'api' : origin);
-      const byAction = (dynamoByAction[action] ??= { requests: 0, units: 0 });
+      const byAction = dynamoByAction[action] ?? { requests: 0, units: 0 };
+      dynamoByAction[action] = byAction;
       byAction.requests++;
       if (options.traceCallers) {
         const key = `${action}: ${callers()}`;
@@ -107,7 +108,8 @@ export const instrument = async (runtime: Runtime, options: { traceCallers?: boo
         0,
       );
       const bucket = dynamo.byOrigin[origin];
-      const op = (bucket.byOperation[operation] ??= { requests: 0, readUnits: 0, writeUnits: 0 });
+      const op = bucket.byOperation[operation] ?? { requests: 0, readUnits: 0, writeUnits: 0 };
+      bucket.byOperation[operation] = op;
       bucket.requests++;
       op.requests++;
       // A conditional write that fails still costs a write unit; dynalite then returns no capacity.

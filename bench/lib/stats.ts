@@ -46,3 +46,10 @@ export const peakRss = async (): Promise<number> => {
 };
 
 export const mb = (bytes: number): number => round(bytes / 1024 / 1024, 1);
+
+/** How many items fall under each key. */
+export const countBy = <T>(items: T[], key: (item: T) => string): Record<string, number> => {
+  const counts: Record<string, number> = {};
+  for (const item of items) counts[key(item)] = (counts[key(item)] ?? 0) + 1;
+  return counts;
+};

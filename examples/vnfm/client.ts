@@ -154,8 +154,8 @@ export class Deduper {
   /** True the first time this event is seen (and records it), false for a repeat. */
   firstTime(event: { detail: { session_id: string; event_seq: number } }): boolean {
     const { session_id: session, event_seq: seq } = event.detail;
-    let seqs = this.seen.get(session);
-    if (!seqs) this.seen.set(session, (seqs = new Set()));
+    const seqs = this.seen.get(session) ?? new Set<number>();
+    this.seen.set(session, seqs);
     if (seqs.has(seq)) return false;
     seqs.add(seq);
     return true;

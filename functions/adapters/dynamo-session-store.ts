@@ -19,7 +19,6 @@ import type {
   SessionProject,
 } from '../core/model.js';
 import type { SessionStore } from '../core/ports.js';
-import type { InstanceAction } from '../core/states.js';
 import { isTerminal } from '../core/states.js';
 import { mapLimit } from '../shared/concurrency.js';
 import { batchWrite, deleteRequests, isConditionFailure, putRequests, queryAll } from './dynamo-helpers.js';

@@ -464,7 +464,9 @@ export const buildOpenApi = (): Json => {
         : {}),
       responses: statuses,
     };
-    (paths[route.path] ??= {})[route.method] = operation;
+    const path = paths[route.path] ?? {};
+    path[route.method] = operation;
+    paths[route.path] = path;
   }
 
   return {

@@ -11,7 +11,6 @@ import type {
   SessionInstance,
   SessionProject,
 } from './model.js';
-import type { InstanceAction } from './states.js';
 
 /** Persistence of sessions and everything that hangs off them. */
 export interface SessionStore {

@@ -1,12 +1,12 @@
 import type { Deps } from './deps.js';
-import { historyKey, publish } from './history.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
 import { type FenixEvent, projectUrl } from './events.js';
+import { historyKey, publish } from './history.js';
 import type { Round, RoundMember, Session, SessionInstance } from './model.js';
+import { type ProjectReply, parseReplyState } from './schemas.js';
 import { getSessionOrThrow } from './sessions.js';
 import { ALLOWED_ACTIONS, type RoundState, usesScaleInWindow } from './states.js';
 import { addSeconds, toFenixTime } from './time.js';
-import { parseReplyState, type ProjectReply } from './schemas.js';
 
 /**
  * Reply rounds (DESIGN §10). A round is one item plus one membership item per expected project.

@@ -1,7 +1,7 @@
 import type { Deps } from './deps.js';
-import { publish } from './history.js';
 import { ConflictError } from './errors.js';
 import { type FenixEvent, projectUrl } from './events.js';
+import { publish } from './history.js';
 import type {
   CloudHost,
   CloudInstance,
@@ -15,8 +15,8 @@ import { pickTarget } from './placement.js';
 import { awaitRound, currentRound, expireRound, openRound, secondsLeft } from './rounds.js';
 import type { ActionPlugin } from './schemas.js';
 import { getSessionOrThrow } from './sessions.js';
-import { failSession, moveTo } from './transitions.js';
 import { ROUND_STATES, type RoundState, type SessionState } from './states.js';
+import { failSession, moveTo } from './transitions.js';
 
 /**
  * The default workflow's steps, one function per ASL task (statemachines/session.asl.json and

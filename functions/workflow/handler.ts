@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { ROUND_STATES, SESSION_STATES } from '../core/states.js';
+import { failSession } from '../core/transitions.js';
 import {
   afterRound,
   awaitRound,
@@ -15,7 +16,6 @@ import {
   type Step,
   type WorkflowDeps,
 } from '../core/workflow.js';
-import { failSession } from '../core/transitions.js';
 import { config } from '../shared/config.js';
 import { defaultDeps } from '../shared/deps.js';
 import { logger } from '../shared/observability.js';

@@ -8,9 +8,9 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { SESSION_STATES } from '../../functions/core/states.js';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { SESSION_STATES } from '../../functions/core/states.js';
 import type { Workflow } from './workflow.js';
 
 /** Namespace of the metrics Fenix derives from its own events. */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { ArnFormat, Names, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct, type IConstruct } from 'constructs';
@@ -211,7 +211,7 @@ function checkSubstitutions(file: string, asl: string, substitutions: Record<str
   const unused = given.filter((name) => !used.includes(name));
   if (missing.length > 0) {
     throw new Error(
-      `${file} uses placeholders with no substitution in CDK: ${missing.map((n) => '${' + n + '}').join(', ')}`,
+      `${file} uses placeholders with no substitution in CDK: ${missing.map((n) => `$\{${n}}`).join(', ')}`,
     );
   }
   if (unused.length > 0) {

@@ -20,7 +20,7 @@ import { fenixTimeIn, startTestRuntime, type TestRuntime } from '../helpers/runt
  */
 
 let t: TestRuntime;
-const ANSI = /\x1b\[/;
+const ANSI = '\u001b[';
 
 interface Result {
   code: number;
@@ -352,10 +352,10 @@ describe('commands', () => {
   it('session watch: live progress to MAINTENANCE_DONE (exit 0), piped and on a terminal', async () => {
     const id = (await ok(['session', 'create', '--host', 'a-1', '--host', 'a-2', '--at', '+6s'])).out.trim();
     const piped = await ok(['session', 'watch', id, '--interval', '0.2']);
-    expect(piped.out).not.toMatch(ANSI);
+    expect(piped.out).not.toContain(ANSI);
     const lines = piped.out.trim().split('\n');
     expect(lines[0]).toBe(`watching session ${id} (every 0.2 s; Ctrl-C stops watching, not the session)`);
-    expect(piped.out).toMatch(/\d\d:\d\d:\d\d  session MAINTENANCE\n/);
+    expect(piped.out).toMatch(/\d\d:\d\d:\d\d {2}session MAINTENANCE\n/);
     expect(piped.out).toMatch(/asked auto to answer MAINTENANCE by \d\d:\d\d:\d\d/);
     expect(piped.out).toMatch(/auto replied ACK_PLANNED_MAINTENANCE \(1 × MIGRATE\)/);
     expect(piped.out).toMatch(/host a-1 IN_MAINTENANCE/);

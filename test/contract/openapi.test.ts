@@ -1,6 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { request as httpRequest, type Server } from 'node:http';
-import { createServer } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { repoPath } from '../../infra/paths.js';

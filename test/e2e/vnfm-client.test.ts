@@ -302,6 +302,10 @@ describe('FenixClient', () => {
 
 describe('sample VNFMs against the local runtime', () => {
   let fx: TestRuntime | undefined;
+  const started = (): TestRuntime => {
+    if (!fx) throw new Error('the runtime has not started yet');
+    return fx;
+  };
   const vnfms: Vnfm[] = [];
   afterAll(async () => {
     for (const vnfm of vnfms) await vnfm.stop();
@@ -321,8 +325,8 @@ describe('sample VNFMs against the local runtime', () => {
     ] as const) {
       vnfms.push(
         await startVnfm({
-          fenixUrl: () => fx!.url,
-          token: () => fx!.token({ project: projectId }),
+          fenixUrl: () => started().url,
+          token: () => started().token({ project: projectId }),
           projectId,
           mode,
           log: (line) => log.push(line),
@@ -344,7 +348,9 @@ describe('sample VNFMs against the local runtime', () => {
         FENIX_EMPTY_CHECK_ATTEMPTS: '10',
       },
     });
-    const names = async (project: string) => (await fx!.runtime.cloud.listInstances(project)).map((i) => i.name).sort();
+    const running = fx;
+    const names = async (project: string) =>
+      (await running.runtime.cloud.listInstances(project)).map((i) => i.name).sort();
     const before = { 'vnf-a': await names('vnf-a'), 'vnf-b': await names('vnf-b') };
     expect(before['vnf-a']).toHaveLength(6);
     expect(before['vnf-b']).toHaveLength(2);

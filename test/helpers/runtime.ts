@@ -1,7 +1,7 @@
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { EventEnvelope } from '../../local/eventbridge-shim.js';
 import type { Runtime } from '../../local/runtime.js';
 
@@ -87,7 +87,13 @@ export const startTestRuntime = async (options: TestRuntimeOptions = {}): Promis
     const seen = events.slice(since).find(predicate);
     if (seen) return Promise.resolve(seen);
     return new Promise<EventEnvelope>((resolve, reject) => {
-      const waiter = { predicate, resolve: (e: EventEnvelope) => (clearTimeout(timer), resolve(e)) };
+      const waiter = {
+        predicate,
+        resolve: (e: EventEnvelope) => {
+          clearTimeout(timer);
+          resolve(e);
+        },
+      };
       const timer = setTimeout(() => {
         waiters.delete(waiter);
         reject(

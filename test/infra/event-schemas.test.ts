@@ -114,7 +114,7 @@ describe('GET /v1/openapi.json', () => {
       ([, r]) => r.Properties.RouteKey === 'GET /v1/openapi.json',
     )?.[1];
     expect(route?.Properties.AuthorizationType).toBe('JWT');
-    expect([...route?.Properties.AuthorizationScopes].sort()).toEqual(['fenix/admin', 'fenix/project']);
+    expect([...(route?.Properties.AuthorizationScopes ?? [])].sort()).toEqual(['fenix/admin', 'fenix/project']);
     const integrationId = route?.Properties.Target['Fn::Join'][1][1].Ref as string;
     const functionId = resources[integrationId]?.Properties.IntegrationUri['Fn::GetAtt'][0] as string;
     const fn = resources[functionId] as Resource;

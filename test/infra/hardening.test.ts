@@ -1,7 +1,7 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { AwsSolutionsChecks } from 'cdk-nag';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { authorize, identityFromClaims } from '../../functions/shared/auth.js';
 import { MAX_PROJECT_CLIENTS } from '../../infra/constructs/api-auth.js';

@@ -429,7 +429,7 @@ const INVALID_JSON = [
   '\n\t',
   '<?xml version="1.0"?><state>MAINTENANCE</state>',
   'state=MAINTENANCE&maintenance_at=2030-01-01+00%3A00%3A00',
-  '{"a":' + '1'.repeat(1000) + 'e999999}',
+  `{"a":${'1'.repeat(1000)}e999999}`,
 ];
 
 /** Prototype pollution attempts: own `__proto__` keys, as JSON.parse makes them. */
@@ -901,7 +901,10 @@ describe('hostile input', () => {
         socket.write(
           `PUT /v1/maintenance/${sessionId}/alpha HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"state":`,
         );
-        setTimeout(() => (socket.destroy(), resolve()), 100);
+        setTimeout(() => {
+          socket.destroy();
+          resolve();
+        }, 100);
       });
       socket.on('error', () => undefined);
     });

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
+  type EventPattern,
   InvalidEventPatternError,
   matchesEventPattern,
   validateEventPattern,
-  type EventPattern,
 } from '../../local/event-pattern.js';
 
 /** Full EventBridge envelope; `detail` and top-level fields can be overridden per case. */
@@ -694,6 +694,8 @@ const INVALID_PATTERNS: [name: string, pattern: unknown][] = [
   ['$or with an invalid branch', { $or: [{ a: ['1'] }, { b: 'x' }] }],
   ['$or with an operator name as field', { $or: [{ prefix: ['a'] }, { b: ['c'] }] }],
   ['invalid operator deep in detail', { detail: { a: { b: [{ numeric: ['>', 'x'] }] } } }],
+  // Names an Object.prototype member, not a comparison (once accepted through an `in` check).
+  ['numeric with an inherited name as operator', { detail: { f: [{ numeric: ['toString', 1] }] } }],
 ];
 
 describe('invalid patterns', () => {
