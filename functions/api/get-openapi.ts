@@ -1,6 +1,6 @@
 import * as z from 'zod';
-import { buildOpenApi } from '../core/openapi.js';
 import { httpHandler, json } from '../shared/http.js';
+import { buildOpenApi } from '../shared/openapi.js';
 
 /** The document of every route, built once per process from the handlers' own zod schemas. */
 export const openApiDocument = (): Record<string, unknown> => buildOpenApi();

@@ -7,8 +7,8 @@ import {
   projectReplySchema,
   sessionIdParam,
   updateSessionSchema,
-} from './schemas.js';
-import { HOST_TYPES, INSTANCE_ACTIONS, ROUND_STATES, SESSION_STATES } from './states.js';
+} from '../core/schemas.js';
+import { HOST_TYPES, INSTANCE_ACTIONS, ROUND_STATES, SESSION_STATES } from '../core/states.js';
 
 /**
  * The OpenAPI 3.1 document of the API (served at `GET /v1/openapi.json`, kept as
