@@ -104,7 +104,7 @@ export const benchBundles = async (options: {
       for (const output of Object.values(built.metafile.outputs)) {
         for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
           const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
-          const part = match ? (match[1] as string) : (input.split('/')[0] ?? input);
+          const part = match?.[1] ?? input.split('/')[0] ?? input;
           parts.set(part, (parts.get(part) ?? 0) + bytesInOutput);
         }
       }

@@ -205,7 +205,8 @@ const firstAfterStart = sessionEvents.find((e) => e.at >= startPerf);
 const hostCompletions = sessionEvents
   .filter((e) => e.type === 'maintenance.host' && e.state === 'MAINTENANCE_COMPLETE')
   .map((e) => e.at);
-const hostIntervals = hostCompletions.slice(1).map((at, i) => at - (hostCompletions[i] as number));
+// Each completion minus the one before it.
+const hostIntervals = hostCompletions.slice(1).map((at, i) => at - (hostCompletions[i] ?? at));
 const tenth = Math.max(1, Math.floor(hostIntervals.length / 10));
 
 const rounds = vnfms.rounds;

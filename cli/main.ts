@@ -27,9 +27,11 @@ const HANDLERS: Record<string, Command> = {
 /** The command words, read before parsing so that even a parse error can name the command's help. */
 const commandOf = (argv: string[]): string | undefined => {
   const words: string[] = [];
-  for (let i = 0; i < argv.length && words.length < 2; i++) {
-    const arg = argv[i] as string;
-    if (arg === '--url' || arg === '--token') i++;
+  let skipNext = false;
+  for (const arg of argv) {
+    if (words.length === 2) break;
+    if (skipNext) skipNext = false;
+    else if (arg === '--url' || arg === '--token') skipNext = true;
     else if (!arg.startsWith('-')) words.push(arg);
   }
   const command = words[0] === 'token' ? 'token' : words.join(' ');
@@ -46,7 +48,7 @@ export const run = async (argv: string[], io: Io): Promise<number> => {
       io.stdout(usage(args.positionals.slice(1).join(' ') || undefined));
       return first || args.values.help ? 0 : 2;
     }
-    if (!COMMANDS[command as string]) {
+    if (command === undefined || !COMMANDS[command]) {
       const known = first === 'session' || first === 'project';
       throw new UsageError(
         known && !second ? `${first} needs a subcommand` : `unknown command: ${args.positionals.slice(0, 2).join(' ')}`,
@@ -62,7 +64,9 @@ export const run = async (argv: string[], io: Io): Promise<number> => {
     const url = parseBaseUrl(rawUrl);
     if (!url) throw new UsageError(`not an http(s) URL: ${rawUrl}`);
     const api = new Api(url, resolveAuth(url, args.values.token, io.env));
-    return await (HANDLERS[command as string] as Command)({ args, api, json: Boolean(args.values.json), io });
+    const handler = command === undefined ? undefined : HANDLERS[command];
+    if (!handler) throw new UsageError(`unknown command: ${command}`);
+    return await handler({ args, api, json: Boolean(args.values.json), io });
   } catch (error) {
     if (error instanceof UsageError) {
       io.stderr(`fenix: ${error.message} (see fenix ${command && COMMANDS[command] ? `${command} ` : ''}--help)\n`);

@@ -40,7 +40,7 @@ const compile = (path: string) => {
     if (!match) return undefined;
     const params: Record<string, string> = {};
     names.forEach((name, index) => {
-      const raw = match[index + 1] as string;
+      const raw = match[index + 1] ?? ''; // every group is non-optional, so always matched
       try {
         params[name] = decodeURIComponent(raw);
       } catch {
@@ -75,7 +75,8 @@ export const bearerAuthenticator =
   (authorization) => {
     const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
     if (!match) return { error: authorization ? 'not a bearer token' : 'no Authorization header' };
-    const result = verify(match[1] as string);
+    const [, token = ''] = match;
+    const result = verify(token);
     if ('error' in result) return result;
     const claims = Object.fromEntries(
       Object.entries(result.claims).map(([key, value]) => [

@@ -69,7 +69,7 @@ export const simApi =
       }
       const match = /^\/sim\/v1\/instances\/([^/]+)(\/move)?$/.exec(path);
       if (match) {
-        const id = decodeURIComponent(match[1] as string);
+        const id = decodeURIComponent(match[1] ?? '');
         if (!instanceId.safeParse(id).success) throw new ValidationError('instance id: not a valid instance id');
         const instance = await cloud.getInstance(id);
         if (!instance) throw new NotFoundError(`no instance ${id}`);

@@ -21,7 +21,9 @@ try {
   const committed = readFileSync('package-lock.json', 'utf8');
   const rewritten = readFileSync(join(scratch, 'package-lock.json'), 'utf8');
   if (committed !== rewritten) {
-    console.error('package-lock.json differs from what `npm install` writes: run `npm install` and commit the lockfile.');
+    console.error(
+      'package-lock.json differs from what `npm install` writes: run `npm install` and commit the lockfile.',
+    );
     process.exit(1);
   }
   console.log('package-lock.json is what npm install writes');

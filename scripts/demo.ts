@@ -50,20 +50,23 @@ let fenixUrl = '';
 // Tokens are minted with the runtime's keys, made here first (the runtime loads the same ones).
 const keys = LocalKeys.load(dataDir);
 const vnfms: Vnfm[] = [];
+const subscribers: { projectId: string; url: string }[] = [];
 for (const [projectId, mode] of [
   ['vnf-a', 'migrate'],
   ['vnf-b', 'own_action'],
 ] as const) {
   const token = keys.issue({ project: projectId });
-  vnfms.push(await startVnfm({ fenixUrl: () => fenixUrl, projectId, mode, token, log: (line) => print(`  ${line}`) }));
+  const vnfm = await startVnfm({ fenixUrl: () => fenixUrl, projectId, mode, token, log: (line) => print(`  ${line}`) });
+  vnfms.push(vnfm);
+  subscribers.push({ projectId, url: vnfm.url });
 }
 const subscriptionsFile = join(dataDir, 'subscriptions.json');
 writeFileSync(
   subscriptionsFile,
   JSON.stringify(
-    PROJECTS.map((project, i) => ({
-      pattern: { source: ['fenix'], 'detail-type': ['maintenance.scheduled'], detail: { project_id: [project] } },
-      url: (vnfms[i] as Vnfm).url,
+    subscribers.map(({ projectId, url }) => ({
+      pattern: { source: ['fenix'], 'detail-type': ['maintenance.scheduled'], detail: { project_id: [projectId] } },
+      url,
     })),
     null,
     2,

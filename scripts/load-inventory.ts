@@ -9,8 +9,9 @@ import { dynamo } from '../functions/shared/clients.js';
 const usage = 'usage: npm run --silent load-inventory -- --table <TableName> <inventory.json>';
 try {
   const { values, positionals } = parseArgs({ options: { table: { type: 'string' } }, allowPositionals: true });
-  if (!values.table || positionals.length !== 1) throw new Error('give --table and one inventory file');
-  const inventory = JSON.parse(readFileSync(positionals[0] as string, 'utf8'));
+  const [file, ...more] = positionals;
+  if (!values.table || file === undefined || more.length > 0) throw new Error('give --table and one inventory file');
+  const inventory = JSON.parse(readFileSync(file, 'utf8'));
   await new SimCloud(dynamo(), values.table).load(inventory);
   console.log(
     `loaded ${inventory.hosts.length} hosts and ${inventory.instances?.length ?? 0} instances into ${values.table}`,

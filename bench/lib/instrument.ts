@@ -27,7 +27,8 @@ const callers = (): string => {
   const names: string[] = [];
   for (const frame of frames) {
     const match = /at (?:async )?([\w$.<>]+) \(.*\/functions\/(core|adapters|shared|api|workflow)\//.exec(frame);
-    if (match && !names.includes(match[1] as string)) names.push(match[1] as string);
+    const name = match?.[1];
+    if (name !== undefined && !names.includes(name)) names.push(name);
   }
   return names.reverse().join(' > ') || '(unknown)';
 };

@@ -5,12 +5,10 @@ export const mapLimit = async <T, R>(
   fn: (item: T, index: number) => Promise<R>,
 ): Promise<R[]> => {
   const results = new Array<R>(items.length);
-  let next = 0;
+  // One iterator shared by the workers: each takes the next item when it is free.
+  const queue = items.entries();
   const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index] as T, index);
-    }
+    for (const [index, item] of queue) results[index] = await fn(item, index);
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;

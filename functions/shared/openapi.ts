@@ -323,9 +323,10 @@ const convert = (owner: string, schema: z.ZodType, io: 'input' | 'output', compo
   } = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as Json & {
     $defs?: Record<string, Json>;
   };
+  const componentName = (name: string, def: Json) =>
+    isJsonValue(def) ? 'JsonValue' : `${owner}_${name.replace(/^_+/, '')}`;
   const names: Record<string, string> = {};
-  for (const [name, def] of Object.entries($defs))
-    names[name] = isJsonValue(def) ? 'JsonValue' : `${owner}_${name.replace(/^_+/, '')}`;
+  for (const [name, def] of Object.entries($defs)) names[name] = componentName(name, def);
   const rewrite = (node: unknown): unknown => {
     if (Array.isArray(node)) return node.map(rewrite);
     if (!node || typeof node !== 'object') return node;
@@ -341,7 +342,7 @@ const convert = (owner: string, schema: z.ZodType, io: 'input' | 'output', compo
     );
   };
   for (const [name, def] of Object.entries($defs)) {
-    const target = names[name] as string;
+    const target = componentName(name, def);
     const body = rewrite(def) as Json;
     const existing = components[target];
     if (existing && JSON.stringify(existing) !== JSON.stringify(body))
