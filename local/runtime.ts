@@ -123,9 +123,9 @@ export const startRuntime = async (options: RuntimeOptions) => {
   await createTable(`http://127.0.0.1:${dynamoPort}`);
   const { dynamo: documentClient } = await import('../functions/shared/clients.js');
   const { SimCloud } = await import('../functions/adapters/sim-cloud.js');
-  const { DynamoSessionStore } = await import('../functions/adapters/dynamo-session-store.js');
+  const { DynamoSessionStore } = await import('../functions/adapters/dynamo/session-store.js');
   const cloud = new SimCloud(documentClient(), TABLE_NAME);
-  const store = new DynamoSessionStore(documentClient(), TABLE_NAME);
+  const store = DynamoSessionStore(documentClient(), TABLE_NAME);
   await loadInventory(options.inventoryFile ?? DEMO_INVENTORY, cloud, store, documentClient(), log);
 
   // Executions live in memory: every session that was running when the runtime stopped (or was
@@ -246,7 +246,7 @@ const createTable = async (endpoint: string) => {
 const loadInventory = async (
   file: string,
   cloud: import('../functions/adapters/sim-cloud.js').SimCloud,
-  store: import('../functions/adapters/dynamo-session-store.js').DynamoSessionStore,
+  store: import('../functions/adapters/dynamo/session-store.js').DynamoSessionStore,
   db: import('@aws-sdk/lib-dynamodb').DynamoDBDocumentClient,
   log: (line: string) => void,
 ) => {

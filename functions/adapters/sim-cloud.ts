@@ -14,7 +14,7 @@ import { pickTarget } from '../core/placement.js';
 import type { CloudDriver } from '../core/ports.js';
 import type { HostType } from '../core/states.js';
 import { mapLimit } from '../shared/concurrency.js';
-import { batchWrite, deleteRequests, isConditionFailure, putRequests, queryAll } from './dynamo-helpers.js';
+import { batchWrite, deleteRequests, isConditionFailure, putRequests, queryAll } from './dynamo/helpers.js';
 
 /**
  * The simulated cloud (DESIGN §6): hosts with vCPU capacity and instances placed on them, kept in

@@ -12,8 +12,11 @@ import type {
   SessionProject,
 } from './model.js';
 
-/** Persistence of sessions and everything that hangs off them. */
-export interface SessionStore {
+/** Persistence of sessions and everything that hangs off them: one port an aggregate, all of them together. */
+export type SessionStore = SessionRecords & InventoryRecords & HistoryRecords & RoundRecords;
+
+/** The session item, its counters and event numbers, host locks, Idempotency-Keys, and the session as a whole. */
+export interface SessionRecords {
   /** Takes `host → session` locks; all or none. Throws ConflictError naming a busy host. */
   lockHosts(sessionId: string, hosts: string[]): Promise<void>;
   releaseHosts(sessionId: string, hosts: string[]): Promise<void>;
@@ -64,7 +67,10 @@ export interface SessionStore {
   ): Promise<number>;
   /** Removes every record of the session. */
   deleteSession(sessionId: string): Promise<void>;
+}
 
+/** What a session works on: its hosts, projects and instances. */
+export interface InventoryRecords {
   listHosts(sessionId: string): Promise<SessionHost[]>;
   getHost(sessionId: string, name: string): Promise<SessionHost | undefined>;
   /** The first host of `type` (by name) not yet maintained — one small Query, whatever the session size. */
@@ -83,6 +89,14 @@ export interface SessionStore {
     instanceId: string,
     changes: Partial<SessionInstance>,
   ): Promise<void>;
+  putProjects(sessionId: string, projects: SessionProject[]): Promise<void>;
+  listProjects(sessionId: string): Promise<SessionProject[]>;
+  getProject(sessionId: string, projectId: string): Promise<SessionProject | undefined>;
+  listProjectInstances(sessionId: string, projectId: string): Promise<SessionInstance[]>;
+}
+
+/** What a session did: history entries and plug-in runs. */
+export interface HistoryRecords {
   putHistory(entries: { session_id: string; key: string; entry: HistoryEntry }[]): Promise<void>;
   /** A page of a session's list (history, instances), in key order; `next` continues it. */
   page<T>(
@@ -93,11 +107,10 @@ export interface SessionStore {
   ): Promise<{ items: T[]; next?: string }>;
   putPluginRun(run: PluginRun): Promise<void>;
   listPluginRuns(sessionId: string): Promise<PluginRun[]>;
-  putProjects(sessionId: string, projects: SessionProject[]): Promise<void>;
-  listProjects(sessionId: string): Promise<SessionProject[]>;
-  getProject(sessionId: string, projectId: string): Promise<SessionProject | undefined>;
-  listProjectInstances(sessionId: string, projectId: string): Promise<SessionInstance[]>;
+}
 
+/** Reply rounds and their members. */
+export interface RoundRecords {
   /** Creates round `seq` (conditional: fails with ConflictError if it exists) with its members. */
   createRound(round: Round, projectIds: string[]): Promise<void>;
   getRound(sessionId: string, seq: number): Promise<Round | undefined>;

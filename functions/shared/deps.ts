@@ -1,4 +1,4 @@
-import { DynamoSessionStore } from '../adapters/dynamo-session-store.js';
+import { DynamoSessionStore } from '../adapters/dynamo/session-store.js';
 import { EventBridgePublisher } from '../adapters/eventbridge-publisher.js';
 import { SfnEngine } from '../adapters/sfn-engine.js';
 import { SimCloud } from '../adapters/sim-cloud.js';
@@ -13,7 +13,7 @@ import { config } from './config.js';
 export const defaultDeps = (): Deps => {
   return {
     get store() {
-      return new DynamoSessionStore(dynamo(), config.tableName);
+      return DynamoSessionStore(dynamo(), config.tableName);
     },
     get cloud() {
       return new SimCloud(dynamo(), config.tableName);

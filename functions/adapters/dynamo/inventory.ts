@@ -1,0 +1,124 @@
+import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { SessionHost, SessionInstance, SessionProject } from '../../core/model.js';
+import type { InventoryRecords } from '../../core/ports.js';
+import {
+  batchPut,
+  batchWrite,
+  deleteRequests,
+  getItem,
+  listPrefix,
+  setChanges,
+  type Table,
+  updateIf,
+} from './helpers.js';
+import {
+  HOST_PREFIX,
+  hostSk,
+  INSTANCE_PREFIX,
+  instanceSk,
+  PROJECT_PREFIX,
+  pendingHostsKey,
+  pendingHostsTypePrefix,
+  projectInstancesPrefix,
+  projectSk,
+  sessionPk,
+} from './keys.js';
+
+/** What a session works on: its hosts (and the index of those still pending), projects and instances. */
+export const inventoryRecords = (table: Table): InventoryRecords => {
+  const { db, tableName } = table;
+  return {
+    listHosts: async (sessionId) => listPrefix<SessionHost>(table, sessionId, HOST_PREFIX),
+
+    getHost: async (sessionId, name) => getItem<SessionHost>(table, { pk: sessionPk(sessionId), sk: hostSk(name) }),
+
+    async firstPendingHost(sessionId, type) {
+      const page = await db.send(
+        new QueryCommand({
+          TableName: tableName,
+          IndexName: 'gsi1',
+          KeyConditionExpression: 'gsi1pk = :pk AND begins_with(gsi1sk, :type)',
+          ExpressionAttributeValues: { ':pk': pendingHostsKey(sessionId), ':type': pendingHostsTypePrefix(type) },
+          Limit: 1,
+        }),
+      );
+      return page.Items?.[0]?.name as string | undefined;
+    },
+
+    async updateHost(sessionId, name, changes) {
+      await db.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { pk: sessionPk(sessionId), sk: hostSk(name) },
+          ConditionExpression: 'attribute_exists(pk)',
+          ...setChanges(changes),
+        }),
+      );
+    },
+
+    markHostMaintained: async (sessionId, name) =>
+      updateIf(table, {
+        Key: { pk: sessionPk(sessionId), sk: hostSk(name) },
+        UpdateExpression:
+          'SET maintained = :true, disabled = :false, phase = :phase, finished_at = :now REMOVE blocking_reason, gsi1pk, gsi1sk',
+        ConditionExpression: 'attribute_exists(pk) AND maintained = :false',
+        ExpressionAttributeValues: {
+          ':true': true,
+          ':false': false,
+          ':phase': 'MAINTAINED',
+          ':now': new Date().toISOString(),
+        },
+      }),
+
+    async putInstances(sessionId, instances) {
+      const pk = sessionPk(sessionId);
+      await batchPut(
+        table,
+        instances.map((instance) => ({
+          pk,
+          sk: instanceSk(instance.project_id, instance.instance_id),
+          kind: 'instance',
+          ...instance,
+        })),
+      );
+    },
+
+    async deleteInstances(sessionId, instances) {
+      const pk = sessionPk(sessionId);
+      await batchWrite(
+        db,
+        tableName,
+        deleteRequests(
+          instances.map((instance) => ({ pk, sk: instanceSk(instance.project_id, instance.instance_id) })),
+        ),
+      );
+    },
+
+    listInstances: async (sessionId) => listPrefix<SessionInstance>(table, sessionId, INSTANCE_PREFIX),
+
+    async updateInstance(sessionId, projectId, instanceId, changes) {
+      // false: the instance left the session meanwhile, and there is nothing left to update.
+      await updateIf(table, {
+        Key: { pk: sessionPk(sessionId), sk: instanceSk(projectId, instanceId) },
+        ConditionExpression: 'attribute_exists(pk)',
+        ...setChanges(changes),
+      });
+    },
+
+    async putProjects(sessionId, projects) {
+      const pk = sessionPk(sessionId);
+      await batchPut(
+        table,
+        projects.map((project) => ({ pk, sk: projectSk(project.project_id), kind: 'project', ...project })),
+      );
+    },
+
+    listProjects: async (sessionId) => listPrefix<SessionProject>(table, sessionId, PROJECT_PREFIX),
+
+    getProject: async (sessionId, projectId) =>
+      getItem<SessionProject>(table, { pk: sessionPk(sessionId), sk: projectSk(projectId) }),
+
+    listProjectInstances: async (sessionId, projectId) =>
+      listPrefix<SessionInstance>(table, sessionId, projectInstancesPrefix(projectId)),
+  };
+};
