@@ -45,9 +45,9 @@ if (mode === 'bare') {
     env: { FENIX_PROJECT_MAINTENANCE_REPLY: String(window), FENIX_PROJECT_SCALE_IN_REPLY: String(window) },
     log: () => undefined,
   });
-  const admin = runtime.token({ admin: true });
+  const admin = await runtime.token({ admin: true });
   const project = projectName(1);
-  const token = runtime.token({ project });
+  const token = await runtime.token({ project });
   const call = async (method: string, path: string, auth: string, body?: unknown) => {
     const response = await fetch(`${runtime.url}${path}`, {
       method,

@@ -88,7 +88,7 @@ memory.baselineRss = process.memoryUsage().rss;
 memory.baselineHeapUsed = process.memoryUsage().heapUsed;
 
 // ------------------------------------------------------------------ the session
-const admin = runtime.token({ admin: true });
+const admin = await runtime.token({ admin: true });
 // maintenance_at: just after the reply window, plus the time the MAINTENANCE step needs to take its
 // snapshot (it grows with the inventory; too short and the session fails its own window check).
 const margin = Math.max(2, Math.ceil(size.instances / 1000) + Math.ceil(size.hosts / 100));

@@ -112,8 +112,9 @@ export const parseAt = (text: string, now: Date = new Date()): string => {
   if (text === 'now') return fenixTime(now);
   const relative = /^\+(\d+)([smh]?)$/.exec(text);
   if (relative) {
-    const unit = { '': 1, s: 1, m: 60, h: 3600 }[relative[2] as '' | 's' | 'm' | 'h'];
-    return fenixTime(new Date(now.getTime() + Number(relative[1]) * unit * 1000));
+    const [, amount, suffix] = relative;
+    const unit = suffix === 'h' ? 3600 : suffix === 'm' ? 60 : 1;
+    return fenixTime(new Date(now.getTime() + Number(amount) * unit * 1000));
   }
   return text;
 };

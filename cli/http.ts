@@ -39,7 +39,7 @@ export type Role = { admin: true } | { project: string };
 
 export interface Auth {
   /** Bearer token for a role; undefined when there is none to send. */
-  tokenFor(role: Role): string | undefined;
+  tokenFor(role: Role): Promise<string | undefined>;
   /** Where a token came from, for the hint of a 401. */
   source: 'flag' | 'env' | 'local' | 'none';
   dataDir?: string;
@@ -64,21 +64,19 @@ export const isLocalUrl = (url: URL): boolean => LOCAL_HOSTS.has(url.hostname);
  */
 export const resolveAuth = (url: URL, flagToken: string | undefined, env: Record<string, string | undefined>): Auth => {
   const fixed = flagToken ?? env.FENIX_TOKEN;
-  if (fixed) return { tokenFor: () => fixed, source: flagToken ? 'flag' : 'env' };
+  if (fixed) return { tokenFor: async () => fixed, source: flagToken ? 'flag' : 'env' };
   const dataDir = dataDirOf(env);
   if (!isLocalUrl(url) || !existsSync(join(dataDir, 'auth', 'jwt-private.pem')))
-    return { tokenFor: () => undefined, source: 'none', dataDir };
+    return { tokenFor: async () => undefined, source: 'none', dataDir };
   const keys = LocalKeys.load(dataDir);
-  const minted = new Map<string, string>();
+  const minted = new Map<string, Promise<string>>();
   return {
     tokenFor: (role) => {
       const key = 'admin' in role ? 'admin' : `project:${role.project}`;
-      let token = minted.get(key);
-      if (!token) {
-        token =
-          'admin' in role ? keys.issue({ admin: true, subject: 'fenix-cli' }) : keys.issue({ project: role.project });
-        minted.set(key, token);
-      }
+      const token =
+        minted.get(key) ??
+        ('admin' in role ? keys.issue({ admin: true, subject: 'fenix-cli' }) : keys.issue({ project: role.project }));
+      minted.set(key, token);
       return token;
     },
     source: 'local',
@@ -139,7 +137,7 @@ export class Api {
   async request<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
     const query = Object.entries(options.query ?? {}).filter(([, value]) => value !== undefined);
     const url = `${this.baseUrl}${path}${query.length ? `?${new URLSearchParams(query.map(([k, v]): [string, string] => [k, String(v)])).toString()}` : ''}`;
-    const token = this.auth.tokenFor(options.role ?? { admin: true });
+    const token = await this.auth.tokenFor(options.role ?? { admin: true });
     const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
     if (token) headers.authorization = `Bearer ${token}`;
     if (options.body !== undefined) headers['content-type'] = 'application/json';

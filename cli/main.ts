@@ -58,7 +58,7 @@ export const run = async (argv: string[], io: Io): Promise<number> => {
       io.stdout(usage(command));
       return 0;
     }
-    if (command === 'token') return token(args, io);
+    if (command === 'token') return await token(args, io);
 
     const rawUrl = args.values.url ?? io.env.FENIX_URL ?? DEFAULT_URL;
     const url = parseBaseUrl(rawUrl);

@@ -9,7 +9,7 @@ import { dataDirOf } from './http.js';
  * like `npm start`; made there if missing, as
  * `npm start` would). Needs no server.
  */
-export const token = (args: ParsedArgs, io: Io): number => {
+export const token = async (args: ParsedArgs, io: Io): Promise<number> => {
   allowOnly(args, 'token', ['admin', 'project', 'ttl']);
   operands(args, 1, [], 'token');
   const { admin, project, ttl } = args.values;
@@ -19,7 +19,7 @@ export const token = (args: ParsedArgs, io: Io): number => {
   if (ttlSeconds !== undefined && (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0))
     throw new UsageError('--ttl must be a whole number of seconds');
   const keys = LocalKeys.load(dataDirOf(io.env));
-  const minted = keys.issue({ ...(admin ? { admin: true } : { project }), ttlSeconds });
+  const minted = await keys.issue({ ...(admin ? { admin: true } : { project }), ttlSeconds });
   if (args.values.json) io.stdout(`${JSON.stringify({ token: minted })}\n`);
   else io.stdout(`${minted}\n`);
   return 0;

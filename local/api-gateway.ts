@@ -5,6 +5,7 @@ import type {
   APIGatewayProxyEventV2WithJWTAuthorizer,
   APIGatewayProxyStructuredResultV2,
 } from 'aws-lambda';
+import type { Verified } from './jwt.js';
 
 export type ApiHandler = (
   event: APIGatewayProxyEventV2,
@@ -59,9 +60,7 @@ const specificity = (path: string) => path.split('/').filter((segment) => segmen
  * API Gateway sends, calls the handler export Lambda would call, and writes its result back.
  * `authenticate` plays the JWT authorizer: it may refuse (401) or attach the verified claims.
  */
-export type Authenticator = (
-  authorization: string | undefined,
-) => { claims: Record<string, unknown> } | { error: string };
+export type Authenticator = (authorization: string | undefined) => Promise<Verified>;
 
 /** The 401 API Gateway's JWT authorizer answers (here in the API's error shape). */
 export const unauthorized = (why: string): APIGatewayProxyStructuredResultV2 => ({
@@ -71,12 +70,12 @@ export const unauthorized = (why: string): APIGatewayProxyStructuredResultV2 => 
 
 /** Checks `Authorization: Bearer <jwt>`; claims are handed on as strings, as API Gateway does. */
 export const bearerAuthenticator =
-  (verify: (token: string) => { claims: Record<string, unknown> } | { error: string }): Authenticator =>
-  (authorization) => {
+  (verify: (token: string) => Promise<Verified>): Authenticator =>
+  async (authorization) => {
     const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
     if (!match) return { error: authorization ? 'not a bearer token' : 'no Authorization header' };
     const [, token = ''] = match;
-    const result = verify(token);
+    const result = await verify(token);
     if ('error' in result) return result;
     const claims = Object.fromEntries(
       Object.entries(result.claims).map(([key, value]) => [
@@ -136,7 +135,7 @@ export const createGateway = (
       return reply(errorBody(400, 'invalid_request', 'the request target is not a valid URL'));
     }
     // Every route needs a valid token, checked before routing so nothing is revealed without one.
-    const auth = authenticate(request.headers.authorization);
+    const auth = await authenticate(request.headers.authorization);
     if ('error' in auth) return reply(unauthorized(auth.error));
     if (fallback && !compiled.some((route) => route.match(url.pathname))) {
       const refusal = fallbackRefusal(url.pathname, request.headers['content-type'], body);

@@ -1,19 +1,13 @@
-import {
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  type KeyObject,
-  randomUUID,
-  sign,
-  verify,
-} from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { errors, jwtVerify, SignJWT } from 'jose';
 
 /**
  * Local tokens: an RS256 key pair made at first start under `$FENIX_DATA_DIR/auth`, tokens signed
- * with it, and the same checks API Gateway's JWT authorizer makes (signature, `alg`, `iss`, `aud`,
- * `exp`, `nbf`). Node's crypto only: nothing to install.
+ * with it, and the checks API Gateway's JWT authorizer makes (signature, `alg`, `iss`, `aud`, `exp`,
+ * `nbf`). Signing and verification are jose's, so the local gateway refuses what a well-audited
+ * library refuses, as the authorizer in AWS is AWS's own code and not ours.
  */
 export const LOCAL_ISSUER = 'https://fenix.local';
 export const LOCAL_AUDIENCE = 'fenix';
@@ -25,7 +19,7 @@ export interface TokenRequest {
   ttlSeconds?: number;
 }
 
-const base64url = (data: Buffer | string) => Buffer.from(data).toString('base64url');
+export type Verified = { claims: Record<string, unknown> } | { error: string };
 
 export class LocalKeys {
   private constructor(
@@ -47,50 +41,50 @@ export class LocalKeys {
   }
 
   /** A bearer token: the admin scope, or the project scope with the project claim. */
-  issue(request: TokenRequest): string {
+  issue(request: TokenRequest): Promise<string> {
     const now = Math.floor(Date.now() / 1000);
-    const scope = request.admin ? 'fenix/admin' : 'fenix/project';
-    const claims = {
-      iss: LOCAL_ISSUER,
-      aud: LOCAL_AUDIENCE,
-      sub: request.subject ?? (request.admin ? 'local-admin' : `vnfm-${request.project}`),
-      iat: now,
-      nbf: now,
-      exp: now + (request.ttlSeconds ?? 12 * 3600),
-      jti: randomUUID(),
-      scope,
+    return new SignJWT({
+      scope: request.admin ? 'fenix/admin' : 'fenix/project',
       ...(request.project ? { 'fenix:project_id': request.project } : {}),
-    };
-    const signingInput = `${base64url(JSON.stringify({ alg: 'RS256', typ: 'JWT' }))}.${base64url(JSON.stringify(claims))}`;
-    return `${signingInput}.${base64url(sign('sha256', Buffer.from(signingInput), this.privateKey))}`;
+    })
+      .setProtectedHeader({ alg: 'RS256', typ: 'JWT' })
+      .setIssuer(LOCAL_ISSUER)
+      .setAudience(LOCAL_AUDIENCE)
+      .setSubject(request.subject ?? (request.admin ? 'local-admin' : `vnfm-${request.project}`))
+      .setIssuedAt(now)
+      .setNotBefore(now)
+      .setExpirationTime(now + (request.ttlSeconds ?? 12 * 3600))
+      .setJti(randomUUID())
+      .sign(this.privateKey);
   }
 
   /** The verified claims, or a reason the token is refused. */
-  verify(token: string): { claims: Record<string, unknown> } | { error: string } {
-    const parts = token.split('.');
-    if (parts.length !== 3) return { error: 'malformed token' };
-    const [header, payload, signature] = parts as [string, string, string];
-    let decoded: { header: Record<string, unknown>; claims: Record<string, unknown> };
+  async verify(token: string): Promise<Verified> {
     try {
-      decoded = {
-        header: JSON.parse(Buffer.from(header, 'base64url').toString('utf8')),
-        claims: JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')),
-      };
-    } catch {
-      return { error: 'malformed token' };
+      // Only RS256: `none` and HMAC algorithms (key confusion) are refused before any check.
+      const { payload } = await jwtVerify(token, this.publicKey, {
+        algorithms: ['RS256'],
+        issuer: LOCAL_ISSUER,
+        audience: LOCAL_AUDIENCE,
+        requiredClaims: ['exp'],
+      });
+      return { claims: payload };
+    } catch (error) {
+      return { error: refusal(error) };
     }
-    // Only RS256: `none` and HMAC algorithms (key confusion) are refused outright.
-    if (decoded.header.alg !== 'RS256') return { error: `unsupported alg ${String(decoded.header.alg)}` };
-    if (!verify('sha256', Buffer.from(`${header}.${payload}`), this.publicKey, Buffer.from(signature, 'base64url'))) {
-      return { error: 'bad signature' };
-    }
-    const { claims } = decoded;
-    const now = Math.floor(Date.now() / 1000);
-    if (claims.iss !== LOCAL_ISSUER) return { error: 'wrong issuer' };
-    const audience = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
-    if (!audience.includes(LOCAL_AUDIENCE)) return { error: 'wrong audience' };
-    if (typeof claims.exp !== 'number' || claims.exp <= now) return { error: 'expired' };
-    if (typeof claims.nbf === 'number' && claims.nbf > now + 60) return { error: 'not valid yet' };
-    return { claims };
   }
 }
+
+/** A short reason for the 401 (the API says which check failed, never more). */
+const refusal = (error: unknown): string => {
+  if (error instanceof errors.JWTExpired) return 'expired';
+  if (error instanceof errors.JWSSignatureVerificationFailed) return 'bad signature';
+  if (error instanceof errors.JOSEAlgNotAllowed) return 'unsupported alg';
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    if (error.claim === 'iss') return 'wrong issuer';
+    if (error.claim === 'aud') return 'wrong audience';
+    if (error.claim === 'nbf') return 'not valid yet';
+    return `invalid ${error.claim} claim`;
+  }
+  return 'malformed token';
+};

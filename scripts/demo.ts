@@ -55,7 +55,7 @@ for (const [projectId, mode] of [
   ['vnf-a', 'migrate'],
   ['vnf-b', 'own_action'],
 ] as const) {
-  const token = keys.issue({ project: projectId });
+  const token = await keys.issue({ project: projectId });
   const vnfm = await startVnfm({ fenixUrl: () => fenixUrl, projectId, mode, token, log: (line) => print(`  ${line}`) });
   vnfms.push(vnfm);
   subscribers.push({ projectId, url: vnfm.url });
@@ -133,7 +133,7 @@ try {
   const maintenanceAt = new Date(Date.now() + START_IN_SECONDS * 1000);
   const response = await fetch(`${runtime.url}/v1/maintenance`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${keys.issue({ admin: true })}` },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${await keys.issue({ admin: true })}` },
     body: JSON.stringify({
       state: 'MAINTENANCE',
       maintenance_at: fenixTime(maintenanceAt),

@@ -24,7 +24,7 @@ try {
   if (ttl !== undefined && (!Number.isInteger(ttl) || ttl <= 0))
     throw new Error('--ttl must be a whole number of seconds');
   const keys = LocalKeys.load(process.env.FENIX_DATA_DIR ?? '.fenix-data');
-  console.log(keys.issue({ admin: values.admin, project: values.project, ttlSeconds: ttl }));
+  console.log(await keys.issue({ admin: values.admin, project: values.project, ttlSeconds: ttl }));
 } catch (error) {
   console.error(`token: ${error instanceof Error ? error.message : String(error)}\n${usage}`);
   process.exit(2);

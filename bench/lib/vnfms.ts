@@ -42,7 +42,7 @@ export class AutoVnfms {
   largestRequestBytes = 0;
   private current: OpenRound | undefined;
   private lookup: Promise<OpenRound | undefined> | undefined;
-  private readonly tokens = new Map<string, string>();
+  private readonly tokens = new Map<string, Promise<string>>();
   private waitingForNext: RoundRecord | undefined;
 
   constructor(
@@ -74,12 +74,9 @@ export class AutoVnfms {
     });
   }
 
-  private token(project: string): string {
-    let token = this.tokens.get(project);
-    if (!token) {
-      token = this.runtime.token({ project });
-      this.tokens.set(project, token);
-    }
+  private token(project: string): Promise<string> {
+    const token = this.tokens.get(project) ?? this.runtime.token({ project });
+    this.tokens.set(project, token);
     return token;
   }
 
@@ -88,7 +85,7 @@ export class AutoVnfms {
     const response = await fetch(url, {
       method,
       headers: {
-        authorization: `Bearer ${this.token(project)}`,
+        authorization: `Bearer ${await this.token(project)}`,
         ...(body ? { 'content-type': 'application/json' } : {}),
       },
       ...(body ? { body: JSON.stringify(body) } : {}),

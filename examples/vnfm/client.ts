@@ -196,8 +196,11 @@ export class FenixApiError extends Error {
 }
 
 export interface HttpOptions {
-  /** Sent as `Authorization: Bearer <token>` when given. */
-  token?: string;
+  /**
+   * Sent as `Authorization: Bearer <token>` when given; a function is asked before each request, so
+   * it can hand out a renewed token (Cognito and Keystone tokens expire).
+   */
+  token?: string | (() => string | Promise<string>);
   /** Retries after a 5xx, 429 or network error (default 3), with exponential backoff. */
   retries?: number;
   /** First backoff delay in ms (default 250; then 500, 1000 …). */
@@ -214,7 +217,8 @@ class Http {
 
   /** `retry: false` for calls that are not idempotent (creating, moving): one attempt only. */
   async request<T>(method: string, url: string, body?: unknown, { retry = true } = {}): Promise<T> {
-    const { token, backoffMs = 250, timeoutMs = 10_000 } = this.options;
+    const { backoffMs = 250, timeoutMs = 10_000 } = this.options;
+    const token = typeof this.options.token === 'function' ? await this.options.token() : this.options.token;
     const retries = retry ? (this.options.retries ?? 3) : 0;
     const doFetch = this.options.fetch ?? fetch;
     const headers: Record<string, string> = { accept: 'application/json' };

@@ -48,8 +48,8 @@ export interface VnfmOptions {
   port?: number;
   /** Bind address (default 127.0.0.1). */
   host?: string;
-  /** Bearer token for the Fenix and sim APIs (a function is read at the first event, like fenixUrl). */
-  token?: string | (() => string);
+  /** Bearer token for the Fenix and sim APIs (a function is asked before each request). */
+  token?: string | (() => string | Promise<string>);
   /** How PREPARE/PLANNED instances are moved: by Fenix (MIGRATE) or by the VNFM itself (OWN_ACTION). */
   mode?: VnfmMode;
   /** Instances removed per SCALE_IN round (default 1). */
@@ -107,7 +107,7 @@ export const startVnfm = async (options: VnfmOptions): Promise<Vnfm> => {
   const { projectId, mode = 'migrate', scaleInCount = 1 } = options;
   const log = options.log ?? ((line: string) => console.log(line));
   const http = () => ({
-    ...(options.token ? { token: typeof options.token === 'function' ? options.token() : options.token } : {}),
+    ...(options.token ? { token: options.token } : {}),
     ...(options.retries !== undefined ? { retries: options.retries } : {}),
     ...(options.backoffMs !== undefined ? { backoffMs: options.backoffMs } : {}),
   });

@@ -208,10 +208,10 @@ describe('API and network errors (exit 1, one line on stderr)', () => {
   });
 
   it('uses FENIX_TOKEN when set, and --token over it', async () => {
-    const project = t.token({ project: 'auto' });
+    const project = await t.token({ project: 'auto' });
     const refused = await fenix(['session', 'list'], { env: { FENIX_TOKEN: project } });
     expect(refused).toMatchObject({ code: 1, err: 'fenix: 403 forbidden: this route needs the fenix/admin scope\n' });
-    await ok(['session', 'list', '--token', t.token({ admin: true })], { env: { FENIX_TOKEN: project } });
+    await ok(['session', 'list', '--token', await t.token({ admin: true })], { env: { FENIX_TOKEN: project } });
   });
 
   it('never prints a stack trace from the real binary', async () => {
@@ -230,9 +230,9 @@ describe('commands', () => {
   it('token: mints a verifiable admin or project token', async () => {
     const admin = (await ok(['token', '--admin'])).out.trim();
     const keys = LocalKeys.load(t.runtime.dataDir);
-    expect(keys.verify(admin)).toMatchObject({ claims: { scope: 'fenix/admin' } });
+    expect(await keys.verify(admin)).toMatchObject({ claims: { scope: 'fenix/admin' } });
     const project = (await ok(['token', '--project', 'vnf-a', '--ttl', '60'])).out.trim();
-    expect(keys.verify(project)).toMatchObject({ claims: { 'fenix:project_id': 'vnf-a' } });
+    expect(await keys.verify(project)).toMatchObject({ claims: { 'fenix:project_id': 'vnf-a' } });
   });
 
   it('session create / list / show / delete, human and --json', async () => {
@@ -294,7 +294,8 @@ describe('commands', () => {
   });
 
   it('project instances / reply: by hand, through every round, to MAINTENANCE_DONE', async () => {
-    const id = (await ok(['session', 'create', '--host', 'm-1,m-2', '--at', '+6s'])).out.trim();
+    // +9 s: the 5 s window plus room for a loaded machine between the create and the workflow's check.
+    const id = (await ok(['session', 'create', '--host', 'm-1,m-2', '--at', '+9s'])).out.trim();
     const waitFor = async (state: string) => {
       for (let i = 0; i < 200; i++) {
         const detail = (await t.api('GET', `/v1/maintenance/${id}/detail`)).body;
@@ -319,7 +320,7 @@ describe('commands', () => {
     expect(wrong.err).toMatch(/^fenix: 409 wrong_state: /);
     // With a project token, the session's state cannot be read: the error says to name it.
     const projectOnly = await fenix(['project', 'reply', id, 'manual', '--ack'], {
-      env: { FENIX_TOKEN: t.token({ project: 'manual' }) },
+      env: { FENIX_TOKEN: await t.token({ project: 'manual' }) },
     });
     expect(projectOnly.err).toMatch(/^fenix: 403 forbidden: .*name the state answered with --state <STATE>\n$/);
     expect((await ok(['project', 'reply', id, 'manual', '--ack'])).out).toBe(
@@ -339,7 +340,7 @@ describe('commands', () => {
       '--state',
       'MAINTENANCE_COMPLETE',
       '--token',
-      t.token({ project: 'manual' }),
+      await t.token({ project: 'manual' }),
     ]);
     const done = await ok(['session', 'watch', id, '--interval', '0.1']);
     expect(done.out).toMatch(/MAINTENANCE_DONE: 2\/2 hosts maintained/);
@@ -350,7 +351,7 @@ describe('commands', () => {
   });
 
   it('session watch: live progress to MAINTENANCE_DONE (exit 0), piped and on a terminal', async () => {
-    const id = (await ok(['session', 'create', '--host', 'a-1', '--host', 'a-2', '--at', '+6s'])).out.trim();
+    const id = (await ok(['session', 'create', '--host', 'a-1', '--host', 'a-2', '--at', '+8s'])).out.trim();
     const piped = await ok(['session', 'watch', id, '--interval', '0.2']);
     expect(piped.out).not.toContain(ANSI);
     const lines = piped.out.trim().split('\n');
@@ -383,7 +384,7 @@ describe('commands', () => {
   });
 
   it('session watch: exit 1 with the reason on MAINTENANCE_FAILED; session continue picks it up again', async () => {
-    const id = (await ok(['session', 'create', '--host', 'b-1,b-2', '--at', '+6s'])).out.trim();
+    const id = (await ok(['session', 'create', '--host', 'b-1,b-2', '--at', '+8s'])).out.trim();
     const watched = await fenix(['session', 'watch', id, '--interval', '0.2']);
     expect(watched.code).toBe(1);
     expect(watched.out).toMatch(/nacker replied NACK_PLANNED_MAINTENANCE/);

@@ -100,7 +100,7 @@ describe('docs/examples/minimal-vnfm.ts', () => {
     vnfm = await startMinimalVnfm({
       fenixUrl: t.url,
       projectId: 'shop',
-      token: t.token({ project: 'shop' }),
+      token: await t.token({ project: 'shop' }),
       port,
       log: (line) => lines.push(line),
     });

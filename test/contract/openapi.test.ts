@@ -96,11 +96,11 @@ const send = (
   });
 
 type Who = 'admin' | 'none' | 'bare' | { project: string };
-const auth = (who: Who): Record<string, string> => {
+const auth = async (who: Who): Promise<Record<string, string>> => {
   if (who === 'none') return {};
-  if (who === 'admin') return { authorization: `Bearer ${t.token({ admin: true })}` };
-  if (who === 'bare') return { authorization: `Bearer ${keys.issue({})}` }; // valid, but neither admin nor naming a project
-  return { authorization: `Bearer ${t.token({ project: who.project })}` };
+  if (who === 'admin') return { authorization: `Bearer ${await t.token({ admin: true })}` };
+  if (who === 'bare') return { authorization: `Bearer ${await keys.issue({})}` }; // valid, but neither admin nor naming a project
+  return { authorization: `Bearer ${await t.token({ project: who.project })}` };
 };
 
 interface Call {
@@ -121,7 +121,7 @@ const expectStatus = async (op: string, expected: number, call: Call): Promise<A
   const body = call.raw ?? (call.body !== undefined ? JSON.stringify(call.body) : undefined);
   const answer = await send(call.broken ? brokenUrl : t.url, method, call.path, {
     body,
-    headers: { ...auth(call.who ?? 'admin'), ...call.headers },
+    headers: { ...(await auth(call.who ?? 'admin')), ...call.headers },
   });
   observed.push({ op, status: answer.status });
   expect(answer.status, `${op} ${call.path}: ${JSON.stringify(answer.body)?.slice(0, 300)}`).toBe(expected);

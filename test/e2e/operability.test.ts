@@ -13,7 +13,7 @@ const start = async (options: TestRuntimeOptions) => (fx = await startTestRuntim
 
 /** A project that answers every round (MIGRATE in PREPARE/PLANNED) — or NACKs while `nack()` says so. */
 const autoReply = (t: TestRuntime, projectId: string, nack: (state: string) => boolean = () => false) => {
-  const token = t.token({ project: projectId });
+  const token = t.token({ project: projectId }); // minted once, awaited by each reply
   t.runtime.bus.onEvent((event: EventEnvelope) => {
     const d = event.detail as Record<string, any>;
     if (
@@ -24,7 +24,7 @@ const autoReply = (t: TestRuntime, projectId: string, nack: (state: string) => b
       return;
     void (async () => {
       const path = new URL(d.reply_url).pathname;
-      const headers = { authorization: `Bearer ${token}` };
+      const headers = { authorization: `Bearer ${await token}` };
       let instance_actions: Record<string, string> | undefined;
       if (d.allowed_actions.length) {
         const ids = ((await t.api('GET', path, undefined, headers)).body?.instance_ids ?? []) as string[];

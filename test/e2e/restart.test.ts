@@ -62,8 +62,8 @@ describe('restart', () => {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     const keys = LocalKeys.load(dataDir);
-    const admin = { authorization: `Bearer ${keys.issue({ admin: true })}` };
-    const tenant = { authorization: `Bearer ${keys.issue({ project: 'tenant' })}` };
+    const admin = { authorization: `Bearer ${await keys.issue({ admin: true })}` };
+    const tenant = { authorization: `Bearer ${await keys.issue({ project: 'tenant' })}` };
 
     // A webhook VNFM: ACKs every round, MIGRATE for every instance; and it tells the test what happens.
     const seen: Record<string, any>[] = [];

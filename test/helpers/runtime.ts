@@ -18,7 +18,7 @@ export interface TestRuntime {
   /** Every item of the table, sorted, once no workflow step is running: the "nothing changed" check. */
   dumpTable: () => Promise<string>;
   /** A token for this runtime. */
-  token: (request: { admin?: boolean; project?: string; ttlSeconds?: number }) => string;
+  token: (request: { admin?: boolean; project?: string; ttlSeconds?: number }) => Promise<string>;
   /** Every event published so far, in order. */
   events: EventEnvelope[];
   /** Resolves with the first event (already seen or future) matching `predicate`. */
@@ -71,7 +71,7 @@ export const startTestRuntime = async (options: TestRuntimeOptions = {}): Promis
     plugins: options.plugins,
     log: () => undefined,
   });
-  const adminToken = runtime.token({ admin: true });
+  const adminToken = await runtime.token({ admin: true });
   const events: EventEnvelope[] = [];
   const waiters = new Set<{ predicate: (e: EventEnvelope) => boolean; resolve: (e: EventEnvelope) => void }>();
   runtime.bus.onEvent((event) => {

@@ -46,8 +46,10 @@ const routes = (): [string, string, unknown?][] => [
   ['GET', '/sim/v1/instances'],
 ];
 
+/** A well-formed admin token from a key pair the runtime does not trust. */
+const otherKeysToken = await LocalKeys.load(mkdtempSync(join(tmpdir(), 'fenix-other-keys-'))).issue({ admin: true });
+
 describe('authentication', () => {
-  const otherKeys = LocalKeys.load(mkdtempSync(join(tmpdir(), 'fenix-other-keys-')));
   const now = Math.floor(Date.now() / 1000);
   const forged = {
     'no token': { authorization: '' },
@@ -59,7 +61,7 @@ describe('authentication', () => {
     'HS256 key confusion': bearer(
       `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ iss: 'https://fenix.local', aud: 'fenix', exp: now + 600, scope: 'fenix/admin' })}.c2ln`,
     ),
-    'signed by another key': bearer(otherKeys.issue({ admin: true })),
+    'signed by another key': bearer(otherKeysToken),
   };
 
   it.each(Object.entries(forged))('answers 401 on every route with %s', async (_, headers) => {
@@ -72,7 +74,7 @@ describe('authentication', () => {
   });
 
   it('refuses an expired token', async () => {
-    const expired = fx.token({ admin: true, ttlSeconds: 1 });
+    const expired = await fx.token({ admin: true, ttlSeconds: 1 });
     await new Promise((resolve) => setTimeout(resolve, 2100)); // the token's own lifetime: nothing to await
     expect((await fx.api('GET', '/v1/maintenance', undefined, bearer(expired))).status).toBe(401);
   });
@@ -80,7 +82,7 @@ describe('authentication', () => {
 
 describe('authorization', () => {
   it('keeps project tokens off the admin routes', async () => {
-    const alpha = bearer(fx.token({ project: 'alpha' }));
+    const alpha = bearer(await fx.token({ project: 'alpha' }));
     for (const [method, path, body] of routes().slice(0, 4)) {
       const response = await fx.api(method, path, body, alpha);
       expect(response.status, `${method} ${path}`).toBe(403);
@@ -88,7 +90,7 @@ describe('authorization', () => {
   });
 
   it('lets a project read and answer for itself only, and records who replied', async () => {
-    const alpha = bearer(fx.token({ project: 'alpha' }));
+    const alpha = bearer(await fx.token({ project: 'alpha' }));
     expect(await fx.api('GET', `/v1/maintenance/${sessionId}/alpha`, undefined, alpha)).toEqual({
       status: 200,
       body: { instance_ids: ['a-1'] },
@@ -115,7 +117,7 @@ describe('authorization', () => {
   });
 
   it('limits a project token to its own instances on the simulator API', async () => {
-    const alpha = bearer(fx.token({ project: 'alpha' }));
+    const alpha = bearer(await fx.token({ project: 'alpha' }));
     expect(
       (await fx.api('GET', '/sim/v1/instances', undefined, alpha)).body.instances.map((i: { id: string }) => i.id),
     ).toEqual(['a-1']);

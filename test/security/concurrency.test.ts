@@ -26,9 +26,12 @@ let fx: TestRuntime;
 /** Every SendTaskSuccess/Failure the engine received: its token and whether it was accepted. */
 const taskResults: { token: string; accepted: boolean }[] = [];
 const summary: string[] = [];
+/** Each project's token, minted once before the timed parts. */
+const tokens = new Map<string, string>();
 
 beforeAll(async () => {
   fx = await startTestRuntime({ inventory, env: { FENIX_PROJECT_MAINTENANCE_REPLY: '12' } });
+  for (const project of PROJECTS) tokens.set(project, await fx.token({ project }));
   // Count what reaches the engine: a round must resume its execution exactly once.
   const engine = fx.runtime.sfn as unknown as { sendTaskResult: (token: string, result: unknown) => unknown };
   const original = engine.sendTaskResult.bind(fx.runtime.sfn);
@@ -48,7 +51,7 @@ afterAll(async () => {
   await fx?.stop();
 });
 
-const bearer = (project: string) => ({ authorization: `Bearer ${fx.token({ project })}` });
+const bearer = (project: string) => ({ authorization: `Bearer ${tokens.get(project) ?? 'no-token-minted'}` });
 const isSession = (sessionId: string) => (e: EventEnvelope) =>
   e['detail-type'] === 'maintenance.session' && e.detail.session_id === sessionId;
 const scheduledFor = (sessionId: string) => (e: EventEnvelope) =>

@@ -823,9 +823,9 @@ const generate = (s: string, tokens: { admin: string; alpha: string; beta: strin
 describe('hostile input', () => {
   it('answers every generated bad request with a 4xx in the error shape and changes nothing', async () => {
     const tokens = {
-      admin: fx.token({ admin: true }),
-      alpha: fx.token({ project: 'alpha' }),
-      beta: fx.token({ project: 'beta' }),
+      admin: await fx.token({ admin: true }),
+      alpha: await fx.token({ project: 'alpha' }),
+      beta: await fx.token({ project: 'beta' }),
     };
     const cases = generate(sessionId, tokens);
     expect(cases.length).toBeGreaterThanOrEqual(500);
@@ -858,7 +858,7 @@ describe('hostile input', () => {
   it('answers protocol-level garbage with a 4xx and keeps serving', async () => {
     const before = await dump();
     const { port } = new URL(fx.url);
-    const auth = `Authorization: Bearer ${fx.token({ admin: true })}\r\n`;
+    const auth = `Authorization: Bearer ${await fx.token({ admin: true })}\r\n`;
     const rawRequests = [
       `FOO /v1/maintenance HTTP/1.1\r\nHost: x\r\n${auth}\r\n`,
       `GET /v1/maintenance HTTP/1.1\r\nHost: x\r\n${auth}X-Big: ${'x'.repeat(20_000)}\r\n\r\n`,
