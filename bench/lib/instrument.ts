@@ -20,7 +20,7 @@ export const attribute = <T>(origin: Origin, fn: () => T, action?: string): T =>
 
 /**
  * The product functions on the stack of a DynamoDB call, e.g. "enter > refreshSnapshot >
- * DynamoSessionStore.putInstances" (async stack traces keep the awaiting callers).
+ * Object.putInstances" (store methods live on plain objects; async stack traces keep the awaiting callers).
  */
 const callers = (): string => {
   const frames = (new Error().stack ?? '').split('\n').slice(1);
