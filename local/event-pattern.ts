@@ -149,15 +149,22 @@ function compileStringOperator(op: string, arg: unknown, path: string): LeafTest
   if (typeof value !== 'string') throw new InvalidEventPatternError(`"${op}" value must be a string`, path);
   const fold = nestedIgnoreCase || op === 'equals-ignore-case';
   const expected = fold ? value.toLowerCase() : value;
-  const test: (s: string) => boolean =
-    op === 'wildcard'
-      ? compileWildcard(value, path)
-      : op === 'prefix'
-        ? (s) => s.startsWith(expected)
-        : op === 'suffix'
-          ? (s) => s.endsWith(expected)
-          : (s) => s === expected; // equals-ignore-case
+  const test = stringTest(op, expected, path);
   return (v) => typeof v === 'string' && test(fold ? v.toLowerCase() : v);
+}
+
+/** The test of one (already validated) string operator; `expected` is lower-cased when the match folds case. */
+function stringTest(op: string, expected: string, path: string): (s: string) => boolean {
+  switch (op) {
+    case 'prefix':
+      return (s) => s.startsWith(expected);
+    case 'suffix':
+      return (s) => s.endsWith(expected);
+    case 'wildcard':
+      return compileWildcard(expected, path); // never folded, so `expected` is the pattern as given
+    default:
+      return (s) => s === expected; // equals-ignore-case
+  }
 }
 
 function unwrapIgnoreCase(arg: Record<string, unknown>, op: string, path: string): unknown {

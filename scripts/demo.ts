@@ -49,22 +49,21 @@ const port = process.env.PORT ? Number(process.env.PORT) : 0;
 let fenixUrl = '';
 // Tokens are minted with the runtime's keys, made here first (the runtime loads the same ones).
 const keys = LocalKeys.load(dataDir);
-const vnfms: Vnfm[] = [];
-const subscribers: { projectId: string; url: string }[] = [];
+/** The sample VNFMs by project. */
+const vnfms = new Map<string, Vnfm>();
 for (const [projectId, mode] of [
   ['vnf-a', 'migrate'],
   ['vnf-b', 'own_action'],
 ] as const) {
   const token = await keys.issue({ project: projectId });
   const vnfm = await startVnfm({ fenixUrl: () => fenixUrl, projectId, mode, token, log: (line) => print(`  ${line}`) });
-  vnfms.push(vnfm);
-  subscribers.push({ projectId, url: vnfm.url });
+  vnfms.set(projectId, vnfm);
 }
 const subscriptionsFile = join(dataDir, 'subscriptions.json');
 writeFileSync(
   subscriptionsFile,
   JSON.stringify(
-    subscribers.map(({ projectId, url }) => ({
+    [...vnfms].map(([projectId, { url }]) => ({
       pattern: { source: ['fenix'], 'detail-type': ['maintenance.scheduled'], detail: { project_id: [projectId] } },
       url,
     })),
@@ -88,7 +87,7 @@ const runtime = await startRuntime({
 });
 fenixUrl = runtime.url;
 print(`Fenix API on ${runtime.url}; data in ${dataDir}`);
-print(`VNFMs: vnf-a (MIGRATE) on ${vnfms[0]?.url}, vnf-b (OWN_ACTION) on ${vnfms[1]?.url}`);
+print(`VNFMs: vnf-a (MIGRATE) on ${vnfms.get('vnf-a')?.url}, vnf-b (OWN_ACTION) on ${vnfms.get('vnf-b')?.url}`);
 
 const instancesBefore = await runtime.cloud.listInstances();
 print(`instances: ${layout(instancesBefore)}`);
@@ -152,7 +151,7 @@ try {
   if (already) settle?.(already);
 
   const outcome = await ended;
-  for (const vnfm of vnfms) await vnfm.settled();
+  for (const vnfm of vnfms.values()) await vnfm.settled();
   const instancesAfter = await runtime.cloud.listInstances();
   print(`instances: ${layout(instancesAfter)}`);
   const counts = (list: SimInstance[], project: string) => list.filter((i) => i.project_id === project).length;
@@ -174,7 +173,7 @@ try {
   print(`demo failed: ${error instanceof Error ? error.message : String(error)}`);
 } finally {
   clearTimeout(timer);
-  for (const vnfm of vnfms) await vnfm.stop();
+  for (const vnfm of vnfms.values()) await vnfm.stop();
   await runtime.stop();
   if (exitCode === 0 && process.env.DEMO_KEEP_DATA !== '1') rmSync(dataDir, { recursive: true, force: true });
   else print(`data kept in ${dataDir} (events in events.ndjson)`);

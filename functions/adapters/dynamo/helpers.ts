@@ -7,6 +7,7 @@ import {
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
+import { ValidationError } from '../../core/errors.js';
 import { mapLimit } from '../../shared/concurrency.js';
 import { sessionPk, strip } from './keys.js';
 
@@ -82,6 +83,47 @@ export const getItem = async <T>(table: Table, key: { pk: string; sk: string }):
 
 export const batchPut = (table: Table, items: Record<string, unknown>[]) =>
   batchWrite(table.db, table.tableName, putRequests(items));
+
+export const batchDelete = (table: Table, keys: Record<string, unknown>[]) =>
+  batchWrite(table.db, table.tableName, deleteRequests(keys));
+
+/**
+ * One page of a session's items whose sort key starts with `prefix`; `next` is the last sort key of
+ * the previous page (base64url). A token that is not a key of this list is a client error, not a scan.
+ */
+export const pagePrefix = async <T>(
+  table: Table,
+  sessionId: string,
+  prefix: string,
+  limit: number,
+  next: string | undefined,
+  label: string,
+): Promise<{ items: T[]; next?: string }> => {
+  let start: Record<string, unknown> | undefined;
+  if (next) {
+    const sk = Buffer.from(next, 'base64url').toString('utf8');
+    if (!sk.startsWith(prefix)) throw new ValidationError(`${label}: not a token of this list`);
+    start = { pk: sessionPk(sessionId), sk };
+  }
+  // The page is cut here rather than with Limit: dynalite's Limit path can crash the local
+  // runtime (its read-ahead stream reads a closed LevelDB iterator). One Query reads at most 1 MB.
+  const page = await table.db.send(
+    new QueryCommand({
+      TableName: table.tableName,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': sessionPk(sessionId), ':prefix': prefix },
+      ExclusiveStartKey: start,
+      ConsistentRead: true,
+    }),
+  );
+  const items = (page.Items ?? []).slice(0, limit);
+  const more = (page.Items?.length ?? 0) > limit || page.LastEvaluatedKey !== undefined;
+  const last = items.at(-1)?.sk;
+  return {
+    items: items.map((item) => strip<T>(item)),
+    ...(more && typeof last === 'string' ? { next: Buffer.from(last).toString('base64url') } : {}),
+  };
+};
 
 /** A conditional UpdateItem: false when the condition failed (someone else changed the item first). */
 export const updateIf = async (table: Table, input: Omit<UpdateCommandInput, 'TableName'>): Promise<boolean> => {

@@ -1,17 +1,8 @@
-import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { ValidationError } from '../../core/errors.js';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { PluginRun } from '../../core/model.js';
 import type { HistoryRecords } from '../../core/ports.js';
-import { batchPut, listPrefix, type Table } from './helpers.js';
-import {
-  HISTORY_PREFIX,
-  historySk,
-  INSTANCE_PREFIX,
-  PLUGIN_RUN_PREFIX,
-  pluginRunSk,
-  sessionPk,
-  strip,
-} from './keys.js';
+import { batchPut, listPrefix, pagePrefix, type Table } from './helpers.js';
+import { HISTORY_PREFIX, historySk, INSTANCE_PREFIX, PLUGIN_RUN_PREFIX, pluginRunSk, sessionPk } from './keys.js';
 
 /** What a session did: its history entries and the runs of its plug-ins. */
 export const historyRecords = (table: Table): HistoryRecords => {
@@ -29,40 +20,16 @@ export const historyRecords = (table: Table): HistoryRecords => {
       );
     },
 
-    // Also pages the instances (an inventory list): the detail's two long lists share this code, which writes nothing.
-    async page<T>(
-      sessionId: string,
-      list: 'history' | 'instances',
-      limit: number,
-      next?: string,
-    ): Promise<{ items: T[]; next?: string }> {
-      const prefix = list === 'history' ? HISTORY_PREFIX : INSTANCE_PREFIX;
-      let start: Record<string, unknown> | undefined;
-      if (next) {
-        const sk = Buffer.from(next, 'base64url').toString('utf8');
-        // A token is only ever a key of this list: anything else is a client error, not a scan.
-        if (!sk.startsWith(prefix)) throw new ValidationError(`${list}_next: not a token of this list`);
-        start = { pk: sessionPk(sessionId), sk };
-      }
-      // The page is cut here rather than with Limit: dynalite's Limit path can crash the local
-      // runtime (its read-ahead stream reads a closed LevelDB iterator). One Query reads at most 1 MB.
-      const page = await db.send(
-        new QueryCommand({
-          TableName: tableName,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': sessionPk(sessionId), ':prefix': prefix },
-          ExclusiveStartKey: start,
-          ConsistentRead: true,
-        }),
-      );
-      const items = (page.Items ?? []).slice(0, limit);
-      const more = (page.Items?.length ?? 0) > limit || page.LastEvaluatedKey !== undefined;
-      const last = items.at(-1)?.sk as string | undefined;
-      return {
-        items: items.map((item) => strip<T>(item)),
-        ...(more && last ? { next: Buffer.from(last).toString('base64url') } : {}),
-      };
-    },
+    // The detail's two long lists (history, and the inventory's instances) page the same way.
+    page: async <T>(sessionId: string, list: 'history' | 'instances', limit: number, next?: string) =>
+      pagePrefix<T>(
+        table,
+        sessionId,
+        list === 'history' ? HISTORY_PREFIX : INSTANCE_PREFIX,
+        limit,
+        next,
+        `${list}_next`,
+      ),
 
     async putPluginRun(run) {
       await db.send(

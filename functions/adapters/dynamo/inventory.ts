@@ -1,16 +1,7 @@
 import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { SessionHost, SessionInstance, SessionProject } from '../../core/model.js';
 import type { InventoryRecords } from '../../core/ports.js';
-import {
-  batchPut,
-  batchWrite,
-  deleteRequests,
-  getItem,
-  listPrefix,
-  setChanges,
-  type Table,
-  updateIf,
-} from './helpers.js';
+import { batchDelete, batchPut, getItem, listPrefix, setChanges, type Table, updateIf } from './helpers.js';
 import {
   HOST_PREFIX,
   hostSk,
@@ -85,12 +76,9 @@ export const inventoryRecords = (table: Table): InventoryRecords => {
 
     async deleteInstances(sessionId, instances) {
       const pk = sessionPk(sessionId);
-      await batchWrite(
-        db,
-        tableName,
-        deleteRequests(
-          instances.map((instance) => ({ pk, sk: instanceSk(instance.project_id, instance.instance_id) })),
-        ),
+      await batchDelete(
+        table,
+        instances.map((instance) => ({ pk, sk: instanceSk(instance.project_id, instance.instance_id) })),
       );
     },
 

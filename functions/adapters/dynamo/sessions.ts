@@ -1,19 +1,10 @@
-import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ConflictError } from '../../core/errors.js';
 import type { Session } from '../../core/model.js';
 import type { SessionRecords } from '../../core/ports.js';
 import { isTerminal } from '../../core/states.js';
 import { mapLimit } from '../../shared/concurrency.js';
-import {
-  batchPut,
-  batchWrite,
-  deleteRequests,
-  getItem,
-  isConditionFailure,
-  numberAttribute,
-  readAll,
-  type Table,
-} from './helpers.js';
+import { batchDelete, batchPut, getItem, isConditionFailure, numberAttribute, readAll, type Table } from './helpers.js';
 import {
   ACTIVE_SESSIONS_PK,
   ALL_SESSIONS_PK,
@@ -60,10 +51,7 @@ export const sessionRecords = (table: Table): SessionRecords => {
    */
   const lockHost = async (sessionId: string, host: string): Promise<void> => {
     for (let attempt = 0; attempt < 3; attempt++) {
-      const current = await db.send(
-        new GetCommand({ TableName: tableName, Key: { pk: lockPk(host), sk: LOCK_SK }, ConsistentRead: true }),
-      );
-      const holder = current.Item?.session_id as string | undefined;
+      const holder = (await getItem<{ session_id?: string }>(table, { pk: lockPk(host), sk: LOCK_SK }))?.session_id;
       if (holder && holder !== sessionId) {
         const other = await getSession(holder);
         if (other && !isTerminal(other.state)) {
@@ -117,9 +105,8 @@ export const sessionRecords = (table: Table): SessionRecords => {
   const allocateEventSeq = async (sessionId: string, count: number): Promise<number> =>
     (await add(sessionId, 'event_seq', count)) - count + 1;
 
-  /** The first transition (into the initial state) has no previous state. */
+  /** Only the very first transition (creation → MAINTENANCE) has no previous state. */
   const transitionResult = (session: Session) => {
-    // Only the very first transition (creation → MAINTENANCE) has no previous state.
     const previous =
       session.previous_state && (session.previous_state !== session.state || session.transition_seq !== 1)
         ? session.previous_state
@@ -202,11 +189,11 @@ export const sessionRecords = (table: Table): SessionRecords => {
         return { claimed: true as const };
       } catch (error) {
         if (!isConditionFailure(error)) throw error;
-        const existing = await db.send(new GetCommand({ TableName: tableName, Key, ConsistentRead: true }));
+        const existing = await getItem<{ request_hash?: string; session_id?: string }>(table, Key);
         return {
           claimed: false as const,
-          requestHash: String(existing.Item?.request_hash ?? ''),
-          ...(existing.Item?.session_id ? { sessionId: String(existing.Item.session_id) } : {}),
+          requestHash: String(existing?.request_hash ?? ''),
+          ...(existing?.session_id ? { sessionId: String(existing.session_id) } : {}),
         };
       }
     },
@@ -344,8 +331,7 @@ export const sessionRecords = (table: Table): SessionRecords => {
     // Stamps a host or round item, but the conditional write is the session item's counter (allocateEventSeq).
     async stampEventSeq(sessionId, item, field, count = 1) {
       const key = { pk: sessionPk(sessionId), sk: 'host' in item ? hostSk(item.host) : roundSk(item.round) };
-      const current = await db.send(new GetCommand({ TableName: tableName, Key: key, ConsistentRead: true }));
-      const recorded = current.Item?.[field];
+      const recorded = (await getItem<Record<string, unknown>>(table, key))?.[field];
       if (typeof recorded === 'number') return recorded;
       const seq = await allocateEventSeq(sessionId, count);
       const result = await db.send(
@@ -370,7 +356,10 @@ export const sessionRecords = (table: Table): SessionRecords => {
         ExpressionAttributeValues: { ':pk': sessionPk(sessionId) },
         ProjectionExpression: 'pk, sk',
       });
-      await batchWrite(db, tableName, deleteRequests(items));
+      await batchDelete(
+        table,
+        items.map(({ pk, sk }) => ({ pk, sk })),
+      );
     },
   };
 };
