@@ -151,6 +151,17 @@ export interface CloudDriver {
   deleteInstance(id: string): Promise<void>;
 }
 
+/**
+ * Where downloaded artefacts are kept (§11): a folder locally, a private S3 bucket in AWS. Keys are
+ * `<session_id>/<name>`; nothing here ever runs what it stores.
+ */
+export interface ArtifactStore {
+  /** Streams `body` to `<sessionId>/<name>` (never whole in memory); answers where it now is. */
+  write(sessionId: string, name: string, body: NodeJS.ReadableStream): Promise<string>;
+  /** Removes everything stored for the session (idempotent). */
+  removeSession(sessionId: string): Promise<void>;
+}
+
 export interface Clock {
   now(): Date;
 }
