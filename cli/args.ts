@@ -22,6 +22,10 @@ const OPTIONS = {
   metadata: { type: 'string' },
   action: { type: 'string', multiple: true },
   'idempotency-key': { type: 'string' },
+  policy: { type: 'string' },
+  'on-no-reply': { type: 'string' },
+  'default-action': { type: 'string' },
+  download: { type: 'string', multiple: true },
   state: { type: 'string' },
   // session watch
   interval: { type: 'string' },
@@ -50,6 +54,10 @@ export interface ParsedArgs {
     metadata?: string;
     action?: string[];
     'idempotency-key'?: string;
+    policy?: string;
+    'on-no-reply'?: string;
+    'default-action'?: string;
+    download?: string[];
     state?: string;
     interval?: string;
     ack?: boolean;
@@ -144,6 +152,24 @@ export const parsePluginAction = (
   if (second < 0) return { plugin, type };
   return { plugin, type, metadata: parseJsonObject(text.slice(second + 1), 'action metadata') };
 };
+
+/**
+ * `--policy <json>`, then `--on-no-reply` / `--default-action` over it, of `session create`
+ * (undefined when none is given: the API fills the defaults).
+ */
+export const policyOptions = (values: ParsedArgs['values']): Record<string, unknown> | undefined => {
+  if (values.policy === undefined && values['on-no-reply'] === undefined && values['default-action'] === undefined)
+    return undefined;
+  return {
+    ...(values.policy !== undefined ? parseJsonObject(values.policy, 'policy') : {}),
+    ...(values['on-no-reply'] !== undefined ? { on_no_reply: values['on-no-reply'].toUpperCase() } : {}),
+    ...(values['default-action'] !== undefined ? { default_action: values['default-action'].toUpperCase() } : {}),
+  };
+};
+
+/** `--download <url>` or `--download '{"url": …, "sha256": …, "name": …}'`. */
+export const parseDownload = (text: string): string | Record<string, unknown> =>
+  text.trimStart().startsWith('{') ? parseJsonObject(text, 'download') : text;
 
 /** `--action <instance>=<ACTION>` of `project reply` (`*` stands for every instance the round concerns). */
 export const parseInstanceAction = (text: string): [string, string] => {

@@ -63,7 +63,23 @@ export interface Detail {
     created_at?: string;
     updated_at?: string;
     percent_done?: number;
-    failure?: { reason: string; details?: Record<string, unknown> } | null;
+    /** Why the session failed, one sentence; its data in `failure_details`. */
+    failure?: string | null;
+    failure_details?: Record<string, unknown> | null;
+    policy?: {
+      on_no_reply: string;
+      default_action: string;
+      projects?: Record<string, { interacting?: boolean; on_no_reply?: string; default_action?: string }>;
+    };
+    downloads?: {
+      url: string;
+      name: string;
+      sha256?: string | null;
+      size?: number;
+      status: string;
+      location?: string | null;
+      error?: string;
+    }[];
   };
   round?: {
     state: string;
@@ -92,6 +108,9 @@ export interface Detail {
     replied_by?: string | null;
     pending?: boolean;
     silent?: boolean;
+    interacting?: boolean;
+    silent_in?: string | null;
+    policy?: { on_no_reply: string; default_action: string };
   }[];
   instances?: {
     instance_id: string;
@@ -151,6 +170,9 @@ export const describeHistory = (entry: HistoryEntry): string => {
       return `${entry.project_id}: ${entry.instance_ids?.join(', ') ?? 'instance'} moved (INSTANCE_ACTION_DONE)${reason}`;
     case 'reply':
       return `${entry.project_id} replied ${entry.reply}${actionsText(entry.instance_actions)}${entry.replied_by ? ` [${entry.replied_by}]` : ''}${reason}`;
+    case 'silent':
+    case 'download':
+      return entry.reason ?? `${entry.what} ${entry.project_id ?? ''}`.trim();
     default:
       return `${entry.what ?? 'event'} ${entry.state ?? ''}${reason}`.trim();
   }
@@ -172,6 +194,10 @@ export const roundText = (round: Detail['round']): string | undefined => {
   return `${round.state}${where}, closed${round.outcome ? ` (${round.outcome})` : ''}`;
 };
 
+/** The failure sentence, with its details as data. */
+export const failureText = ({ failure, failure_details: details }: Detail['session']): string | undefined =>
+  failure ? `${failure}${details && Object.keys(details).length ? ` ${JSON.stringify(details)}` : ''}` : undefined;
+
 /** `session show`: the whole detail as tables. */
 export const renderDetail = (detail: Detail): string => {
   const { session } = detail;
@@ -187,12 +213,7 @@ export const renderDetail = (detail: Detail): string => {
         'Progress',
         `${progressBar(done, total, 20, false)} ${done}/${total} hosts maintained (${session.percent_done ?? Math.floor((100 * done) / Math.max(1, total))}%)`,
       ],
-      [
-        'Failure',
-        session.failure
-          ? `${session.failure.reason}${session.failure.details ? ` ${JSON.stringify(session.failure.details)}` : ''}`
-          : undefined,
-      ],
+      ['Failure', failureText(session)],
       ['Round', roundText(detail.round)],
       ['Workflow', session.workflow],
       ['Maintenance at', session.maintenance_at],
@@ -203,8 +224,35 @@ export const renderDetail = (detail: Detail): string => {
         session.metadata && Object.keys(session.metadata).length ? JSON.stringify(session.metadata) : undefined,
       ],
       ['Actions', session.actions?.length ? session.actions.map((a) => `${a.plugin}:${a.type}`).join(', ') : undefined],
+      [
+        'Policy',
+        session.policy
+          ? `on_no_reply ${session.policy.on_no_reply}, default_action ${session.policy.default_action}${
+              Object.keys(session.policy.projects ?? {}).length
+                ? `; overrides ${JSON.stringify(session.policy.projects)}`
+                : ''
+            }`
+          : undefined,
+      ],
     ]),
   ];
+  if (session.downloads?.length) {
+    parts.push(
+      section(
+        'DOWNLOADS',
+        table(
+          ['NAME', 'STATUS', 'SIZE', 'SHA256', 'LOCATION / ERROR'],
+          session.downloads.map((d) => [
+            d.name,
+            d.status,
+            d.size,
+            d.sha256 ? d.sha256.slice(0, 12) : undefined,
+            d.error ?? d.location,
+          ]),
+        ),
+      ),
+    );
+  }
   if (detail.hosts?.length) {
     parts.push(
       section(
@@ -230,10 +278,24 @@ export const renderDetail = (detail: Detail): string => {
       section(
         'PROJECTS',
         table(
-          ['PROJECT', 'INSTANCES', 'ROUND', 'REPLY', 'REPLIED', 'BY', 'PENDING'],
+          [
+            'PROJECT',
+            'INSTANCES',
+            'INTERACTING',
+            'SILENT IN',
+            'ON NO REPLY',
+            'ROUND',
+            'REPLY',
+            'REPLIED',
+            'BY',
+            'PENDING',
+          ],
           detail.projects.map((p) => [
             p.project_id,
             p.instance_count,
+            p.interacting,
+            p.silent_in,
+            p.policy ? `${p.policy.on_no_reply === 'FAIL' ? 'FAIL' : p.policy.default_action}` : undefined,
             p.round_state,
             p.silent ? 'SILENT' : p.reply,
             clock(p.replied_at),

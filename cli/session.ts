@@ -1,4 +1,14 @@
-import { allowOnly, hostList, operands, parseAt, parseJsonObject, parsePluginAction, UsageError } from './args.js';
+import {
+  allowOnly,
+  hostList,
+  operands,
+  parseAt,
+  parseDownload,
+  parseJsonObject,
+  parsePluginAction,
+  policyOptions,
+  UsageError,
+} from './args.js';
 import { type Context, printJson } from './context.js';
 import { type Api, ApiError } from './http.js';
 import { type Detail, keyValues, renderDetail, table } from './render.js';
@@ -9,7 +19,18 @@ const sessionPath = (id: string) => `/v1/maintenance/${encodeURIComponent(id)}`;
 
 export const createSession = async (ctx: Context): Promise<number> => {
   const { args } = ctx;
-  allowOnly(args, 'session create', ['host', 'at', 'workflow', 'metadata', 'action', 'idempotency-key']);
+  allowOnly(args, 'session create', [
+    'host',
+    'at',
+    'workflow',
+    'metadata',
+    'action',
+    'idempotency-key',
+    'policy',
+    'on-no-reply',
+    'default-action',
+    'download',
+  ]);
   operands(args, 2, [], 'session create');
   const { values } = args;
   const body: Record<string, unknown> = {
@@ -20,6 +41,9 @@ export const createSession = async (ctx: Context): Promise<number> => {
   if (values.workflow !== undefined) body.workflow = values.workflow;
   if (values.metadata !== undefined) body.metadata = parseJsonObject(values.metadata, 'metadata');
   if (values.action?.length) body.actions = values.action.map(parsePluginAction);
+  const policy = policyOptions(values);
+  if (policy) body.policy = policy;
+  if (values.download?.length) body.download = values.download.map(parseDownload);
   const key = values['idempotency-key'];
   const created = await ctx.api.request<{ session_id: string }>('POST', '/v1/maintenance', {
     body,

@@ -10,9 +10,19 @@ const GLOBAL = `Global options (any command):
 export const COMMANDS: Record<string, string> = {
   'session create': `fenix session create [--host <name>[,<name>…]]… [--at <time>] [--workflow <name>]
                     [--metadata <json>] [--action <plugin>:<type>[:<json>]]… [--idempotency-key <key>]
+                    [--on-no-reply DEFAULT_ACTION|FAIL] [--default-action LIVE_MIGRATE|MIGRATE|EVICTION]
+                    [--policy <json>] [--download <url>|<json>]…
   Creates a session (state MAINTENANCE) and prints its id. No --host: every host of the cloud.
-  --at: "YYYY-MM-DD HH:MM:SS" (UTC), ISO 8601, "now" or "+90s" / "+5m" / "+1h" (default +60s).
-  --action: a plug-in run, type pre, post, host, compute or controller, e.g. dummy:compute.`,
+  --at: "YYYY-MM-DD HH:MM:SS" (UTC), ISO 8601, "now" or "+90s" / "+5m" / "+1h" (default +60s);
+        it must leave projects the MAINTENANCE reply window.
+  --action: a plug-in run, type pre, post, host, compute or controller, e.g. dummy:compute.
+  --on-no-reply: what a project that does not answer gets: its instances the default action
+        (DEFAULT_ACTION, the default) or the session fails (FAIL). Projects no subscription
+        listens to are never waited for. --default-action: LIVE_MIGRATE unless set.
+  --policy: the whole policy as JSON, with per-project overrides, e.g.
+        '{"projects": {"vnf-a": {"on_no_reply": "FAIL"}, "batch": {"interacting": false}}}'.
+  --download: an artefact fetched before anyone is notified: a https URL, or
+        '{"url": "…", "sha256": "…", "name": "…"}'; plug-ins get the stored copies.`,
   'session list': `fenix session list
   Every session not yet deleted, with its state.`,
   'session show': `fenix session show <session_id>
@@ -20,7 +30,7 @@ export const COMMANDS: Record<string, string> = {
   'session watch': `fenix session watch <session_id> [--interval <seconds>]
   Live progress until the session ends: exit 0 on MAINTENANCE_DONE, 1 on MAINTENANCE_FAILED.`,
   'session continue': `fenix session continue <session_id> --state <STATE> [--at <time>] [--metadata <json>]
-  Continues a MAINTENANCE_FAILED session from STATE (PUT /v1/maintenance/{id}).`,
+  Continues a MAINTENANCE_FAILED session from STATE (PUT /v1/maintenance/{id}; POST is the same).`,
   'session delete': `fenix session delete <session_id>
   Stops the session, re-enables its hosts and removes it.`,
   'project instances': `fenix project instances <session_id> <project_id>

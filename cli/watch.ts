@@ -5,6 +5,7 @@ import {
   clock,
   type Detail,
   describeHistory,
+  failureText,
   type HistoryEntry,
   historyKey,
   hostsMaintained,
@@ -63,7 +64,7 @@ const statusOf = (view: View): Status => {
       detail.session.state === 'MAINTENANCE' && detail.round?.status !== 'OPEN'
         ? detail.session.maintenance_at
         : undefined,
-    failure: detail.session.failure?.reason,
+    failure: failureText(detail.session),
   };
 };
 

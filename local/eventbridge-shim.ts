@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
+import { type EventPattern, matchesEventPattern, validateEventPattern } from '../functions/core/event-pattern.js';
 import type { Operations } from './aws-json-server.js';
-import { type EventPattern, matchesEventPattern, validateEventPattern } from './event-pattern.js';
 
 /** The envelope EventBridge delivers to targets (and an API destination POSTs). */
 export interface EventEnvelope {
@@ -67,6 +67,16 @@ export class LocalEventBridge {
         const results = entries.map((entry) => this.put(entry));
         return { FailedEntryCount: results.filter((r) => 'ErrorCode' in r).length, Entries: results };
       },
+      // The subscriptions, as the rules on the bus they stand for (the engine asks which projects listen).
+      ListRules: (input) => ({
+        Rules: this.subscriptions.map((subscription, index) => ({
+          Name: `fenix-subscription-${index + 1}`,
+          Arn: `arn:aws:events:${this.region}:${this.account}:rule/${String(input.EventBusName ?? 'default')}/fenix-subscription-${index + 1}`,
+          EventBusName: String(input.EventBusName ?? 'default'),
+          EventPattern: JSON.stringify(subscription.pattern),
+          State: 'ENABLED',
+        })),
+      }),
     };
   }
 

@@ -98,6 +98,7 @@ export const startRuntime = async (options: RuntimeOptions) => {
     EVENT_BUS_NAME: BUS_NAME,
     STATE_MACHINE_ARN: sfn.stateMachineArn('fenix-session'),
     API_BASE_URL: url,
+    FENIX_ARTIFACTS_DIR: join(dataDir, 'artifacts'),
     FENIX_PLUGINS: JSON.stringify(Object.fromEntries(plugins.map((name) => [name, `fenix-plugin-${name}`]))),
     ...options.env,
   });
@@ -190,6 +191,8 @@ const apiRoutes = async (): Promise<Route[]> => {
     { method: 'GET', path: '/v1/maintenance', handler: await handler(modules.listSessions) },
     { method: 'GET', path: '/v1/maintenance/{session_id}', handler: await handler(modules.getSession) },
     { method: 'PUT', path: '/v1/maintenance/{session_id}', handler: await handler(modules.updateSession) },
+    // The API document names POST for update: the same handler.
+    { method: 'POST', path: '/v1/maintenance/{session_id}', handler: await handler(modules.updateSession) },
     { method: 'DELETE', path: '/v1/maintenance/{session_id}', handler: await handler(modules.deleteSession) },
     { method: 'GET', path: '/v1/maintenance/{session_id}/detail', handler: await handler(modules.getSessionDetail) },
     { method: 'GET', path: '/v1/maintenance/{session_id}/{project_id}', handler: await handler(modules.getProject) },

@@ -108,6 +108,8 @@ for (const [state, name] of Object.entries(names)) {
 }
 
 Object.assign(states, {
+  FetchDownloads: task('download', {}, 'AfterDownloads'),
+  AfterDownloads: choice({ CONTINUE: 'EnterMaintenance', MAINTENANCE_FAILED: 'MaintenanceFailed' }),
   WaitForMaintenanceAt: {
     Type: 'Wait',
     Comment: 'No host is touched before maintenance_at.',
@@ -204,7 +206,8 @@ const session = {
         ],
         Next: nextStates[state],
       })),
-      Default: 'EnterMaintenance',
+      // A new session (or one continued from MAINTENANCE) first fetches its downloads.
+      Default: 'FetchDownloads',
     },
     ...states,
   },

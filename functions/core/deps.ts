@@ -1,4 +1,12 @@
-import type { Clock, CloudDriver, EventPublisher, SessionStore, WorkflowEngine } from './ports.js';
+import type {
+  ArtifactStore,
+  Clock,
+  CloudDriver,
+  EventPublisher,
+  SessionStore,
+  SubscriptionRules,
+  WorkflowEngine,
+} from './ports.js';
 
 export interface Settings {
   /** Base URL of the API, for `instance_ids` and `reply_url` in notifications. */
@@ -7,6 +15,9 @@ export interface Settings {
   readonly scaleInReplySeconds: number;
   /** Installed action plug-ins: name → function to invoke. */
   readonly plugins: Readonly<Record<string, string>>;
+  /** `host:port` entries downloads may reach over http or at private addresses. */
+  readonly downloadAllow: readonly string[];
+  readonly downloadMaxBytes: number;
 }
 
 /** Everything a use case may touch, passed in (tests build it from real or in-memory parts). */
@@ -15,6 +26,8 @@ export interface Deps {
   events: EventPublisher;
   engine: WorkflowEngine;
   cloud: CloudDriver;
+  subscriptions: SubscriptionRules;
+  artifacts: ArtifactStore;
   clock: Clock;
   settings: Settings;
 }

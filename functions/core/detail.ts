@@ -1,5 +1,6 @@
 import type { Deps } from './deps.js';
 import type { HistoryEntry, SessionInstance } from './model.js';
+import { projectPolicy, sessionPolicy } from './policy.js';
 import { currentRound } from './rounds.js';
 import { getSessionOrThrow } from './sessions.js';
 import { toFenixTime } from './time.js';
@@ -47,10 +48,13 @@ export const getSessionDetail = async (sessionId: string, paging: DetailPaging, 
       metadata: session.metadata,
       actions: session.actions,
       ...(session.download ? { download: session.download } : {}),
+      downloads: session.downloads ?? [],
+      policy: sessionPolicy(session),
       created_at: toFenixTime(session.created_at),
       updated_at: toFenixTime(session.updated_at),
       percent_done: percentDone(session),
-      failure: session.failure ?? null,
+      failure: session.failure?.reason ?? null,
+      failure_details: session.failure?.details ?? null,
     },
     round: round
       ? {
@@ -82,6 +86,7 @@ export const getSessionDetail = async (sessionId: string, paging: DetailPaging, 
     })),
     projects: projects.map((project) => {
       const member = memberOf.get(project.project_id);
+      const policy = projectPolicy(session, project.project_id);
       return {
         project_id: project.project_id,
         instance_count: project.instance_count,
@@ -91,6 +96,9 @@ export const getSessionDetail = async (sessionId: string, paging: DetailPaging, 
         replied_by: member?.replied_by ?? null,
         pending: Boolean(member && waiting && member.status === 'EXPECTED'),
         ...(member?.status === 'SILENT' ? { silent: true } : {}),
+        interacting: project.interacting ?? false,
+        silent_in: project.silent_in ?? null,
+        policy: { on_no_reply: policy.on_no_reply, default_action: policy.default_action },
       };
     }),
     instances: instances.items.map((instance) => ({

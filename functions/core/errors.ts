@@ -30,6 +30,12 @@ export class ConflictError extends DomainError {
   }
 }
 
+/** Not yet: the thing asked for will exist in a moment (409 with `Retry-After`). */
+export class NotReadyError extends DomainError {
+  readonly code = 'not_ready';
+  readonly retryAfterSeconds = 1;
+}
+
 /** No valid credentials (401). */
 export class UnauthorizedError extends DomainError {
   readonly code = 'unauthorized';

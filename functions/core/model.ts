@@ -1,4 +1,5 @@
-import type { ActionPlugin } from './schemas.js';
+import type { DownloadEntry, DownloadRecord } from './downloads.js';
+import type { ActionPlugin, SessionPolicy } from './schemas.js';
 import type { HostType, InstanceAction, RoundState, SessionState } from './states.js';
 
 /** What the store keeps about a session (one item; nothing in it grows with instances or projects). */
@@ -10,8 +11,15 @@ export interface Session {
   /** ISO 8601 UTC. */
   maintenance_at: string;
   metadata: Record<string, unknown>;
-  download?: string[];
+  /** The `download` entries as asked (names filled in); fetched before the first notification. */
+  download?: DownloadEntry[];
+  /** What became of each download (same order), once the download step ran. */
+  downloads?: DownloadRecord[];
   actions: ActionPlugin[];
+  /** How projects that do not answer are treated (defaults filled at create; absent on older sessions). */
+  policy?: SessionPolicy;
+  /** When the session first listed the instances on its hosts (until then a project GET is 409 not_ready). */
+  discovered_at?: string;
   host_count: number;
   created_at: string;
   updated_at: string;
@@ -59,7 +67,7 @@ export interface HistoryEntry {
   at: string;
   /** The `event_seq` the step belongs to. */
   seq: number;
-  what: 'state' | 'host' | 'notification' | 'instance_action_done' | 'reply';
+  what: 'state' | 'host' | 'notification' | 'instance_action_done' | 'reply' | 'silent' | 'download';
   state?: string;
   previous_state?: string;
   host?: string;
@@ -87,6 +95,10 @@ export interface PluginRun {
 export interface SessionProject {
   project_id: string;
   instance_count: number;
+  /** Whether the session waits for this project's replies (decided when the session first meets it). */
+  interacting?: boolean;
+  /** The round state in which an interacting project stayed silent (it is non-interacting from then on). */
+  silent_in?: RoundState;
 }
 
 export interface SessionInstance {
@@ -111,7 +123,9 @@ export interface Round {
   status: RoundStatus;
   /** How the round ended: every project ACKed, one NACKed, or the deadline passed. */
   outcome?: 'ACK' | 'NACK' | 'TIMEOUT';
+  /** Members the round waits for; `informed_count` more (non-interacting projects) are only notified. */
   expected_count: number;
+  informed_count?: number;
   opened_at: string;
   /** ISO 8601 reply deadline (also sent as `reply_at`). */
   deadline: string;
@@ -123,9 +137,13 @@ export interface Round {
   first_event_seq?: number;
 }
 
-export type MembershipStatus = 'EXPECTED' | 'REPLIED' | 'SILENT';
+/** INFORMED: a non-interacting project, notified but not waited for (its instances get the default action). */
+export type MembershipStatus = 'EXPECTED' | 'REPLIED' | 'SILENT' | 'INFORMED';
 
-/** One project's part in a round: exactly one of the reply and the deadline moves it out of EXPECTED. */
+/**
+ * One project's part in a round: exactly one of the reply and the deadline moves an EXPECTED member
+ * out of EXPECTED; an INFORMED member never changes.
+ */
 export interface RoundMember {
   session_id: string;
   seq: number;

@@ -1,3 +1,4 @@
+import type { EventPattern } from './event-pattern.js';
 import type { FenixEvent } from './events.js';
 import type {
   CloudHost,
@@ -11,6 +12,7 @@ import type {
   SessionInstance,
   SessionProject,
 } from './model.js';
+import type { InstanceAction } from './states.js';
 
 /** Persistence of sessions and everything that hangs off them: one port an aggregate, all of them together. */
 export type SessionStore = SessionRecords & InventoryRecords & HistoryRecords & RoundRecords;
@@ -90,6 +92,7 @@ export interface InventoryRecords {
     changes: Partial<SessionInstance>,
   ): Promise<void>;
   putProjects(sessionId: string, projects: SessionProject[]): Promise<void>;
+  updateProject(sessionId: string, projectId: string, changes: Partial<SessionProject>): Promise<void>;
   listProjects(sessionId: string): Promise<SessionProject[]>;
   getProject(sessionId: string, projectId: string): Promise<SessionProject | undefined>;
   listProjectInstances(sessionId: string, projectId: string): Promise<SessionInstance[]>;
@@ -111,8 +114,11 @@ export interface HistoryRecords {
 
 /** Reply rounds and their members. */
 export interface RoundRecords {
-  /** Creates round `seq` (conditional: fails with ConflictError if it exists) with its members. */
-  createRound(round: Round, projectIds: string[]): Promise<void>;
+  /**
+   * Creates round `seq` (conditional: fails with ConflictError if it exists) with its members: the
+   * projects it waits for (EXPECTED), then those it only informs (INFORMED), indexed in that order.
+   */
+  createRound(round: Round, projectIds: string[], informedIds?: string[]): Promise<void>;
   getRound(sessionId: string, seq: number): Promise<Round | undefined>;
   setRoundToken(sessionId: string, seq: number, token: string, firstEventSeq: number): Promise<Round>;
   /** OPEN → CLOSED with an outcome; false when someone else closed it first. */
@@ -121,6 +127,16 @@ export interface RoundRecords {
   getMember(sessionId: string, seq: number, projectId: string): Promise<RoundMember | undefined>;
   /** EXPECTED → REPLIED (before the deadline); returns false when the member was no longer EXPECTED. */
   recordReply(member: RoundMember, deadline: string, now: string): Promise<boolean>;
+  /**
+   * Records the default actions for a member that did not reply (INFORMED or SILENT); the first
+   * record stands, so a retried step carries out the same actions.
+   */
+  setDefaultActions(
+    sessionId: string,
+    seq: number,
+    projectId: string,
+    actions: Record<string, InstanceAction>,
+  ): Promise<void>;
   /** EXPECTED → SILENT; false when the project replied first. */
   markSilent(sessionId: string, seq: number, projectId: string): Promise<boolean>;
 }
@@ -135,6 +151,15 @@ export interface WorkflowEngine {
   stop(executionName: string, cause: string): Promise<void>;
   /** Resumes a waiting task; false when the token is no longer valid (task closed). */
   succeedTask(token: string, output: Record<string, unknown>): Promise<boolean>;
+}
+
+/**
+ * The event patterns of the subscriptions that deliver Fenix's notifications: the enabled rules on
+ * the fenix bus (locally, the `FENIX_SUBSCRIPTIONS` entries). A project is interacting when one of
+ * them matches its `maintenance.scheduled` event.
+ */
+export interface SubscriptionRules {
+  listPatterns(): Promise<EventPattern[]>;
 }
 
 /** The infrastructure driver port: the simulated cloud today, real clouds behind the same calls later. */

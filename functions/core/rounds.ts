@@ -1,8 +1,9 @@
 import type { Deps } from './deps.js';
-import { ConflictError, NotFoundError, ValidationError } from './errors.js';
+import { ConflictError, NotFoundError, NotReadyError, ValidationError } from './errors.js';
 import { type FenixEvent, projectUrl } from './events.js';
 import { historyKey, publish } from './history.js';
 import type { Round, RoundMember, Session, SessionInstance } from './model.js';
+import { projectPolicy } from './policy.js';
 import { type ProjectReply, parseReplyState } from './schemas.js';
 import { getSessionOrThrow } from './sessions.js';
 import { ALLOWED_ACTIONS, type RoundState, usesScaleInWindow } from './states.js';
@@ -19,6 +20,9 @@ import { addSeconds, toFenixTime } from './time.js';
 export const replyWindowSeconds = (state: RoundState, deps: Pick<Deps, 'settings'>): number =>
   usesScaleInWindow(state) ? deps.settings.scaleInReplySeconds : deps.settings.maintenanceReplySeconds;
 
+/** Every member of a round: those it waits for, then those it informs (one notification each). */
+export const memberCount = (round: Round): number => round.expected_count + (round.informed_count ?? 0);
+
 /** The round the session is waiting on, if any. */
 export const currentRound = async (session: Session, deps: Pick<Deps, 'store'>): Promise<Round | undefined> =>
   session.round_seq > 0 ? deps.store.getRound(session.session_id, session.round_seq) : undefined;
@@ -26,6 +30,15 @@ export const currentRound = async (session: Session, deps: Pick<Deps, 'store'>):
 /** The instances of a project that the current state concerns: those on the host being emptied, or all. */
 const concernedInstances = (instances: SessionInstance[], round: Round | undefined): SessionInstance[] =>
   round?.host ? instances.filter((instance) => instance.host === round.host) : instances;
+
+/**
+ * A project the session does not list: 404 once the session has listed the instances on its hosts,
+ * 409 `not_ready` (retry in a second) before, so a fast VNFM never mistakes "not yet" for "not there".
+ */
+const projectMissing = (session: Session, projectId: string) =>
+  session.discovered_at
+    ? new NotFoundError(`project ${projectId} has no instances in session ${session.session_id}`)
+    : new NotReadyError(`session ${session.session_id} has not listed its instances yet; retry in a second`);
 
 /** `GET /v1/maintenance/{s}/{p}`: the project's instances affected by the current state. */
 export const getProjectInstances = async (sessionId: string, projectId: string, deps: Deps): Promise<string[]> => {
@@ -36,7 +49,7 @@ export const getProjectInstances = async (sessionId: string, projectId: string, 
     store.getProject(sessionId, projectId),
     store.listProjectInstances(sessionId, projectId),
   ]);
-  if (!project) throw new NotFoundError(`project ${projectId} has no instances in session ${sessionId}`);
+  if (!project) throw projectMissing(session, projectId);
   const round = await currentRound(session, deps);
   return concernedInstances(instances, round)
     .map((instance) => instance.instance_id)
@@ -70,7 +83,7 @@ export const replyToRound = async (
     getSessionOrThrow(sessionId, { store }),
     store.getProject(sessionId, projectId),
   ]);
-  if (!project) throw new NotFoundError(`project ${projectId} has no instances in session ${sessionId}`);
+  if (!project) throw projectMissing(session, projectId);
   const round = await currentRound(session, deps);
   const answered = parseReplyState(reply.state);
   if (!round)
@@ -87,6 +100,16 @@ export const replyToRound = async (
       `project ${projectId} is not asked to reply in this round of ${round.state}`,
       'not_expected',
     );
+  if (member.status === 'INFORMED') {
+    const { default_action } = projectPolicy(session, projectId);
+    const why = project.silent_in
+      ? `it stayed silent in ${project.silent_in}`
+      : 'no subscription delivers its notifications, or the session policy says so';
+    throw new ConflictError(
+      `project ${projectId} is not interacting in this session (${why}): the engine gives its instances the default action ${default_action}`,
+      'not_interacting',
+    );
+  }
 
   await validateInstanceActions(session, round, projectId, reply, answered.verdict, deps);
 
@@ -133,7 +156,7 @@ const recordInHistory = async (
   at: string,
   deps: Deps,
 ) => {
-  const seq = (round.first_event_seq ?? 0) + Math.max(0, round.expected_count - 1);
+  const seq = (round.first_event_seq ?? 0) + Math.max(0, memberCount(round) - 1);
   await deps.store.putHistory([
     {
       session_id: round.session_id,
@@ -201,7 +224,7 @@ export const settleRound = async (round: Round, deps: Deps): Promise<void> => {
   if (round.status === 'OPEN') {
     const members = await deps.store.listMembers(round.session_id, round.seq);
     const nack = members.some((m) => m.status === 'REPLIED' && m.reply_state?.startsWith('NACK_'));
-    const complete = members.every((m) => m.status === 'REPLIED');
+    const complete = members.every((m) => m.status === 'REPLIED' || m.status === 'INFORMED');
     if (!nack && !complete) return;
     const won = await deps.store.closeRound(round.session_id, round.seq, nack ? 'NACK' : 'ACK');
     if (!won) return;
@@ -212,13 +235,17 @@ export const settleRound = async (round: Round, deps: Deps): Promise<void> => {
   }
 };
 
-/** Opens a round for `state` (optionally about one host) addressed to `projectIds`. */
+/**
+ * Opens a round for `state` (optionally about one host) that waits for `projectIds` and informs
+ * `options.informed` (non-interacting projects). A round that waits for nobody is decided (ACK) at
+ * once: its notifications still go out when the workflow awaits it, and the wait ends immediately.
+ */
 export const openRound = async (
   session: Session,
   state: RoundState,
   projectIds: string[],
   deps: Deps,
-  options: { host?: string; actionsAt?: Date } = {},
+  options: { host?: string; actionsAt?: Date; informed?: string[] } = {},
 ): Promise<Round> => {
   const existing = await currentRound(session, deps);
   // A retried task finds the round it opened before, still open, and reuses it.
@@ -234,12 +261,16 @@ export const openRound = async (
     ...(options.host ? { host: options.host } : {}),
     status: 'OPEN',
     expected_count: projectIds.length,
+    ...(options.informed?.length ? { informed_count: options.informed.length } : {}),
     opened_at: now.toISOString(),
     deadline: deadline.toISOString(),
-    actions_at: (options.actionsAt ?? deadline).toISOString(),
+    actions_at: (options.actionsAt && options.actionsAt > deadline ? options.actionsAt : deadline).toISOString(),
   };
-  await deps.store.createRound(round, projectIds);
+  await deps.store.createRound(round, projectIds, options.informed ?? []);
   await deps.store.updateSession(session.session_id, { round_seq: round.seq, updated_at: now.toISOString() });
+  if (projectIds.length === 0 && (await deps.store.closeRound(session.session_id, round.seq, 'ACK'))) {
+    return { ...round, status: 'CLOSED', outcome: 'ACK' };
+  }
   return round;
 };
 
@@ -257,7 +288,7 @@ export const awaitRound = async (sessionId: string, seq: number, token: string, 
   const round = await deps.store.getRound(sessionId, seq);
   if (!round) throw new NotFoundError(`round ${seq} of session ${sessionId} does not exist`);
   const firstSeq =
-    round.first_event_seq ?? (await deps.store.allocateEventSeq(sessionId, Math.max(1, round.expected_count)));
+    round.first_event_seq ?? (await deps.store.allocateEventSeq(sessionId, Math.max(1, memberCount(round))));
   const withToken = await deps.store.setRoundToken(sessionId, seq, token, firstSeq);
   const members = await deps.store.listMembers(sessionId, seq);
   await publish(

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { downloadListSchema } from './downloads.js';
 import { INSTANCE_ACTIONS, PLUGIN_TYPES, ROUND_STATES } from './states.js';
 import { parseFenixTime } from './time.js';
 
@@ -56,6 +57,30 @@ export const actionPluginSchema = z.strictObject({
 });
 export type ActionPlugin = z.infer<typeof actionPluginSchema>;
 
+/** What the engine does with a project's instances when the project does not answer (DESIGN §11). */
+export const ON_NO_REPLY = ['DEFAULT_ACTION', 'FAIL'] as const;
+export const DEFAULT_ACTIONS = ['LIVE_MIGRATE', 'MIGRATE', 'EVICTION'] as const;
+const onNoReply = z.enum(ON_NO_REPLY, { error: `on_no_reply must be one of ${ON_NO_REPLY.join(', ')}` });
+const defaultAction = z.enum(DEFAULT_ACTIONS, { error: `default_action must be one of ${DEFAULT_ACTIONS.join(', ')}` });
+
+export const projectPolicySchema = z.strictObject({
+  /** Overrides the detection (does a subscription deliver this project's notifications?). */
+  interacting: z.boolean({ error: 'interacting must be true or false' }).optional(),
+  on_no_reply: onNoReply.optional(),
+  default_action: defaultAction.optional(),
+});
+export type ProjectPolicyOverride = z.infer<typeof projectPolicySchema>;
+
+export const policySchema = z.strictObject({
+  on_no_reply: onNoReply.default('DEFAULT_ACTION'),
+  default_action: defaultAction.default('LIVE_MIGRATE'),
+  projects: z
+    .record(projectId, projectPolicySchema)
+    .refine((value) => Object.keys(value).length <= 1000, 'at most 1000 project policies')
+    .default({}),
+});
+export type SessionPolicy = z.infer<typeof policySchema>;
+
 export const createSessionSchema = z.strictObject({
   state: z.literal('MAINTENANCE', { error: 'state must be "MAINTENANCE" (the initial state)' }),
   maintenance_at: fenixTime,
@@ -68,8 +93,9 @@ export const createSessionSchema = z.strictObject({
     .literal('default', { error: 'workflow must be "default" (the only workflow installed)' })
     .default('default'),
   metadata: metadata.default({}),
-  download: z.array(z.string().max(2048, 'download entries must be at most 2048 characters')).max(100).optional(),
+  download: downloadListSchema.optional(),
   actions: z.array(actionPluginSchema).max(100).default([]),
+  policy: policySchema.default(() => policySchema.parse({})),
 });
 export type CreateSessionRequest = z.infer<typeof createSessionSchema>;
 

@@ -1,9 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Deps } from './deps.js';
+import { checkDownloadUrls, normalizeDownloads } from './downloads.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
 import type { Session, SessionHost } from './model.js';
 import type { CreateSessionRequest, UpdateSessionRequest } from './schemas.js';
-import { parseFenixTime, toIsoSeconds } from './time.js';
+import { parseFenixTime, toFenixTime, toIsoSeconds } from './time.js';
 import { moveTo } from './transitions.js';
 
 /**
@@ -53,6 +54,7 @@ export const createSessionOnce = async (
 export const createSession = async (request: CreateSessionRequest, deps: Deps): Promise<{ session_id: string }> => {
   const maintenanceAt = parseFenixTime(request.maintenance_at);
   if (!maintenanceAt) throw new ValidationError('maintenance_at: not a valid time');
+  checkReplyWindowFits(maintenanceAt, deps);
   request.actions.forEach((action, index) => {
     if (!(action.plugin in deps.settings.plugins)) {
       const installed = Object.keys(deps.settings.plugins).sort().join(', ') || 'none';
@@ -61,6 +63,8 @@ export const createSession = async (request: CreateSessionRequest, deps: Deps): 
       );
     }
   });
+  const download = request.download ? normalizeDownloads(request.download) : undefined;
+  if (download) await checkDownloadUrls(download, [...deps.settings.downloadAllow]);
   const hosts = await resolveHosts(request.hosts, deps);
 
   const sessionId = randomUUID();
@@ -73,8 +77,9 @@ export const createSession = async (request: CreateSessionRequest, deps: Deps): 
     workflow: request.workflow,
     maintenance_at: toIsoSeconds(maintenanceAt),
     metadata: request.metadata,
-    ...(request.download ? { download: request.download } : {}),
+    ...(download ? { download } : {}),
     actions: request.actions,
+    policy: request.policy,
     host_count: hosts.length,
     created_at: now,
     updated_at: now,
@@ -91,6 +96,21 @@ export const createSession = async (request: CreateSessionRequest, deps: Deps): 
     throw error;
   }
   return { session_id: sessionId };
+};
+
+/**
+ * Projects get their whole MAINTENANCE reply window before maintenance_at: a time that leaves less
+ * is refused (naming the earliest time accepted) rather than a session that fails at once.
+ */
+const checkReplyWindowFits = (maintenanceAt: Date, deps: Pick<Deps, 'clock' | 'settings'>) => {
+  const window = deps.settings.maintenanceReplySeconds;
+  // Whole seconds: maintenance_at has no fraction, so "now + window" is counted from this second.
+  const nowSecond = Math.floor(deps.clock.now().getTime() / 1000) * 1000;
+  if (maintenanceAt.getTime() >= nowSecond + window * 1000) return;
+  const earliest = toFenixTime(new Date(nowSecond + (window + 1) * 1000));
+  throw new ValidationError(
+    `maintenance_at: must leave projects the ${window} s reply window of MAINTENANCE; the earliest accepted now is ${earliest}`,
+  );
 };
 
 const resolveHosts = async (names: string[], deps: Deps): Promise<SessionHost[]> => {
@@ -133,6 +153,7 @@ export const deleteSession = async (sessionId: string, deps: Deps): Promise<void
   const hosts = await deps.store.listHosts(sessionId);
   for (const host of hosts.filter((h) => h.disabled)) await deps.cloud.setHostState(host.name, { disabled: false });
   await deps.store.deleteSession(sessionId);
+  await deps.artifacts.removeSession(sessionId);
   await deps.store.releaseHosts(
     sessionId,
     hosts.map((host) => host.name),
@@ -185,6 +206,7 @@ export const continueSession = async (sessionId: string, request: UpdateSessionR
     );
   }
   const maintenanceAt = request.maintenance_at ? parseFenixTime(request.maintenance_at) : undefined;
+  if (maintenanceAt && request.state === 'MAINTENANCE') checkReplyWindowFits(maintenanceAt, deps);
   await deps.store.lockHosts(
     sessionId,
     hosts.map((host) => host.name),

@@ -1,7 +1,8 @@
 import type { Deps } from './deps.js';
+import { type DownloadRecord, fetchDownload } from './downloads.js';
 import { ConflictError } from './errors.js';
 import { type FenixEvent, projectUrl } from './events.js';
-import { publish } from './history.js';
+import { historyKey, publish } from './history.js';
 import type {
   CloudHost,
   CloudInstance,
@@ -12,7 +13,8 @@ import type {
   SessionProject,
 } from './model.js';
 import { pickTarget } from './placement.js';
-import { awaitRound, currentRound, expireRound, openRound, secondsLeft } from './rounds.js';
+import { detectInteracting, projectPolicy, splitByInteraction } from './policy.js';
+import { awaitRound, currentRound, expireRound, memberCount, openRound, secondsLeft } from './rounds.js';
 import type { ActionPlugin } from './schemas.js';
 import { getSessionOrThrow } from './sessions.js';
 import { ROUND_STATES, type RoundState, type SessionState } from './states.js';
@@ -71,17 +73,82 @@ export const refreshSnapshot = async (sessionId: string, deps: Deps): Promise<Se
     before.filter((instance) => !liveIds.has(instance.instance_id)),
   );
   const counts = new Map<string, number>();
-  for (const project of await deps.store.listProjects(sessionId)) counts.set(project.project_id, 0);
+  const projects = new Map((await deps.store.listProjects(sessionId)).map((project) => [project.project_id, project]));
+  for (const projectId of projects.keys()) counts.set(projectId, 0);
   for (const instance of instances) counts.set(instance.project_id, (counts.get(instance.project_id) ?? 0) + 1);
+  // A project met for the first time is classified now: is anyone listening for its notifications?
+  const session = await getSessionOrThrow(sessionId, deps);
+  const fresh = [...counts.keys()].filter((projectId) => projects.get(projectId)?.interacting === undefined);
+  const detected = fresh.length > 0 ? await detectInteracting(session, fresh, deps) : new Map<string, boolean>();
   await deps.store.putProjects(
     sessionId,
-    [...counts].map(([project_id, instance_count]): SessionProject => ({ project_id, instance_count })),
+    [...counts].map(
+      ([project_id, instance_count]): SessionProject => ({
+        ...projects.get(project_id),
+        project_id,
+        instance_count,
+        ...(detected.has(project_id) ? { interacting: detected.get(project_id) } : {}),
+      }),
+    ),
   );
+  if (!session.discovered_at)
+    await deps.store.updateSession(sessionId, { discovered_at: deps.clock.now().toISOString() });
   return instances;
 };
 
 const projectsWithInstances = (instances: SessionInstance[], host?: string): string[] =>
   [...new Set(instances.filter((i) => !host || i.host === host).map((i) => i.project_id))].sort();
+
+// ---------------------------------------------------------------- downloads
+
+/**
+ * Fetches the session's `download` list into the artefact store before anyone is notified or any
+ * host touched (DESIGN §11). Downloads already DONE for the same URL are kept, so a retried step or
+ * a continued session fetches only what is missing. The first failure fails the session, naming
+ * the URL; nothing downloaded is ever run here.
+ */
+export const fetchDownloads = async (sessionId: string, deps: Deps): Promise<Step> => {
+  const session = await getSessionOrThrow(sessionId, deps);
+  if (session.state === 'MAINTENANCE_FAILED' || session.state === 'MAINTENANCE_DONE') return { next: session.state };
+  const entries = session.download ?? [];
+  if (entries.length === 0) return { next: 'CONTINUE' };
+  const kept = new Map((session.downloads ?? []).filter((r) => r.status === 'DONE').map((r) => [r.name, r]));
+  const records: DownloadRecord[] = [];
+  for (const entry of entries) {
+    const done = kept.get(entry.name);
+    const record =
+      done && done.url === entry.url
+        ? done
+        : await fetchDownload(sessionId, entry, deps.artifacts, {
+            allow: [...deps.settings.downloadAllow],
+            maxBytes: deps.settings.downloadMaxBytes,
+          });
+    records.push(record);
+    if (record.status === 'FAILED') break;
+  }
+  await deps.store.updateSession(sessionId, { downloads: records });
+  const seq = session.transition_seq ?? 0;
+  await deps.store.putHistory(
+    records.map((record) => ({
+      session_id: sessionId,
+      key: historyKey(seq, `download#${record.name}`),
+      entry: {
+        at: deps.clock.now().toISOString(),
+        seq,
+        what: 'download' as const,
+        reason:
+          record.status === 'DONE'
+            ? `downloaded ${record.url} as ${record.name} (${record.size} bytes, sha256 ${record.sha256})`
+            : (record.error ?? `download of ${record.url} failed`),
+      },
+    })),
+  );
+  const failed = records.find((record) => record.status === 'FAILED');
+  if (failed) {
+    return failSession(sessionId, `download failed: ${failed.error ?? failed.url}`, deps, { url: failed.url });
+  }
+  return { next: 'CONTINUE' };
+};
 
 // ---------------------------------------------------------------- entering a state
 
@@ -96,7 +163,9 @@ const roundStep = async (
   if (projects.length === 0) return { next: 'SKIP', round_seq: 0 };
   const resumed = await resumedRoundStep(session, state, deps);
   if (resumed) return resumed;
-  const round = await openRound(session, state, projects, deps, options);
+  const { expected, informed } = await splitByInteraction(session, projects, deps);
+  const round = await openRound(session, state, expected, deps, { ...options, informed });
+  // A round that waits for nobody is already decided; awaiting it sends its notifications and ends at once.
   return { next: 'AWAIT', round_seq: round.seq, timeout_seconds: secondsLeft(round, deps) };
 };
 
@@ -122,7 +191,8 @@ const resumedRoundStep = async (session: Session, state: SessionState, deps: Dep
   if (!(ROUND_STATES as readonly string[]).includes(state)) return undefined;
   const round = await roundOfThisStep(session, state as RoundState, deps);
   if (!round) return undefined;
-  if (round.status === 'CLOSED')
+  // A decided round whose notifications never went out (it waited for nobody) is awaited to send them.
+  if (round.status === 'CLOSED' && round.first_event_seq !== undefined)
     return { next: 'SKIP', round_seq: round.seq, ...(round.host ? { host: round.host } : {}) };
   return {
     next: 'AWAIT',
@@ -142,15 +212,9 @@ export const enter = async (sessionId: string, state: SessionState, deps: Workfl
   switch (state) {
     case 'MAINTENANCE': {
       const instances = await refreshSnapshot(sessionId, deps);
-      const replyBy = Date.now() + deps.settings.maintenanceReplySeconds * 1000;
-      if (replyBy > new Date(session.maintenance_at).getTime()) {
-        return failSession(
-          sessionId,
-          `maintenance_at ${session.maintenance_at} leaves projects less than the ${deps.settings.maintenanceReplySeconds} s reply window`,
-          deps,
-        );
-      }
-      return roundStep(session, state, projectsWithInstances(instances), deps, {
+      // Projects always get their whole reply window: if downloads or a restart ate into the time
+      // before maintenance_at, actions_at moves to the window's end (creation refuses less than one).
+      return roundStep(await getSessionOrThrow(sessionId, deps), state, projectsWithInstances(instances), deps, {
         actionsAt: new Date(session.maintenance_at),
       });
     }
@@ -233,18 +297,18 @@ export const afterRound = async (sessionId: string, state: RoundState, deps: Wor
         round: round.seq,
       });
     }
-    const silent = members.filter((m) => m.status !== 'REPLIED').map((m) => m.project_id);
-    if (silent.length > 0 || decided === 'TIMEOUT') {
+    const silent = members.filter((m) => m.status === 'SILENT' || m.status === 'EXPECTED').map((m) => m.project_id);
+    const failing = silent.filter((projectId) => projectPolicy(session, projectId).on_no_reply === 'FAIL');
+    if (failing.length > 0) {
       return failSession(
         sessionId,
-        `${state}: no reply before ${round.deadline} from project ${silent.join(', ')}`,
+        `${state}: no reply before ${round.deadline} from project ${failing.join(', ')} (on_no_reply FAIL)`,
         deps,
-        {
-          silent_projects: silent,
-          round: round.seq,
-        },
+        { silent_projects: failing, round: round.seq },
       );
     }
+    if (silent.length > 0) await treatAsNonInteracting(session, round, silent, deps);
+    if (round.host) await assignDefaultActions(session, round, deps);
   }
   switch (state) {
     case 'MAINTENANCE':
@@ -267,6 +331,52 @@ export const afterRound = async (sessionId: string, state: RoundState, deps: Wor
         (await deps.store.listHosts(sessionId)).map((h) => h.name),
       );
       return { next: 'MAINTENANCE_DONE' };
+  }
+};
+
+/**
+ * `on_no_reply: DEFAULT_ACTION`: projects silent at the deadline are not waited for again in this
+ * session; the history says so, after the round's notifications.
+ */
+const treatAsNonInteracting = async (session: Session, round: Round, projectIds: string[], deps: Deps) => {
+  const seq = (round.first_event_seq ?? 0) + Math.max(0, memberCount(round) - 1);
+  for (const projectId of projectIds) {
+    await deps.store.updateProject(session.session_id, projectId, { interacting: false, silent_in: round.state });
+  }
+  await deps.store.putHistory(
+    projectIds.map((projectId) => ({
+      session_id: session.session_id,
+      key: historyKey(seq, `silent#${projectId}`),
+      entry: {
+        at: round.deadline,
+        seq,
+        what: 'silent' as const,
+        state: round.state,
+        project_id: projectId,
+        reason: `project ${projectId} silent in ${round.state}: default action ${projectPolicy(session, projectId).default_action}`,
+      },
+    })),
+  );
+};
+
+/**
+ * The actions for the projects a host round did not hear from (non-interacting, or silent): each of
+ * their instances on the host gets the project's default action, recorded on its membership as if
+ * it had replied, so carrying them out (and a retry of that) is the same path as for a reply.
+ */
+const assignDefaultActions = async (session: Session, round: Round, deps: Deps) => {
+  const host = round.host;
+  if (!host) return;
+  const members = await deps.store.listMembers(session.session_id, round.seq);
+  const unheard = members.filter((m) => m.status !== 'REPLIED' && m.instance_actions === undefined);
+  if (unheard.length === 0) return;
+  const onHost = await deps.cloud.listInstancesOnHost(host);
+  for (const member of unheard) {
+    const action = projectPolicy(session, member.project_id).default_action;
+    const actions = Object.fromEntries(
+      onHost.filter((i) => i.project_id === member.project_id).map((i) => [i.id, action] as const),
+    );
+    await deps.store.setDefaultActions(session.session_id, round.seq, member.project_id, actions);
   }
 };
 
@@ -565,7 +675,7 @@ export const hostBegin = async (sessionId: string, host: string, phase: string, 
         host: host || null,
         plugin: plugin.plugin,
         metadata: plugin.metadata ?? {},
-        download: session.download ?? [],
+        download: session.downloads ?? [],
       },
     })),
   };

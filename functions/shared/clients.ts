@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
@@ -27,3 +28,4 @@ export const dynamo = cached('AWS_ENDPOINT_URL_DYNAMODB', () =>
 );
 export const eventBridge = cached('AWS_ENDPOINT_URL_EVENTBRIDGE', () => new EventBridgeClient({}));
 export const sfn = cached('AWS_ENDPOINT_URL_SFN', () => new SFNClient({}));
+export const s3 = cached('AWS_ENDPOINT_URL_S3', () => new S3Client({}));

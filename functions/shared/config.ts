@@ -1,3 +1,5 @@
+import { parseDownloadAllow } from '../core/downloads.js';
+
 /**
  * Environment, read once per variable and validated where it is used: a missing table or bus name
  * fails fast with a clear message instead of defaulting to something that would silently misbehave.
@@ -58,6 +60,21 @@ export const config = {
   /** Hosts one execution maintains before it hands the session to a fresh one (history bound). */
   get hostsPerExecution() {
     return integer('FENIX_HOSTS_PER_EXECUTION', 100);
+  },
+  /** `host:port` entries that downloads may reach over http or at private addresses (DESIGN §11). */
+  get downloadAllow(): string[] {
+    return parseDownloadAllow(process.env.FENIX_DOWNLOAD_ALLOW);
+  },
+  /** Largest download accepted, in bytes (default 2 GiB). */
+  get downloadMaxBytes() {
+    return integer('FENIX_DOWNLOAD_MAX_BYTES', 2 * 1024 ** 3);
+  },
+  /** Where downloads are kept: the S3 bucket in AWS, else a folder (the local runtime sets it under its data dir). */
+  get artifactsBucket() {
+    return process.env.FENIX_ARTIFACTS_BUCKET || undefined;
+  },
+  get artifactsDir() {
+    return required('FENIX_ARTIFACTS_DIR');
   },
   /** JSON map plug-in name → Lambda function name/ARN (set by the stack, or by the local runtime). */
   get plugins(): Record<string, string> {

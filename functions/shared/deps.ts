@@ -1,9 +1,12 @@
+import { LocalArtifacts } from '../adapters/artifacts/local-artifacts.js';
+import { S3Artifacts } from '../adapters/artifacts/s3-artifacts.js';
 import { DynamoSessionStore } from '../adapters/dynamo/session-store.js';
 import { EventBridgePublisher } from '../adapters/eventbridge-publisher.js';
+import { EventBridgeRules } from '../adapters/eventbridge-rules.js';
 import { SfnEngine } from '../adapters/sfn-engine.js';
 import { SimCloud } from '../adapters/sim-cloud.js';
 import type { Deps } from '../core/deps.js';
-import { dynamo, eventBridge, sfn } from './clients.js';
+import { dynamo, eventBridge, s3, sfn } from './clients.js';
 import { config } from './config.js';
 
 /**
@@ -21,6 +24,13 @@ export const defaultDeps = (): Deps => {
     get events() {
       return new EventBridgePublisher(eventBridge(), config.eventBusName);
     },
+    get subscriptions() {
+      return new EventBridgeRules(eventBridge(), config.eventBusName);
+    },
+    get artifacts() {
+      const bucket = config.artifactsBucket;
+      return bucket ? new S3Artifacts(s3(), bucket) : new LocalArtifacts(config.artifactsDir);
+    },
     get engine() {
       return new SfnEngine(sfn(), config.stateMachineArn);
     },
@@ -37,6 +47,12 @@ export const defaultDeps = (): Deps => {
       },
       get plugins() {
         return config.plugins;
+      },
+      get downloadAllow() {
+        return config.downloadAllow;
+      },
+      get downloadMaxBytes() {
+        return config.downloadMaxBytes;
       },
     },
   };

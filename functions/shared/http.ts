@@ -7,6 +7,7 @@ import {
   DomainError,
   ForbiddenError,
   NotFoundError,
+  NotReadyError,
   PayloadTooLargeError,
   UnauthorizedError,
   ValidationError,
@@ -33,6 +34,7 @@ const STATUS: [new (...args: never[]) => DomainError, number][] = [
   [ForbiddenError, 403],
   [NotFoundError, 404],
   [ConflictError, 409],
+  [NotReadyError, 409],
   [PayloadTooLargeError, 413],
 ];
 
@@ -41,6 +43,7 @@ export const errorResponse = (error: unknown): HttpResult => {
   if (error instanceof DomainError) {
     const status = STATUS.find(([type]) => error instanceof type)?.[1] ?? 400;
     const headers: Record<string, string> = status === 401 ? { 'www-authenticate': 'Bearer' } : {};
+    if (error instanceof NotReadyError) headers['retry-after'] = String(error.retryAfterSeconds);
     const response = json(status, { error: error.code, message: error.message });
     return { ...response, headers: { ...response.headers, ...headers } };
   }

@@ -1,8 +1,10 @@
 import * as z from 'zod';
 import {
   createSessionSchema,
+  DEFAULT_ACTIONS,
   detailQuery,
   idempotencyKey,
+  ON_NO_REPLY,
   projectId,
   projectReplySchema,
   sessionIdParam,
@@ -36,9 +38,9 @@ const historyEntry = z.strictObject({
   at: fenixTime,
   seq: z.number().int().min(0).describe('The `event_seq` of the step (replies are filed under their round).'),
   what: z
-    .enum(['state', 'host', 'notification', 'instance_action_done', 'reply'])
+    .enum(['state', 'host', 'notification', 'instance_action_done', 'reply', 'silent', 'download'])
     .describe(
-      'What happened: a state change, a host entering or leaving maintenance, a notification, an instance action done, a reply.',
+      'What happened: a state change, a host entering or leaving maintenance, a notification, an instance action done, a reply, a project silent at a deadline (from then on given the default action), a download.',
     ),
   state: z.string().optional(),
   previous_state: z.string().optional(),
@@ -49,7 +51,12 @@ const historyEntry = z.strictObject({
   replied_by: z.string().optional().describe('Subject of the token that sent the reply.'),
   reply: z.string().optional().describe('The reply state, e.g. NACK_PLANNED_MAINTENANCE.'),
   instance_actions: z.record(z.string(), z.string()).optional(),
-  reason: z.string().optional().describe('Why the session failed (on the MAINTENANCE_FAILED step).'),
+  reason: z
+    .string()
+    .optional()
+    .describe(
+      'Why the session failed (on the MAINTENANCE_FAILED step); what became of a silent project or a download.',
+    ),
 });
 
 export const sessionDetailResponse = z.strictObject({
@@ -67,11 +74,48 @@ export const sessionDetailResponse = z.strictObject({
         metadata: z.record(z.string(), z.unknown()).optional(),
       }),
     ),
-    download: z.array(z.string()).optional(),
+    download: z
+      .array(z.strictObject({ url: z.string(), name: z.string(), sha256: z.string().optional() }))
+      .optional()
+      .describe('The `download` list as asked, names filled in.'),
+    downloads: z
+      .array(
+        z.strictObject({
+          url: z.string(),
+          name: z.string(),
+          sha256: z.string().nullable(),
+          size: z.number().int().min(0),
+          status: z.enum(['DONE', 'FAILED']),
+          location: z.string().nullable().describe('Where the artefact is kept: a file path locally, s3://… in AWS.'),
+          error: z.string().optional(),
+        }),
+      )
+      .describe('What became of each download (empty until the download step ran); plug-ins receive this list.'),
+    policy: z
+      .strictObject({
+        on_no_reply: z.enum(ON_NO_REPLY),
+        default_action: z.enum(DEFAULT_ACTIONS),
+        projects: z.record(
+          z.string(),
+          z.strictObject({
+            interacting: z.boolean().optional(),
+            on_no_reply: z.enum(ON_NO_REPLY).optional(),
+            default_action: z.enum(DEFAULT_ACTIONS).optional(),
+          }),
+        ),
+      })
+      .describe('The tenant policy, defaults filled in.'),
     created_at: fenixTime,
     updated_at: fenixTime,
     percent_done: z.number().int().min(0).max(100),
-    failure: z.strictObject({ reason: z.string(), details: z.record(z.string(), z.unknown()).optional() }).nullable(),
+    failure: z
+      .string()
+      .nullable()
+      .describe('Why the session failed, one sentence naming the cause (project, URL, host), or null.'),
+    failure_details: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .describe('The failure as data: silent_projects, nacked_by, url, host, plugin, round.'),
   }),
   round: z
     .strictObject({
@@ -106,6 +150,15 @@ export const sessionDetailResponse = z.strictObject({
       replied_by: z.string().nullable(),
       pending: z.boolean().describe('True while the project still has to answer an OPEN round.'),
       silent: z.literal(true).optional().describe('The project let the round deadline pass.'),
+      interacting: z
+        .boolean()
+        .describe(
+          'Whether the session waits for its replies: a subscription delivers its notifications (or the policy says so); false once it went silent.',
+        ),
+      silent_in: roundState.nullable().describe('The round in which the project stayed silent, if it did.'),
+      policy: z
+        .strictObject({ on_no_reply: z.enum(ON_NO_REPLY), default_action: z.enum(DEFAULT_ACTIONS) })
+        .describe('The policy applied to the project (its overrides over the session defaults).'),
     }),
   ),
   instances: z.array(
@@ -194,7 +247,7 @@ export const routeDocs = (): RouteDoc[] => [
     operationId: 'createSession',
     summary: 'Create a maintenance session and start its workflow',
     description:
-      'Hosts must exist and be enabled; none named means every compute and controller host. `maintenance_at` accepts "YYYY-MM-DD HH:MM:SS" (UTC) or ISO 8601 and must be a real time; `hosts` must not repeat a name; `metadata` is at most 8192 bytes of JSON; each `actions[].plugin` must be installed. An `Idempotency-Key` makes a retry return the first answer.',
+      'Hosts must exist and be enabled; none named means every compute and controller host. `maintenance_at` accepts "YYYY-MM-DD HH:MM:SS" (UTC) or ISO 8601 and must be a real time; `hosts` must not repeat a name; `metadata` is at most 8192 bytes of JSON; each `actions[].plugin` must be installed. `maintenance_at` must leave projects the MAINTENANCE reply window (else 400 naming the earliest time accepted). `policy` says what happens to projects that do not interact (no subscription delivers their notifications) or stay silent: `on_no_reply` DEFAULT_ACTION (default; their instances get `default_action`, LIVE_MIGRATE unless set) or FAIL, with per-project overrides (`interacting` overrides the detection). `download` entries (a URL or `{url, sha256?, name?}`) are fetched before the first notification; only https to public addresses, or a `host:port` the operator allowed (`FENIX_DOWNLOAD_ALLOW`), else 400. An `Idempotency-Key` makes a retry return the first answer.',
     access: 'admin',
     headers: { 'Idempotency-Key': idempotencyKey },
     body: 'CreateSessionRequest',
@@ -234,6 +287,19 @@ export const routeDocs = (): RouteDoc[] => [
     conflicts: ['session_running', 'session_done', 'host_work_started', 'host_in_session', 'state_changed', 'gone'],
   },
   {
+    method: 'post',
+    path: SESSION,
+    operationId: 'updateSessionPost',
+    summary: 'Continue a MAINTENANCE_FAILED session from a state (the same as PUT)',
+    description: 'The API document names POST for update; it behaves exactly as `PUT /v1/maintenance/{session_id}`.',
+    access: 'admin',
+    params: ['session_id'],
+    body: 'UpdateSessionRequest',
+    ok: 'Empty',
+    notFound: true,
+    conflicts: ['session_running', 'session_done', 'host_work_started', 'host_in_session', 'state_changed', 'gone'],
+  },
+  {
     method: 'delete',
     path: SESSION,
     operationId: 'deleteSession',
@@ -261,10 +327,13 @@ export const routeDocs = (): RouteDoc[] => [
     path: `${SESSION}/{project_id}`,
     operationId: 'getProjectInstances',
     summary: "The project's instances the current state concerns",
+    description:
+      'Before the session has listed the instances on its hosts (its first moments) the answer is 409 `not_ready` with `Retry-After: 1`; after, a project with no instances there is a 404.',
     access: 'project',
     params: ['session_id', 'project_id'],
     ok: 'ProjectInstances',
     notFound: true,
+    conflicts: ['not_ready'],
   },
   {
     method: 'put',
@@ -278,7 +347,15 @@ export const routeDocs = (): RouteDoc[] => [
     body: 'ProjectReply',
     ok: 'Empty',
     notFound: true,
-    conflicts: ['not_waiting', 'wrong_state', 'not_expected', 'already_replied', 'round_closed'],
+    conflicts: [
+      'not_waiting',
+      'wrong_state',
+      'not_expected',
+      'not_interacting',
+      'already_replied',
+      'round_closed',
+      'not_ready',
+    ],
   },
   {
     method: 'get',

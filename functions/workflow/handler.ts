@@ -8,6 +8,7 @@ import {
   emptied,
   enter,
   expireRound,
+  fetchDownloads,
   hostBegin,
   hostEnd,
   hostFailed,
@@ -28,6 +29,7 @@ const base = { session_id: z.uuid() };
 const errorInfo = z.object({ Error: z.string().optional(), Cause: z.string().optional() }).passthrough();
 const hostFields = { host: z.string(), phase: z.enum(['pre', 'host', 'post']) };
 const taskSchema = z.discriminatedUnion('action', [
+  z.object({ action: z.literal('download'), ...base }),
   z.object({ action: z.literal('enter'), ...base, state: z.enum(SESSION_STATES) }),
   z.object({ action: z.literal('await'), ...base, round_seq: z.number().int().positive(), token: z.string().min(1) }),
   z.object({ action: z.literal('expire'), ...base, round_seq: z.number().int().positive() }),
@@ -64,6 +66,8 @@ export const workflowSettings = () => ({
 export const runTask = async (task: WorkflowTask, deps: WorkflowDeps): Promise<Step> => {
   const id = task.session_id;
   switch (task.action) {
+    case 'download':
+      return fetchDownloads(id, deps);
     case 'enter':
       return enter(id, task.state, deps);
     case 'await':
@@ -120,7 +124,10 @@ export const makeHandler =
     } finally {
       // DELETE removes the session item first, then sweeps its partition. A step that was still
       // writing when the sweep ran finds the session gone here and sweeps what it wrote.
-      if (!(await deps.store.getSession(task.session_id))) await deps.store.deleteSession(task.session_id);
+      if (!(await deps.store.getSession(task.session_id))) {
+        await deps.store.deleteSession(task.session_id);
+        await deps.artifacts.removeSession(task.session_id);
+      }
       logger.removeKeys(['session_id']);
     }
   };

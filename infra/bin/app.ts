@@ -1,5 +1,6 @@
 import { App, Duration, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { parseDownloadAllow } from '../../functions/core/downloads.js';
 import type { OidcIssuer } from '../constructs/api-auth.js';
 import { checkSubscription } from '../constructs/project-subscription.js';
 import { DataStack } from '../stacks/data-stack.js';
@@ -19,6 +20,8 @@ import { ServiceStack } from '../stacks/service-stack.js';
  *                            role ARN>"} (queue readable from there) or {"project": "p3", "eventBusArn": "arn:…"}
  *                            (another bus); default none (see infra/constructs/project-subscription.ts)
  *   alarmTopicArn            SNS topic the alarms notify; default none
+ *   downloadAllow            host:port entries `download` may reach over http or at private addresses
+ *                            (a list or "mirror.lab:80,10.0.0.5:8080"); default none (https to public only)
  * Stacks are env-agnostic: synth needs no credentials and does no lookups.
  */
 const app = new App();
@@ -68,6 +71,8 @@ if (!Array.isArray(rawSubscriptions))
   throw new Error('context subscriptions must be a list such as [{"project": "p1"}]');
 const subscriptions = rawSubscriptions.map(checkSubscription);
 const alarmTopicArn = app.node.tryGetContext('alarmTopicArn') as string | undefined;
+const rawAllow: unknown = app.node.tryGetContext('downloadAllow') ?? [];
+const downloadAllow = parseDownloadAllow((Array.isArray(rawAllow) ? rawAllow : [rawAllow]).join(','));
 
 const data = new DataStack(app, 'FenixData', {
   description: 'Fenix serverless: stateful resources (table, event bus)',
@@ -78,6 +83,8 @@ new ServiceStack(app, 'FenixService', {
   description: 'Fenix serverless: API, handlers and workflow',
   table: data.table,
   bus: data.bus,
+  artifacts: data.artifacts,
+  downloadAllow,
   projectMaintenanceReply: seconds('projectMaintenanceReply', 20),
   projectScaleInReply: seconds('projectScaleInReply', 60),
   plugins,

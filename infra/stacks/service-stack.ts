@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
-import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { FenixApi } from '../constructs/api.js';
 import { ADMIN_SCOPE, ApiAuth, type OidcIssuer, PROJECT_SCOPE } from '../constructs/api-auth.js';
@@ -18,6 +19,13 @@ import { TABLE_INDEXES } from './data-stack.js';
 export interface ServiceStackProps extends StackProps {
   readonly table: dynamodb.ITableV2;
   readonly bus: events.IEventBus;
+  /** Where downloads are kept (the data stack's artifacts bucket). */
+  readonly artifacts: s3.IBucket;
+  /**
+   * `host:port` entries downloads may reach over http or at private addresses (context `downloadAllow`).
+   * @default - none: https to public addresses only
+   */
+  readonly downloadAllow?: string[];
   /**
    * Reply window for MAINTENANCE, PREPARE_MAINTENANCE and PLANNED_MAINTENANCE
    * (Fenix `project_maintenance_reply`).
@@ -65,8 +73,10 @@ interface RouteSpec {
   /** Table access; none when absent. */
   readonly table?: TableAccess;
   readonly executions?: ExecutionAccess[];
-  /** Needs the plug-in map (to validate `actions[].plugin`). */
+  /** Needs the plug-in map (to validate `actions[].plugin`) and the session settings (reply window, download rules). */
   readonly plugins?: boolean;
+  /** Removes a session's downloads. */
+  readonly artifacts?: boolean;
 }
 
 const ADMIN = [ADMIN_SCOPE];
@@ -111,6 +121,16 @@ const ROUTES: RouteSpec[] = [
     plugins: true,
   },
   {
+    id: 'UpdateSessionPost',
+    method: HttpMethod.POST,
+    path: SESSION,
+    entry: 'functions/api/update-session.ts',
+    scopes: ADMIN,
+    table: 'readWrite',
+    executions: ['start', 'stop', 'describe', 'taskResponse'],
+    plugins: true,
+  },
+  {
     id: 'DeleteSession',
     method: HttpMethod.DELETE,
     path: SESSION,
@@ -118,6 +138,7 @@ const ROUTES: RouteSpec[] = [
     scopes: ADMIN,
     table: 'readWrite',
     executions: ['stop', 'describe'],
+    artifacts: true,
   },
   {
     id: 'GetSessionDetail',
@@ -177,6 +198,13 @@ export class ServiceStack extends Stack {
     });
     const plugins = { dummy: dummyPlugin.function.functionArn, ...props.plugins };
     const pluginsJson = JSON.stringify(plugins);
+    // What creating (and continuing) a session checks, and what the workflow applies.
+    const sessionSettings = {
+      FENIX_PROJECT_MAINTENANCE_REPLY: String((props.projectMaintenanceReply ?? Duration.seconds(20)).toSeconds()),
+      FENIX_PROJECT_SCALE_IN_REPLY: String((props.projectScaleInReply ?? Duration.seconds(60)).toSeconds()),
+      FENIX_PLUGINS: pluginsJson,
+      ...(props.downloadAllow?.length ? { FENIX_DOWNLOAD_ALLOW: props.downloadAllow.join(',') } : {}),
+    };
     const grantTable = tableGranter(this, table);
 
     const auth = new ApiAuth(this, 'Auth', { oidc: props.oidc, projects: props.projects });
@@ -187,18 +215,33 @@ export class ServiceStack extends Stack {
     const workflowFn = new ServiceFunction(this, 'WorkflowFunction', {
       entry: 'functions/workflow/handler.ts',
       description: 'Fenix workflow tasks (dispatches on the payload action)',
-      timeout: Duration.seconds(60),
+      // Every step takes well under a second but the download step, which streams up to 2 GiB to S3.
+      timeout: Duration.minutes(15),
       environment: {
         TABLE_NAME: table.tableName,
         EVENT_BUS_NAME: bus.eventBusName,
         API_BASE_URL: api.baseUrl,
-        FENIX_PROJECT_MAINTENANCE_REPLY: String((props.projectMaintenanceReply ?? Duration.seconds(20)).toSeconds()),
-        FENIX_PROJECT_SCALE_IN_REPLY: String((props.projectScaleInReply ?? Duration.seconds(60)).toSeconds()),
-        FENIX_PLUGINS: pluginsJson,
+        ...sessionSettings,
+        FENIX_ARTIFACTS_BUCKET: props.artifacts.bucketName,
       },
     });
     grantTable(workflowFn, 'readWrite');
     bus.grantPutEventsTo(workflowFn);
+    // Writes downloads (multipart) into the artifacts bucket, and nowhere else.
+    workflowFn.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
+        resources: [props.artifacts.arnForObjects('*')],
+      }),
+    );
+    grantRemoveArtifacts(props.artifacts, workflowFn);
+    // Which projects interact: the rules on the bus (read once per session, matched in-process).
+    workflowFn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['events:ListRules'], resources: ['*'] }));
+    Validations.of(workflowFn.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'events:ListRules supports no resource-level permission; it reads the rules of the fenix bus to tell which projects have a subscription (read-only)',
+    });
 
     // Plug-ins run in the per-host workflow (one child execution per host or
     // per pre/post phase); only without it would the session run them.
@@ -238,11 +281,13 @@ export class ServiceStack extends Stack {
           ...authEnv,
           ...(route.table && { TABLE_NAME: table.tableName }),
           ...(route.executions && { STATE_MACHINE_ARN: session.stateMachineArn }),
-          ...(route.plugins && { FENIX_PLUGINS: pluginsJson }),
+          ...(route.plugins && sessionSettings),
+          ...(route.artifacts && { FENIX_ARTIFACTS_BUCKET: props.artifacts.bucketName }),
         },
       });
 
       if (route.table) grantTable(fn, route.table);
+      if (route.artifacts) grantRemoveArtifacts(props.artifacts, fn);
 
       const executions = route.executions ?? [];
       if (executions.includes('start')) session.grantStartExecution(fn);
@@ -291,6 +336,14 @@ export class ServiceStack extends Stack {
       new CfnOutput(this, 'TokenEndpoint', { value: auth.tokenEndpoint });
     }
   }
+}
+
+/** Listing and deleting a session's downloads (`<session_id>/…`): what removing a session needs. */
+function grantRemoveArtifacts(bucket: s3.IBucket, fn: ServiceFunction): void {
+  fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
+  fn.role.addToPrincipalPolicy(
+    new iam.PolicyStatement({ actions: ['s3:DeleteObject'], resources: [bucket.arnForObjects('*')] }),
+  );
 }
 
 /**

@@ -34,7 +34,9 @@ let keys: LocalKeys;
 const observed: { op: string; status: number }[] = [];
 
 /** Session fixtures made in beforeAll. */
-const fx = { running: '', failed: '', spare: '' };
+const fx = { running: '', failed: '', failedToo: '', spare: '', downloading: '' };
+/** Holds the download of `fx.downloading` until the file ends, so that session has not listed its instances yet. */
+let heldDownload: Server;
 
 const ops = () => {
   const found: { op: string; method: string; path: string; statuses: string[] }[] = [];
@@ -172,10 +174,15 @@ const inventory = {
     { name: 'c-3', type: 'compute', vcpus: 8 },
     { name: 'c-4', type: 'compute', vcpus: 8 },
     { name: 'c-5', type: 'compute', vcpus: 8 },
+    { name: 'c-6', type: 'compute', vcpus: 8 },
+    { name: 'c-7', type: 'compute', vcpus: 8 },
   ],
   instances: [
     { name: 'p-0', project_id: 'p', host: 'c-1', vcpus: 1 },
+    { name: 'r-0', project_id: 'r', host: 'c-1', vcpus: 1 },
     { name: 'q-0', project_id: 'q', host: 'c-2', vcpus: 1 },
+    { name: 'q-1', project_id: 'q', host: 'c-6', vcpus: 1 },
+    { name: 's-0', project_id: 's', host: 'c-7', vcpus: 1 },
   ],
 };
 
@@ -199,9 +206,16 @@ const waitForRound = async (id: string, state: string) => {
 
 beforeAll(async () => {
   // Rounds stay open for the whole file: nothing here may time out under the test's feet.
+  heldDownload = createServer((_request, response) => response.writeHead(200).write('started'));
+  await new Promise<void>((resolve) => heldDownload.listen(0, '127.0.0.1', resolve));
+  const heldPort = (heldDownload.address() as AddressInfo).port;
   t = await startTestRuntime({
     inventory,
-    env: { FENIX_PROJECT_MAINTENANCE_REPLY: '240', FENIX_PROJECT_SCALE_IN_REPLY: '240' },
+    env: {
+      FENIX_PROJECT_MAINTENANCE_REPLY: '240',
+      FENIX_PROJECT_SCALE_IN_REPLY: '240',
+      FENIX_DOWNLOAD_ALLOW: `127.0.0.1:${heldPort}`,
+    },
   });
   keys = LocalKeys.load(t.runtime.dataDir);
   // The failing handlers below log their errors, as they should; this file expects them.
@@ -232,6 +246,11 @@ beforeAll(async () => {
     },
     {
       method: 'PUT',
+      path: '/v1/maintenance/{session_id}',
+      handler: await make(import('../../functions/api/update-session.js')),
+    },
+    {
+      method: 'POST',
       path: '/v1/maintenance/{session_id}',
       handler: await make(import('../../functions/api/update-session.js')),
     },
@@ -272,17 +291,24 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => brokenServer.listen(0, '127.0.0.1', resolve));
   brokenUrl = `http://127.0.0.1:${(brokenServer.address() as AddressInfo).port}`;
 
-  // A running session waiting on project p, a failed one (q NACKed), and a spare to delete.
-  fx.running = await createSession(['c-1']);
+  // A running session waiting on project p (and only informing r), two failed ones (q NACKed),
+  // a spare to delete, and one still fetching its download (so it has not listed its instances).
+  fx.running = await createSession(['c-1'], { policy: { projects: { r: { interacting: false } } } });
   fx.failed = await createSession(['c-2']);
+  fx.failedToo = await createSession(['c-6']);
   fx.spare = await createSession(['c-3']);
+  fx.downloading = await createSession(['c-7'], { download: [`http://127.0.0.1:${heldPort}/held.bin`] });
   await waitForRound(fx.running, 'MAINTENANCE');
-  await waitForRound(fx.failed, 'MAINTENANCE');
-  expect((await t.api('PUT', `/v1/maintenance/${fx.failed}/q`, { state: 'NACK_MAINTENANCE' })).status).toBe(200);
-  await t.waitForEvent((e) => e.detail.session_id === fx.failed && e.detail.state === 'MAINTENANCE_FAILED');
+  for (const failed of [fx.failed, fx.failedToo]) {
+    await waitForRound(failed, 'MAINTENANCE');
+    expect((await t.api('PUT', `/v1/maintenance/${failed}/q`, { state: 'NACK_MAINTENANCE' })).status).toBe(200);
+    await t.waitForEvent((e) => e.detail.session_id === failed && e.detail.state === 'MAINTENANCE_FAILED');
+  }
 });
 
 afterAll(async () => {
+  heldDownload?.closeAllConnections();
+  await new Promise((resolve) => heldDownload?.close(resolve));
   brokenServer?.closeAllConnections();
   await new Promise((resolve) => brokenServer?.close(resolve));
   await t?.stop();
@@ -320,7 +346,8 @@ describe('the OpenAPI document', () => {
 
   it('documents one operation per handler, and every handler route', () => {
     const handlers = readdirSync(repoPath('functions/api')).filter((file) => file.endsWith('.ts'));
-    expect(ops()).toHaveLength(handlers.length);
+    // POST /v1/maintenance/{session_id} is PUT's handler under the name the API document gives it.
+    expect(ops()).toHaveLength(handlers.length + 1);
     const keys = ops()
       .map((o) => `${o.method} ${o.path}`)
       .sort();
@@ -330,6 +357,7 @@ describe('the OpenAPI document', () => {
         'GET /v1/maintenance',
         'GET /v1/maintenance/{session_id}',
         'PUT /v1/maintenance/{session_id}',
+        'POST /v1/maintenance/{session_id}',
         'DELETE /v1/maintenance/{session_id}',
         'GET /v1/maintenance/{session_id}/detail',
         'GET /v1/maintenance/{session_id}/{project_id}',
@@ -432,7 +460,8 @@ describe('every route answers every documented status, with the documented body'
     const failed = await expectStatus('getSessionDetail', 200, {
       path: `${session(fx.failed)}/detail?history_limit=2&instances_limit=1`,
     });
-    expect(failed.body.session.failure).toMatchObject({ reason: expect.any(String) });
+    expect(failed.body.session.failure).toMatch(/project q replied NACK_MAINTENANCE/);
+    expect(failed.body.session.failure_details).toMatchObject({ nacked_by: ['q'] });
     expect(failed.body.history).toHaveLength(2);
     expect(failed.body.history_next).toEqual(expect.any(String));
     await expectStatus('getSessionDetail', 200, {
@@ -457,6 +486,13 @@ describe('every route answers every documented status, with the documented body'
     await expectStatus('getProjectInstances', 403, { path, who: { project: 'q' } });
     await expectStatus('getProjectInstances', 404, { path: `${session(fx.running)}/q` });
     await expectStatus('getProjectInstances', 404, { path: `${session(UNKNOWN_SESSION)}/p`, who: { project: 'p' } });
+    // Before the session has listed its instances: not a 404 for a project that is there, but "retry".
+    const early = await expectStatus('getProjectInstances', 409, {
+      path: `${session(fx.downloading)}/s`,
+      who: { project: 's' },
+    });
+    expect(early.body.error).toBe('not_ready');
+    expect(early.headers['retry-after']).toBe('1');
     await expectStatus('getProjectInstances', 413, { path, raw: hugeBody });
     await expectStatus('getProjectInstances', 500, { path, broken: true });
   });
@@ -495,6 +531,18 @@ describe('every route answers every documented status, with the documented body'
       body: { state: 'ACK_MAINTENANCE' },
     });
     expect(['not_waiting', 'round_closed', 'already_replied']).toContain(waiting.body.error);
+    const informed = await expectStatus('putProjectReply', 409, {
+      path: `${session(fx.running)}/r`,
+      body: { state: 'ACK_MAINTENANCE' },
+      who: { project: 'r' },
+    });
+    expect(informed.body).toMatchObject({ error: 'not_interacting', message: expect.stringContaining('LIVE_MIGRATE') });
+    const early = await expectStatus('putProjectReply', 409, {
+      path: `${session(fx.downloading)}/s`,
+      body: { state: 'ACK_MAINTENANCE' },
+      who: { project: 's' },
+    });
+    expect(early.body.error).toBe('not_ready');
   });
 
   it('updateSession', async () => {
@@ -515,6 +563,26 @@ describe('every route answers every documented status, with the documented body'
     const body = { state: 'MAINTENANCE', maintenance_at: fenixTimeIn(300) };
     expect(problems(requestSchema('updateSession'), body)).toEqual([]);
     await expectStatus('updateSession', 200, { path, body });
+    await expectStatus('getSession', 200, { path }).then((answer) => expect(answer.body.state).toBe('MAINTENANCE'));
+  });
+
+  it('updateSessionPost', async () => {
+    const path = session(fx.failedToo);
+    await expectStatus('updateSessionPost', 400, { path, body: { state: 'MAINTENANCE_DONE' } });
+    await expectStatus('updateSessionPost', 401, { path, body: { state: 'MAINTENANCE' }, who: 'none' });
+    await expectStatus('updateSessionPost', 403, { path, body: { state: 'MAINTENANCE' }, who: { project: 'q' } });
+    await expectStatus('updateSessionPost', 404, { path: session(UNKNOWN_SESSION), body: { state: 'MAINTENANCE' } });
+    await expectStatus('updateSessionPost', 413, { path, raw: hugeBody });
+    await expectStatus('updateSessionPost', 500, { path, body: { state: 'MAINTENANCE' }, broken: true });
+    const running = await expectStatus('updateSessionPost', 409, {
+      path: session(fx.running),
+      body: { state: 'MAINTENANCE' },
+    });
+    expect(running.body.error).toBe('session_running');
+    await expectStatus('updateSessionPost', 200, {
+      path,
+      body: { state: 'MAINTENANCE', maintenance_at: fenixTimeIn(300) },
+    });
     await expectStatus('getSession', 200, { path }).then((answer) => expect(answer.body.state).toBe('MAINTENANCE'));
   });
 

@@ -252,7 +252,7 @@ describe('default workflow', () => {
     expect((await t.runtime.store.getSession(id))?.failure?.reason).toContain('disk on fire');
   });
 
-  it('fails on a NACK in PLANNED_MAINTENANCE and on a silent project in PREPARE_MAINTENANCE', async () => {
+  it('fails on a NACK in PLANNED_MAINTENANCE, and on a silent project in PREPARE_MAINTENANCE under on_no_reply FAIL', async () => {
     const t = await start({
       inventory: {
         hosts: [
@@ -280,7 +280,7 @@ describe('default workflow', () => {
     ]);
     expect((await t.runtime.store.getSession(first))?.failure?.details).toMatchObject({ nacked_by: ['nacker'] });
 
-    const second = await createSession(t, { hosts: ['c-3', 'c-4'] });
+    const second = await createSession(t, { hosts: ['c-3', 'c-4'], policy: { on_no_reply: 'FAIL' } });
     await t.waitForState(second, 'MAINTENANCE_FAILED', 20_000);
     expect(sessionStates(t, second)).toEqual(['MAINTENANCE', 'PREPARE_MAINTENANCE', 'MAINTENANCE_FAILED']);
     expect((await t.runtime.store.getSession(second))?.failure?.details).toMatchObject({

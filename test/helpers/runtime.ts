@@ -1,4 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
@@ -56,11 +58,15 @@ export const startTestRuntime = async (options: TestRuntimeOptions = {}): Promis
     inventoryFile = join(dataDir, 'inventory.json');
     writeFileSync(inventoryFile, JSON.stringify(options.inventory));
   }
-  let subscriptionsFile: string | undefined;
-  if (options.subscriptions) {
-    subscriptionsFile = join(dataDir, 'subscriptions.json');
-    writeFileSync(subscriptionsFile, JSON.stringify(options.subscriptions));
-  }
+  // The tests play every project's VNFM (they read events in-process and reply), so by default
+  // every project is subscribed: one catch-all subscription to a sink that accepts and drops. A
+  // test about non-interacting projects passes its own list (`[]`: nobody listens).
+  const sink = options.subscriptions === undefined ? await startSink() : undefined;
+  const subscriptions = options.subscriptions ?? [
+    { pattern: { source: ['fenix'], 'detail-type': ['maintenance.scheduled'] }, url: sink?.url },
+  ];
+  const subscriptionsFile = join(dataDir, 'subscriptions.json');
+  writeFileSync(subscriptionsFile, JSON.stringify(subscriptions));
   const { startRuntime } = await import('../../local/runtime.js');
   const runtime = await startRuntime({
     port: 0,
@@ -164,8 +170,27 @@ export const startTestRuntime = async (options: TestRuntimeOptions = {}): Promis
     },
     stop: async () => {
       await runtime.stop();
+      await sink?.close();
       if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
+  };
+};
+
+/** An HTTP endpoint that answers 204 to everything: where the default subscription delivers. */
+const startSink = async (): Promise<{ url: string; close: () => Promise<void> }> => {
+  const server = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => response.writeHead(204).end());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 };
 

@@ -65,7 +65,11 @@ const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.T
 beforeAll(() => {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   const data = new DataStack(app, 'FenixData');
-  const service = new ServiceStack(app, 'FenixService', { table: data.table, bus: data.bus });
+  const service = new ServiceStack(app, 'FenixService', {
+    table: data.table,
+    bus: data.bus,
+    artifacts: data.artifacts,
+  });
   resources = Template.fromStack(service).toJSON().Resources;
 });
 

@@ -40,6 +40,7 @@ function build(props: Partial<ServiceStackProps> = {}) {
   const service = new ServiceStack(app, 'FenixService', {
     table: data.table,
     bus: data.bus,
+    artifacts: data.artifacts,
     ...props,
   });
   return { app, data, service };

@@ -240,8 +240,8 @@ describe('project replies', () => {
     await fx.api('DELETE', `/v1/maintenance/${next.body.session_id}`);
   });
 
-  it('fails the session when a project stays silent past its window, recording who', async () => {
-    const { body } = await create({ hosts: ['cmp-7'] });
+  it('fails the session when a project stays silent past its window under on_no_reply FAIL, recording who', async () => {
+    const { body } = await create({ hosts: ['cmp-7'], policy: { on_no_reply: 'FAIL' } });
     const id = body.session_id as string;
     await scheduled(id, 'p1');
     await fx.api('PUT', `/v1/maintenance/${id}/p1`, { state: 'ACK_MAINTENANCE' });
@@ -251,13 +251,19 @@ describe('project replies', () => {
     expect((await fx.api('PUT', `/v1/maintenance/${id}/p2`, { state: 'ACK_MAINTENANCE' })).status).toBe(409);
   });
 
-  it('fails up front when maintenance_at leaves no time for the reply window', async () => {
-    const { body } = await create({ hosts: ['cmp-8'], maintenance_at: fenixTimeIn(1) });
-    const failed = await fx.waitForState(body.session_id, 'MAINTENANCE_FAILED');
-    expect(failed.detail.previous_state).toBe('MAINTENANCE');
-    expect(
-      fx.events.some((e) => e['detail-type'] === 'maintenance.scheduled' && e.detail.session_id === body.session_id),
-    ).toBe(false);
+  it('refuses a maintenance_at that leaves less than the reply window, naming the earliest time, and creates nothing', async () => {
+    const before = await dump();
+    const { status, body } = await create({ hosts: ['cmp-8'], maintenance_at: fenixTimeIn(1) });
+    expect(status).toBe(400);
+    expect(body.message).toMatch(
+      /^maintenance_at: .*3 s reply window.* earliest accepted now is \d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/,
+    );
+    const earliest = /(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)$/.exec(body.message)?.[1] ?? '';
+    expect(await dump()).toBe(before);
+    // The time it names is accepted.
+    const accepted = await create({ hosts: ['cmp-8'], maintenance_at: earliest });
+    expect(accepted.status).toBe(200);
+    expect((await fx.api('DELETE', `/v1/maintenance/${accepted.body.session_id}`)).status).toBe(200);
   });
 });
 

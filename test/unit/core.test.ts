@@ -46,6 +46,7 @@ describe('schemas', () => {
       workflow: 'default',
       metadata: {},
       actions: [],
+      policy: { on_no_reply: 'DEFAULT_ACTION', default_action: 'LIVE_MIGRATE', projects: {} },
     });
   });
 

@@ -4,7 +4,7 @@ import {
   InvalidEventPatternError,
   matchesEventPattern,
   validateEventPattern,
-} from '../../local/event-pattern.js';
+} from '../../functions/core/event-pattern.js';
 
 /** Full EventBridge envelope; `detail` and top-level fields can be overridden per case. */
 function envelope(detail: unknown = {}, overrides: Record<string, unknown> = {}): Record<string, unknown> {

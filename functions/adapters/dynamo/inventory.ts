@@ -101,6 +101,17 @@ export const inventoryRecords = (table: Table): InventoryRecords => {
       );
     },
 
+    async updateProject(sessionId, projectId, changes) {
+      await db.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { pk: sessionPk(sessionId), sk: projectSk(projectId) },
+          ConditionExpression: 'attribute_exists(pk)',
+          ...setChanges(changes),
+        }),
+      );
+    },
+
     listProjects: async (sessionId) => listPrefix<SessionProject>(table, sessionId, PROJECT_PREFIX),
 
     getProject: async (sessionId, projectId) =>

@@ -9,19 +9,23 @@ import { memberSk, membersPrefix, roundSk, sessionPk, strip } from './keys.js';
 export const roundRecords = (table: Table): RoundRecords => {
   const { db, tableName } = table;
   return {
-    async createRound(round, projectIds) {
+    async createRound(round, projectIds, informedIds = []) {
       const pk = sessionPk(round.session_id);
+      const members = [
+        ...projectIds.map((projectId) => ({ projectId, status: 'EXPECTED' })),
+        ...informedIds.map((projectId) => ({ projectId, status: 'INFORMED' })),
+      ];
       // Members first, the round item last: a round is only visible once all its members exist.
       await batchPut(
         table,
-        projectIds.map((projectId, index) => ({
+        members.map(({ projectId, status }, index) => ({
           pk,
           sk: memberSk(round.seq, projectId),
           kind: 'member',
           session_id: round.session_id,
           seq: round.seq,
           project_id: projectId,
-          status: 'EXPECTED',
+          status,
           index,
         })),
       );
@@ -88,6 +92,16 @@ export const roundRecords = (table: Table): RoundRecords => {
           ':by': member.replied_by ?? 'anonymous',
         },
       }),
+
+    async setDefaultActions(sessionId, seq, projectId, actions) {
+      await updateIf(table, {
+        Key: { pk: sessionPk(sessionId), sk: memberSk(seq, projectId) },
+        UpdateExpression: 'SET instance_actions = if_not_exists(instance_actions, :actions)',
+        ConditionExpression: 'attribute_exists(pk) AND #status <> :replied',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':actions': actions, ':replied': 'REPLIED' },
+      });
+    },
 
     markSilent: async (sessionId, seq, projectId) =>
       updateIf(table, {
