@@ -5,12 +5,17 @@
  * projects vnf-a and vnf-b), two sample VNFMs (examples/vnfm/vnfm.ts) subscribed by webhook — vnf-a
  * lets Fenix MIGRATE its instances, vnf-b moves its own (OWN_ACTION) — then creates a session over
  * every host and prints each maintenance.session / maintenance.host event until the session ends.
+ * The session also downloads a (generated) firmware image from a local mirror before anyone is
+ * notified, as `download` does; the demo prints where it was stored and its sha256.
  * Exit 0 on MAINTENANCE_DONE; on MAINTENANCE_FAILED it prints the reason and exits 1.
  *
  * Environment: PORT (API port, default a free one), DEMO_REPLY_SECONDS (reply windows, default 5),
  * DEMO_TIMEOUT_SECONDS (default 90), DEMO_KEEP_DATA=1 to keep the data dir.
  */
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Deduper, parseMaintenanceEvent, type SimInstance } from '../examples/vnfm/client.js';
@@ -72,6 +77,17 @@ writeFileSync(
   ),
 );
 
+// A firmware mirror on this machine. Downloads reach only https to public addresses unless the
+// operator allows a host:port (FENIX_DOWNLOAD_ALLOW), as the runtime below does for this one.
+const firmware = randomBytes(4 * 1024 * 1024);
+const mirror = createServer((request, response) => {
+  if (request.url === '/firmware-2.1.bin') response.writeHead(200).end(firmware);
+  else response.writeHead(404).end();
+});
+await new Promise<void>((resolve) => mirror.listen(0, '127.0.0.1', resolve));
+const mirrorHost = `127.0.0.1:${(mirror.address() as AddressInfo).port}`;
+const firmwareUrl = `http://${mirrorHost}/firmware-2.1.bin`;
+
 const { startRuntime, DEMO_INVENTORY } = await import('../local/runtime.js');
 const runtime = await startRuntime({
   port,
@@ -82,6 +98,7 @@ const runtime = await startRuntime({
     FENIX_PROJECT_MAINTENANCE_REPLY: String(REPLY_SECONDS),
     FENIX_PROJECT_SCALE_IN_REPLY: String(REPLY_SECONDS),
     FENIX_EMPTY_CHECK_SECONDS: '1',
+    FENIX_DOWNLOAD_ALLOW: mirrorHost,
   },
   log: print,
 });
@@ -138,6 +155,7 @@ try {
       maintenance_at: fenixTime(maintenanceAt),
       hosts: [],
       metadata: { openstack_version: 'demo' },
+      download: [{ url: firmwareUrl, sha256: createHash('sha256').update(firmware).digest('hex') }],
     }),
   });
   const body = (await response.json()) as { session_id?: string; message?: string };
@@ -151,6 +169,13 @@ try {
   if (already) settle?.(already);
 
   const outcome = await ended;
+  for (const download of (await runtime.store.getSession(sessionId))?.downloads ?? []) {
+    print(
+      download.status === 'DONE'
+        ? `downloaded before the first notification: ${download.url} (${download.size} bytes, sha256 ${download.sha256?.slice(0, 16)}…) → ${download.location}`
+        : `download FAILED: ${download.error}`,
+    );
+  }
   for (const vnfm of vnfms.values()) await vnfm.settled();
   const instancesAfter = await runtime.cloud.listInstances();
   print(`instances: ${layout(instancesAfter)}`);
@@ -175,6 +200,7 @@ try {
   clearTimeout(timer);
   for (const vnfm of vnfms.values()) await vnfm.stop();
   await runtime.stop();
+  mirror.close();
   if (exitCode === 0 && process.env.DEMO_KEEP_DATA !== '1') rmSync(dataDir, { recursive: true, force: true });
   else print(`data kept in ${dataDir} (events in events.ndjson)`);
 }

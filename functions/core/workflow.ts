@@ -108,10 +108,13 @@ const projectsWithInstances = (instances: SessionInstance[], host?: string): str
  * the URL; nothing downloaded is ever run here.
  */
 export const fetchDownloads = async (sessionId: string, deps: Deps): Promise<Step> => {
-  const session = await getSessionOrThrow(sessionId, deps);
-  if (session.state === 'MAINTENANCE_FAILED' || session.state === 'MAINTENANCE_DONE') return { next: session.state };
-  const entries = session.download ?? [];
+  const current = await getSessionOrThrow(sessionId, deps);
+  if (current.state === 'MAINTENANCE_FAILED' || current.state === 'MAINTENANCE_DONE') return { next: current.state };
+  const entries = current.download ?? [];
   if (entries.length === 0) return { next: 'CONTINUE' };
+  // The session announces MAINTENANCE first (a watcher sees it start), then fetches; entering
+  // MAINTENANCE afterwards finds the step already taken and does not announce it twice.
+  const session = current.transition_seq === undefined ? await moveTo(sessionId, 'MAINTENANCE', deps) : current;
   const kept = new Map((session.downloads ?? []).filter((r) => r.status === 'DONE').map((r) => [r.name, r]));
   const records: DownloadRecord[] = [];
   for (const entry of entries) {
