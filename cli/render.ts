@@ -142,11 +142,21 @@ export interface HistoryEntry {
   reply?: string;
   instance_actions?: Record<string, string>;
   reason?: string;
+  /** A notification to a project the session does not wait for. */
+  informed?: boolean;
 }
 
 /** A stable identity for a history entry (a retried step rewrites the same one). */
 export const historyKey = (entry: HistoryEntry): string =>
-  [entry.seq, entry.what, entry.project_id ?? '', entry.host ?? '', entry.instance_ids?.join(',') ?? ''].join('|');
+  [
+    entry.seq,
+    entry.what,
+    entry.project_id ?? '',
+    entry.host ?? '',
+    entry.instance_ids?.join(',') ?? '',
+    // Several downloads share their step's seq; their reasons tell them apart.
+    entry.what === 'download' ? (entry.reason ?? '') : '',
+  ].join('|');
 
 const actionsText = (actions: Record<string, string> | undefined): string => {
   const entries = Object.entries(actions ?? {});
@@ -165,7 +175,9 @@ export const describeHistory = (entry: HistoryEntry): string => {
     case 'host':
       return `host ${entry.host} ${entry.state}${reason}`;
     case 'notification':
-      return `asked ${entry.project_id} to answer ${entry.state}${entry.reply_at ? ` by ${clock(entry.reply_at)}` : ''}${reason}`;
+      return entry.informed
+        ? `told ${entry.project_id} of ${entry.state} (not waited for: its instances get the default action)`
+        : `asked ${entry.project_id} to answer ${entry.state}${entry.reply_at ? ` by ${clock(entry.reply_at)}` : ''}${reason}`;
     case 'instance_action_done':
       return `${entry.project_id}: ${entry.instance_ids?.join(', ') ?? 'instance'} moved (INSTANCE_ACTION_DONE)${reason}`;
     case 'reply':

@@ -79,6 +79,8 @@ export interface HistoryEntry {
   reply?: string;
   instance_actions?: Record<string, string>;
   reason?: string;
+  /** A notification to a project the session does not wait for (non-interacting). */
+  informed?: boolean;
 }
 
 /** One run of an action plug-in (kept, success or not, for the detail view). */

@@ -291,10 +291,22 @@ export const awaitRound = async (sessionId: string, seq: number, token: string, 
     round.first_event_seq ?? (await deps.store.allocateEventSeq(sessionId, Math.max(1, memberCount(round))));
   const withToken = await deps.store.setRoundToken(sessionId, seq, token, firstSeq);
   const members = await deps.store.listMembers(sessionId, seq);
+  const [asked, informed] = [
+    members.filter((member) => member.status !== 'INFORMED'),
+    members.filter((member) => member.status === 'INFORMED'),
+  ];
   await publish(
-    members.map((member) => scheduledEvent(session, withToken, member, deps)),
+    asked.map((member) => scheduledEvent(session, withToken, member, deps)),
     deps,
   );
+  // The same notification, filed as information: the session does not wait for these projects.
+  if (informed.length > 0) {
+    await publish(
+      informed.map((member) => scheduledEvent(session, withToken, member, deps)),
+      deps,
+      { informed: true },
+    );
+  }
   if (withToken.status === 'CLOSED') await settleRound(withToken, deps);
 };
 

@@ -18,6 +18,7 @@ import { awaitRound, currentRound, expireRound, memberCount, openRound, secondsL
 import type { ActionPlugin } from './schemas.js';
 import { getSessionOrThrow } from './sessions.js';
 import { ROUND_STATES, type RoundState, type SessionState } from './states.js';
+import { toFenixTime } from './time.js';
 import { failSession, moveTo } from './transitions.js';
 
 /**
@@ -226,16 +227,23 @@ export const enter = async (sessionId: string, state: SessionState, deps: Workfl
       if (rounds > deps.workflow.maxScaleInRounds) {
         return failSession(
           sessionId,
-          `no host could be emptied after ${deps.workflow.maxScaleInRounds} SCALE_IN rounds`,
+          `SCALE_IN: no compute could be emptied after ${deps.workflow.maxScaleInRounds} SCALE_IN rounds: ${await noRoom(sessionId, deps)}`,
           deps,
         );
       }
-      return roundStep(
-        session,
-        state,
-        (await deps.store.listProjects(sessionId)).filter((p) => p.instance_count > 0).map((p) => p.project_id),
-        deps,
-      );
+      const projects = (await deps.store.listProjects(sessionId))
+        .filter((p) => p.instance_count > 0)
+        .map((p) => p.project_id);
+      // Only an interacting project can scale in: with none, another round cannot make room.
+      const { expected } = await splitByInteraction(session, projects, deps);
+      if (expected.length === 0 && !(await roundOfThisStep(session, state, deps))) {
+        return failSession(
+          sessionId,
+          `SCALE_IN: no compute can be emptied (${await noRoom(sessionId, deps)}) and no project that could scale in interacts with this session`,
+          deps,
+        );
+      }
+      return roundStep(session, state, projects, deps);
     }
     case 'PREPARE_MAINTENANCE':
     case 'PLANNED_MAINTENANCE': {
@@ -305,7 +313,7 @@ export const afterRound = async (sessionId: string, state: RoundState, deps: Wor
     if (failing.length > 0) {
       return failSession(
         sessionId,
-        `${state}: no reply before ${round.deadline} from project ${failing.join(', ')} (on_no_reply FAIL)`,
+        `${state}: no reply before ${toFenixTime(round.deadline)} from project ${failing.join(', ')} (on_no_reply FAIL)`,
         deps,
         { silent_projects: failing, round: round.seq },
       );
@@ -390,21 +398,34 @@ const assignDefaultActions = async (session: Session, round: Round, deps: Deps) 
  * and counted only the session's.
  */
 export const chooseNext = async (sessionId: string, deps: Deps): Promise<Step> => {
+  const { candidate, free } = await roomToEmpty(sessionId, deps);
+  if (!candidate || candidate.used_vcpus === 0) return { next: 'START_MAINTENANCE' };
+  return { next: free >= candidate.used_vcpus ? 'PREPARE_MAINTENANCE' : 'SCALE_IN' };
+};
+
+/** The least loaded compute still to maintain, and the vCPUs free on the other enabled computes. */
+const roomToEmpty = async (sessionId: string, deps: Deps): Promise<{ candidate?: CloudHost; free: number }> => {
   const pending = new Set(
     computes(await deps.store.listHosts(sessionId))
       .filter((h) => !h.maintained)
       .map((h) => h.name),
   );
   const cloud = (await deps.cloud.listHosts()).filter((host) => host.type === 'compute');
-  const candidates = cloud
+  const [candidate] = cloud
     .filter((host) => pending.has(host.name))
     .sort((a, b) => a.used_vcpus - b.used_vcpus || a.name.localeCompare(b.name));
-  const candidate = candidates[0];
-  if (!candidate || candidate.used_vcpus === 0) return { next: 'START_MAINTENANCE' };
   const free = cloud
-    .filter((host) => host.name !== candidate.name && !host.disabled)
+    .filter((host) => host.name !== candidate?.name && !host.disabled)
     .reduce((sum, host) => sum + Math.max(0, host.vcpus - host.used_vcpus), 0);
-  return { next: free >= candidate.used_vcpus ? 'PREPARE_MAINTENANCE' : 'SCALE_IN' };
+  return { ...(candidate ? { candidate } : {}), free };
+};
+
+/** Why no compute can be emptied, in numbers. */
+const noRoom = async (sessionId: string, deps: Deps): Promise<string> => {
+  const { candidate, free } = await roomToEmpty(sessionId, deps);
+  return candidate
+    ? `the least loaded compute, ${candidate.name}, holds ${candidate.used_vcpus} vCPUs and the other enabled computes have ${free} free`
+    : 'no compute is left to empty';
 };
 
 const actionDoneEvent = (

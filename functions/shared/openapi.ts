@@ -57,6 +57,10 @@ const historyEntry = z.strictObject({
     .describe(
       'Why the session failed (on the MAINTENANCE_FAILED step); what became of a silent project or a download.',
     ),
+  informed: z
+    .literal(true)
+    .optional()
+    .describe('On a notification: sent for information to a project the session does not wait for.'),
 });
 
 export const sessionDetailResponse = z.strictObject({

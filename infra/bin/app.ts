@@ -83,7 +83,6 @@ new ServiceStack(app, 'FenixService', {
   description: 'Fenix serverless: API, handlers and workflow',
   table: data.table,
   bus: data.bus,
-  artifacts: data.artifacts,
   downloadAllow,
   projectMaintenanceReply: seconds('projectMaintenanceReply', 20),
   projectScaleInReply: seconds('projectScaleInReply', 60),

@@ -1,7 +1,6 @@
-import { Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
-import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import {
   ProjectSubscription,
@@ -32,8 +31,6 @@ export class DataStack extends Stack {
   readonly table: dynamodb.ITableV2;
   /** Custom bus for `source: fenix` events. */
   readonly bus: events.IEventBus;
-  /** Downloaded artefacts (`download`), `<session_id>/<name>`, removed with their session. */
-  readonly artifacts: s3.IBucket;
 
   constructor(scope: Construct, id: string, props?: DataStackProps) {
     super(scope, id, { terminationProtection: true, ...props });
@@ -65,26 +62,6 @@ export class DataStack extends Stack {
       retention: Duration.days(30),
     });
     this.bus = bus;
-
-    // Artefacts a session downloads: private, encrypted, TLS only; objects the session removal
-    // missed expire, and an interrupted multipart upload does not linger.
-    const artifacts = new s3.Bucket(this, 'Artifacts', {
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      removalPolicy: RemovalPolicy.RETAIN,
-      lifecycleRules: [
-        { id: 'expire-artifacts', expiration: Duration.days(30) },
-        { id: 'abort-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
-      ],
-    });
-    Validations.of(artifacts).acknowledge({
-      id: 'AwsSolutions-S1',
-      reason:
-        "Only the workflow function writes here (a session's downloads) and the API removes them with their session; enable CloudTrail S3 data events for an audit trail rather than a second bucket of access logs",
-    });
-    this.artifacts = artifacts;
 
     // Subscriptions hold undelivered notifications, so they live with the bus they read from.
     const seen = new Map<string, string>();

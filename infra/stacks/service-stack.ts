@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
-import { CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { FenixApi } from '../constructs/api.js';
 import { ADMIN_SCOPE, ApiAuth, type OidcIssuer, PROJECT_SCOPE } from '../constructs/api-auth.js';
@@ -19,8 +19,6 @@ import { TABLE_INDEXES } from './data-stack.js';
 export interface ServiceStackProps extends StackProps {
   readonly table: dynamodb.ITableV2;
   readonly bus: events.IEventBus;
-  /** Where downloads are kept (the data stack's artifacts bucket). */
-  readonly artifacts: s3.IBucket;
   /**
    * `host:port` entries downloads may reach over http or at private addresses (context `downloadAllow`).
    * @default - none: https to public addresses only
@@ -210,6 +208,26 @@ export class ServiceStack extends Stack {
     const auth = new ApiAuth(this, 'Auth', { oidc: props.oidc, projects: props.projects });
     const api = new FenixApi(this, 'Api', { auth });
 
+    // Artefacts a session downloads (`<session_id>/<name>`): transient, so they live here rather than
+    // in the data stack, and the grants below can name the bucket. Private, encrypted, TLS only;
+    // objects a session removal missed expire, and an interrupted multipart upload does not linger.
+    const artifacts = new s3.Bucket(this, 'Artifacts', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      removalPolicy: RemovalPolicy.RETAIN,
+      lifecycleRules: [
+        { id: 'expire-artifacts', expiration: Duration.days(30) },
+        { id: 'abort-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
+    });
+    Validations.of(artifacts).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason:
+        "Only the workflow function writes here (a session's downloads) and the session's removal deletes them; enable CloudTrail S3 data events for an audit trail rather than a second bucket of access logs",
+    });
+
     // Created before the state machines that invoke it; it receives the
     // session state machine ARN further down (name-derived, so no cycle).
     const workflowFn = new ServiceFunction(this, 'WorkflowFunction', {
@@ -222,7 +240,7 @@ export class ServiceStack extends Stack {
         EVENT_BUS_NAME: bus.eventBusName,
         API_BASE_URL: api.baseUrl,
         ...sessionSettings,
-        FENIX_ARTIFACTS_BUCKET: props.artifacts.bucketName,
+        FENIX_ARTIFACTS_BUCKET: artifacts.bucketName,
       },
     });
     grantTable(workflowFn, 'readWrite');
@@ -231,16 +249,21 @@ export class ServiceStack extends Stack {
     workflowFn.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
-        resources: [props.artifacts.arnForObjects('*')],
+        resources: [artifacts.arnForObjects('*')],
       }),
     );
-    grantRemoveArtifacts(props.artifacts, workflowFn);
-    // Which projects interact: the rules on the bus (read once per session, matched in-process).
-    workflowFn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['events:ListRules'], resources: ['*'] }));
+    grantRemoveArtifacts(artifacts, workflowFn);
+    // Which projects interact: the rules on the bus (read per session, matched in-process).
+    // ListRules authorizes on rule ARNs, whose names are the subscribers' choice: rules of this
+    // account and region, read-only.
+    const rules = this.formatArn({ service: 'events', resource: 'rule', resourceName: '*' });
+    workflowFn.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['events:ListRules'], resources: [rules] }),
+    );
     Validations.of(workflowFn.role).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
+      id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:events:<AWS::Region>:<AWS::AccountId>:rule/*]',
       reason:
-        'events:ListRules supports no resource-level permission; it reads the rules of the fenix bus to tell which projects have a subscription (read-only)',
+        'events:ListRules (read-only) on the rules of this account and region: subscriptions are rules other stacks create, under names they choose',
     });
 
     // Plug-ins run in the per-host workflow (one child execution per host or
@@ -282,12 +305,12 @@ export class ServiceStack extends Stack {
           ...(route.table && { TABLE_NAME: table.tableName }),
           ...(route.executions && { STATE_MACHINE_ARN: session.stateMachineArn }),
           ...(route.plugins && sessionSettings),
-          ...(route.artifacts && { FENIX_ARTIFACTS_BUCKET: props.artifacts.bucketName }),
+          ...(route.artifacts && { FENIX_ARTIFACTS_BUCKET: artifacts.bucketName }),
         },
       });
 
       if (route.table) grantTable(fn, route.table);
-      if (route.artifacts) grantRemoveArtifacts(props.artifacts, fn);
+      if (route.artifacts) grantRemoveArtifacts(artifacts, fn);
 
       const executions = route.executions ?? [];
       if (executions.includes('start')) session.grantStartExecution(fn);
@@ -326,6 +349,10 @@ export class ServiceStack extends Stack {
     new CfnOutput(this, 'EventBusArn', { value: bus.eventBusArn });
     new CfnOutput(this, 'EventSchemaRegistryName', { value: eventSchemas.registryName });
     new CfnOutput(this, 'StateMachineArn', { value: session.stateMachineArn });
+    new CfnOutput(this, 'ArtifactsBucketName', {
+      value: artifacts.bucketName,
+      description: "Where sessions' downloads are kept (<session_id>/<name>); grant your plug-ins s3:GetObject here",
+    });
     if (auth.userPool && auth.adminClient && auth.tokenEndpoint) {
       new CfnOutput(this, 'UserPoolId', { value: auth.userPool.userPoolId });
       new CfnOutput(this, 'AdminClientId', {
@@ -339,11 +366,21 @@ export class ServiceStack extends Stack {
 }
 
 /** Listing and deleting a session's downloads (`<session_id>/…`): what removing a session needs. */
-function grantRemoveArtifacts(bucket: s3.IBucket, fn: ServiceFunction): void {
+function grantRemoveArtifacts(bucket: s3.Bucket, fn: ServiceFunction): void {
   fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
   fn.role.addToPrincipalPolicy(
     new iam.PolicyStatement({ actions: ['s3:DeleteObject'], resources: [bucket.arnForObjects('*')] }),
   );
+  acknowledgeArtifactObjects(bucket, fn);
+}
+
+/** Object actions name the bucket's objects by wildcard: their keys are session ids, chosen at run time. */
+function acknowledgeArtifactObjects(bucket: s3.Bucket, fn: ServiceFunction): void {
+  const logicalId = Stack.of(bucket).getLogicalId(bucket.node.defaultChild as s3.CfnBucket);
+  Validations.of(fn.role).acknowledge({
+    id: `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>/*]`,
+    reason: 'Objects of the artifacts bucket only; their keys (<session_id>/<name>) are chosen at run time',
+  });
 }
 
 /**

@@ -84,7 +84,7 @@ describe('detail and continue', () => {
       workflow: 'default',
       percent_done: 0,
     });
-    expect(detail.session.failure.reason).toContain('web');
+    expect(detail.session.failure).toContain('web');
     expect(detail.projects).toEqual([
       expect.objectContaining({ project_id: 'web', reply: 'NACK_MAINTENANCE', replied_by: 'vnfm-web', pending: false }),
     ]);

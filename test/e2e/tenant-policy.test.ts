@@ -176,6 +176,11 @@ describe('projects that do not interact', () => {
       silent_in: null,
       policy: { on_no_reply: 'DEFAULT_ACTION', default_action: 'LIVE_MIGRATE' },
     });
+    // Its notifications are filed as information; vnf-a's as questions.
+    const notices = (detail.history as any[]).filter((entry) => entry.what === 'notification');
+    expect(new Set(notices.map((entry) => `${entry.project_id} ${entry.informed ?? false}`))).toEqual(
+      new Set(['vnf-a false', 'vnf-b true']),
+    );
     expect(detail.session.policy).toEqual({
       on_no_reply: 'DEFAULT_ACTION',
       default_action: 'LIVE_MIGRATE',
@@ -206,6 +211,31 @@ describe('projects that do not interact', () => {
     expect(
       t.events.filter((e) => e.detail.session_id === id && e.detail.state === 'INSTANCE_ACTION_DONE'),
     ).toHaveLength(3);
+  });
+
+  it('cannot scale in: on a full cloud with nobody interacting, the session fails at once, saying why in numbers', async () => {
+    fx = await startTestRuntime({
+      inventory: {
+        hosts: [
+          { name: 'f-1', type: 'compute', vcpus: 4 },
+          { name: 'f-2', type: 'compute', vcpus: 4 },
+        ],
+        instances: [
+          { name: 'x', project_id: 'vnf-a', host: 'f-1', vcpus: 4 },
+          { name: 'y', project_id: 'vnf-a', host: 'f-2', vcpus: 4 },
+        ],
+      },
+      subscriptions: [],
+    });
+    const id = await createSession(fx, { hosts: ['f-1', 'f-2'], maintenance_at: fenixTimeIn(3) });
+    await fx.waitForEvent((e) => e.detail.session_id === id && e.detail.state === 'MAINTENANCE_FAILED');
+    const detail = await detailOf(fx, id);
+    expect(detail.session.failure).toBe(
+      'SCALE_IN: no compute can be emptied (the least loaded compute, f-1, holds 4 vCPUs and the other enabled computes have 0 free) and no project that could scale in interacts with this session',
+    );
+    // No round was opened for SCALE_IN, and no host was touched.
+    expect(scheduled(fx, id, 'vnf-a').map((e) => e.detail.state)).toEqual(['MAINTENANCE']);
+    expect((await fx.runtime.cloud.getHosts(['f-1', 'f-2'])).map((h) => h?.disabled)).toEqual([false, false]);
   });
 
   it('follow the policy: interacting:false overrides a subscription, and EVICTION removes the instances', async () => {

@@ -68,7 +68,6 @@ beforeAll(() => {
   const service = new ServiceStack(app, 'FenixService', {
     table: data.table,
     bus: data.bus,
-    artifacts: data.artifacts,
   });
   resources = Template.fromStack(service).toJSON().Resources;
 });

@@ -41,7 +41,6 @@ function build(
   const serviceStack = new ServiceStack(app, 'FenixService', {
     table: dataStack.table,
     bus: dataStack.bus,
-    artifacts: dataStack.artifacts,
     ...service,
   });
   return { app, data: dataStack, service: serviceStack };

@@ -7,9 +7,7 @@ import { ServiceStack } from '../../infra/stacks/service-stack.js';
 describe('operational metrics', () => {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   const data = new DataStack(app, 'FenixData');
-  const template = Template.fromStack(
-    new ServiceStack(app, 'FenixService', { table: data.table, bus: data.bus, artifacts: data.artifacts }),
-  );
+  const template = Template.fromStack(new ServiceStack(app, 'FenixService', { table: data.table, bus: data.bus }));
 
   it.each([
     ['ReplyLatency', 'reply recorded', '$.latency_ms', 'PutProjectReplyFunction'],

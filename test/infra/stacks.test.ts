@@ -40,7 +40,6 @@ function build(props: Partial<ServiceStackProps> = {}) {
   const service = new ServiceStack(app, 'FenixService', {
     table: data.table,
     bus: data.bus,
-    artifacts: data.artifacts,
     ...props,
   });
   return { app, data, service };
@@ -327,9 +326,10 @@ describe('service stack', () => {
           TracingConfig: { Mode: 'Active' },
         });
       }
+      // The download step streams up to 2 GiB: the workflow function gets Lambda's longest timeout.
       expect(t.resources[t.workflowFunctionId()]?.Properties).toMatchObject({
         MemorySize: 512,
-        Timeout: 60,
+        Timeout: 900,
         TracingConfig: { Mode: 'Active' },
       });
     });

@@ -67,6 +67,8 @@ const openSession = async (host: string, maintenanceInSeconds: number) => {
     state: 'MAINTENANCE',
     maintenance_at: maintenanceAt,
     hosts: [host],
+    // Silence fails the session, so the race's outcome is on the record (failure.details).
+    policy: { on_no_reply: 'FAIL' },
   });
   expect(created.status).toBe(200);
   const sessionId = created.body.session_id as string;
