@@ -5,11 +5,16 @@
  * host, lets auto-replying in-process VNFMs answer each round at once (MIGRATE everything), and
  * records timings, memory, Step Functions counts and billable requests. Progress goes to stderr;
  * the result (also a partial one, when the time cap is hit) goes to --out.
+ * --interacting all (default): every project is subscribed (a catch-all subscription to a sink), so
+ * the session waits for the VNFMs' replies; none: no subscription, so no project is waited for and
+ * the engine gives every instance the default action (LIVE_MIGRATE).
  */
 process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -36,8 +41,11 @@ const { values: args } = parseArgs({
     'own-action-delay': { type: 'string', default: '0' },
     'empty-check-seconds': { type: 'string', default: '0' },
     'host-plugins': { type: 'string', default: '0' },
+    interacting: { type: 'string', default: 'all' },
   },
 });
+if (args.interacting !== 'all' && args.interacting !== 'none')
+  throw new Error(`--interacting must be all or none, got "${args.interacting}"`);
 const size: Size = {
   name: args.name,
   hosts: Number(args.hosts),
@@ -51,6 +59,23 @@ const progress = (line: string) => process.stderr.write(`[${size.name}] ${line}\
 const dataDir = mkdtempSync(join(tmpdir(), `fenix-bench-${size.name}-`));
 const inventoryFile = join(dataDir, 'inventory.json');
 writeFileSync(inventoryFile, JSON.stringify(generateInventory(size)));
+// The VNFMs answer in-process; a subscription is what makes the session wait for them.
+const sink = createServer((request, response) => request.resume().on('end', () => response.writeHead(204).end()));
+await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+const subscriptionsFile = join(dataDir, 'subscriptions.json');
+writeFileSync(
+  subscriptionsFile,
+  JSON.stringify(
+    args.interacting === 'all'
+      ? [
+          {
+            pattern: { source: ['fenix'], 'detail-type': ['maintenance.scheduled'] },
+            url: `http://127.0.0.1:${(sink.address() as AddressInfo).port}/`,
+          },
+        ]
+      : [],
+  ),
+);
 
 // Memory: sampled often enough to catch the peaks of the big batch writes.
 const memory = { peakHeapUsed: 0, peakRss: 0, peakExternal: 0, baselineRss: 0, baselineHeapUsed: 0 };
@@ -69,6 +94,7 @@ const runtime = await startRuntime({
   port: 0,
   dataDir,
   inventoryFile,
+  subscriptionsFile,
   env: {
     FENIX_PROJECT_MAINTENANCE_REPLY: String(replyWindow),
     FENIX_PROJECT_SCALE_IN_REPLY: String(replyWindow),
