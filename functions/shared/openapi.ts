@@ -243,6 +243,17 @@ const REQUESTS = {
 
 const SESSION = '/v1/maintenance/{session_id}';
 
+/** `PUT` and `POST /v1/maintenance/{session_id}`: one operation under two methods. */
+const UPDATE_SESSION = {
+  path: SESSION,
+  access: 'admin',
+  params: ['session_id'],
+  body: 'UpdateSessionRequest',
+  ok: 'Empty',
+  notFound: true,
+  conflicts: ['session_running', 'session_done', 'host_work_started', 'host_in_session', 'state_changed', 'gone'],
+} as const satisfies Partial<RouteDoc>;
+
 /** Every route the API serves, in the order of DESIGN §3. */
 export const routeDocs = (): RouteDoc[] => [
   {
@@ -277,31 +288,19 @@ export const routeDocs = (): RouteDoc[] => [
     notFound: true,
   },
   {
+    ...UPDATE_SESSION,
     method: 'put',
-    path: SESSION,
     operationId: 'updateSession',
     summary: 'Continue a MAINTENANCE_FAILED session from a state',
     description:
       'Maintained hosts are not maintained again; recorded replies stand. `maintenance_at` and `metadata` may change only while no host work has started. 409 while the session runs or after it is done.',
-    access: 'admin',
-    params: ['session_id'],
-    body: 'UpdateSessionRequest',
-    ok: 'Empty',
-    notFound: true,
-    conflicts: ['session_running', 'session_done', 'host_work_started', 'host_in_session', 'state_changed', 'gone'],
   },
   {
+    ...UPDATE_SESSION,
     method: 'post',
-    path: SESSION,
     operationId: 'updateSessionPost',
     summary: 'Continue a MAINTENANCE_FAILED session from a state (the same as PUT)',
     description: 'The API document names POST for update; it behaves exactly as `PUT /v1/maintenance/{session_id}`.',
-    access: 'admin',
-    params: ['session_id'],
-    body: 'UpdateSessionRequest',
-    ok: 'Empty',
-    notFound: true,
-    conflicts: ['session_running', 'session_done', 'host_work_started', 'host_in_session', 'state_changed', 'gone'],
   },
   {
     method: 'delete',

@@ -81,6 +81,15 @@ const ADMIN = [ADMIN_SCOPE];
 const ADMIN_OR_PROJECT = [ADMIN_SCOPE, PROJECT_SCOPE];
 const SESSION = '/v1/maintenance/{session_id}';
 
+const UPDATE_SESSION = {
+  path: SESSION,
+  entry: 'functions/api/update-session.ts',
+  scopes: ADMIN,
+  table: 'readWrite',
+  executions: ['start', 'stop', 'describe', 'taskResponse'],
+  plugins: true,
+} as const satisfies Omit<RouteSpec, 'id' | 'method'>;
+
 const ROUTES: RouteSpec[] = [
   {
     id: 'CreateSession',
@@ -108,26 +117,9 @@ const ROUTES: RouteSpec[] = [
     scopes: ADMIN,
     table: 'read',
   },
-  {
-    id: 'UpdateSession',
-    method: HttpMethod.PUT,
-    path: SESSION,
-    entry: 'functions/api/update-session.ts',
-    scopes: ADMIN,
-    table: 'readWrite',
-    executions: ['start', 'stop', 'describe', 'taskResponse'],
-    plugins: true,
-  },
-  {
-    id: 'UpdateSessionPost',
-    method: HttpMethod.POST,
-    path: SESSION,
-    entry: 'functions/api/update-session.ts',
-    scopes: ADMIN,
-    table: 'readWrite',
-    executions: ['start', 'stop', 'describe', 'taskResponse'],
-    plugins: true,
-  },
+  { id: 'UpdateSession', method: HttpMethod.PUT, ...UPDATE_SESSION },
+  // The API document names POST for update: the same handler, as its own function like every route.
+  { id: 'UpdateSessionPost', method: HttpMethod.POST, ...UPDATE_SESSION },
   {
     id: 'DeleteSession',
     method: HttpMethod.DELETE,

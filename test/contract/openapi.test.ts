@@ -545,44 +545,25 @@ describe('every route answers every documented status, with the documented body'
     expect(early.body.error).toBe('not_ready');
   });
 
-  it('updateSession', async () => {
-    const path = session(fx.failed);
+  // PUT and POST /v1/maintenance/{session_id} are one operation under two methods: each continues its own failed session.
+  it.each([
+    ['updateSession', 'failed'],
+    ['updateSessionPost', 'failedToo'],
+  ] as const)('%s', async (op, failed) => {
+    const path = session(fx[failed]);
     const bad = { state: 'MAINTENANCE_DONE' };
-    expect(problems(requestSchema('updateSession'), bad)).not.toEqual([]);
-    await expectStatus('updateSession', 400, { path, body: bad });
-    await expectStatus('updateSession', 401, { path, body: { state: 'MAINTENANCE' }, who: 'none' });
-    await expectStatus('updateSession', 403, { path, body: { state: 'MAINTENANCE' }, who: { project: 'q' } });
-    await expectStatus('updateSession', 404, { path: session(UNKNOWN_SESSION), body: { state: 'MAINTENANCE' } });
-    await expectStatus('updateSession', 413, { path, raw: hugeBody });
-    await expectStatus('updateSession', 500, { path, body: { state: 'MAINTENANCE' }, broken: true });
-    const running = await expectStatus('updateSession', 409, {
-      path: session(fx.running),
-      body: { state: 'MAINTENANCE' },
-    });
+    expect(problems(requestSchema(op), bad)).not.toEqual([]);
+    await expectStatus(op, 400, { path, body: bad });
+    await expectStatus(op, 401, { path, body: { state: 'MAINTENANCE' }, who: 'none' });
+    await expectStatus(op, 403, { path, body: { state: 'MAINTENANCE' }, who: { project: 'q' } });
+    await expectStatus(op, 404, { path: session(UNKNOWN_SESSION), body: { state: 'MAINTENANCE' } });
+    await expectStatus(op, 413, { path, raw: hugeBody });
+    await expectStatus(op, 500, { path, body: { state: 'MAINTENANCE' }, broken: true });
+    const running = await expectStatus(op, 409, { path: session(fx.running), body: { state: 'MAINTENANCE' } });
     expect(running.body.error).toBe('session_running');
     const body = { state: 'MAINTENANCE', maintenance_at: fenixTimeIn(300) };
-    expect(problems(requestSchema('updateSession'), body)).toEqual([]);
-    await expectStatus('updateSession', 200, { path, body });
-    await expectStatus('getSession', 200, { path }).then((answer) => expect(answer.body.state).toBe('MAINTENANCE'));
-  });
-
-  it('updateSessionPost', async () => {
-    const path = session(fx.failedToo);
-    await expectStatus('updateSessionPost', 400, { path, body: { state: 'MAINTENANCE_DONE' } });
-    await expectStatus('updateSessionPost', 401, { path, body: { state: 'MAINTENANCE' }, who: 'none' });
-    await expectStatus('updateSessionPost', 403, { path, body: { state: 'MAINTENANCE' }, who: { project: 'q' } });
-    await expectStatus('updateSessionPost', 404, { path: session(UNKNOWN_SESSION), body: { state: 'MAINTENANCE' } });
-    await expectStatus('updateSessionPost', 413, { path, raw: hugeBody });
-    await expectStatus('updateSessionPost', 500, { path, body: { state: 'MAINTENANCE' }, broken: true });
-    const running = await expectStatus('updateSessionPost', 409, {
-      path: session(fx.running),
-      body: { state: 'MAINTENANCE' },
-    });
-    expect(running.body.error).toBe('session_running');
-    await expectStatus('updateSessionPost', 200, {
-      path,
-      body: { state: 'MAINTENANCE', maintenance_at: fenixTimeIn(300) },
-    });
+    expect(problems(requestSchema(op), body)).toEqual([]);
+    await expectStatus(op, 200, { path, body });
     await expectStatus('getSession', 200, { path }).then((answer) => expect(answer.body.state).toBe('MAINTENANCE'));
   });
 

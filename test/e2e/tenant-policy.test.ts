@@ -1,8 +1,12 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { EventEnvelope } from '../../local/eventbridge-shim.js';
-import { fenixTimeIn, startTestRuntime, type TestRuntime, type TestRuntimeOptions } from '../helpers/runtime.js';
+import {
+  fenixTimeIn,
+  startSink,
+  startTestRuntime,
+  type TestRuntime,
+  type TestRuntimeOptions,
+} from '../helpers/runtime.js';
 
 /**
  * Tenant policy (DESIGN §11) end to end: which projects a session waits for (those a subscription
@@ -29,20 +33,11 @@ const inventory = {
 };
 const HOSTS = ['c-1', 'c-2', 'c-3'];
 
-let sink: Server;
-let sinkUrl: string;
+let sink: Awaited<ReturnType<typeof startSink>>;
 beforeAll(async () => {
-  sink = createServer((request, response) => {
-    request.resume();
-    request.on('end', () => response.writeHead(204).end());
-  });
-  await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
-  sinkUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}/`;
+  sink = await startSink();
 });
-afterAll(async () => {
-  sink.closeAllConnections();
-  await new Promise((resolve) => sink.close(resolve));
-});
+afterAll(() => sink.close());
 
 let fx: TestRuntime | undefined;
 afterEach(async () => {
@@ -56,7 +51,7 @@ const start = async (subscribed: string[], options: TestRuntimeOptions = {}) => 
     inventory,
     subscriptions: subscribed.map((projectId) => ({
       pattern: { source: ['fenix'], 'detail-type': ['maintenance.scheduled'], detail: { project_id: [projectId] } },
-      url: sinkUrl,
+      url: sink.url,
     })),
     ...options,
     env: {

@@ -177,7 +177,7 @@ export const startTestRuntime = async (options: TestRuntimeOptions = {}): Promis
 };
 
 /** An HTTP endpoint that answers 204 to everything: where the default subscription delivers. */
-const startSink = async (): Promise<{ url: string; close: () => Promise<void> }> => {
+export const startSink = async (): Promise<{ url: string; close: () => Promise<void> }> => {
   const server = createServer((request, response) => {
     request.resume();
     request.on('end', () => response.writeHead(204).end());

@@ -24,6 +24,7 @@ const ROUTES = {
   'GET /v1/maintenance': { writes: false, stateMachine: false, project: false },
   'GET /v1/maintenance/{session_id}': { writes: false, stateMachine: false, project: false },
   'PUT /v1/maintenance/{session_id}': { writes: true, stateMachine: true, project: false },
+  'POST /v1/maintenance/{session_id}': { writes: true, stateMachine: true, project: false },
   'DELETE /v1/maintenance/{session_id}': { writes: true, stateMachine: true, project: false },
   'GET /v1/maintenance/{session_id}/detail': { writes: false, stateMachine: false, project: false },
   'GET /v1/maintenance/{session_id}/{project_id}': { writes: false, stateMachine: false, project: true },

@@ -40,6 +40,8 @@ const routes = (): [string, string, unknown?][] => [
   ['GET', '/v1/maintenance'],
   ['GET', `/v1/maintenance/${sessionId}`],
   ['DELETE', `/v1/maintenance/${unknown}`],
+  ['PUT', `/v1/maintenance/${unknown}`, { state: 'MAINTENANCE' }],
+  ['POST', `/v1/maintenance/${unknown}`, { state: 'MAINTENANCE' }],
   ['GET', `/v1/maintenance/${sessionId}/alpha`],
   ['PUT', `/v1/maintenance/${sessionId}/alpha`, { state: 'ACK_MAINTENANCE' }],
   ['GET', '/sim/v1/hosts'],

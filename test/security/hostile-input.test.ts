@@ -277,7 +277,6 @@ const createBodies = (): unknown[] => [
     ],
     workflow: [...WRONG_TYPES, 'vnf', 'DEFAULT', 'default\u0000', '../default', 'x'.repeat(100_000)],
     metadata: [null, [], 'text', 1, true, { big: 'x'.repeat(9000) }, { ['k'.repeat(300)]: 1 }],
-    download: ['file', 1, {}, [1], [null], [{}], ['x'.repeat(3000)], Array.from({ length: 101 }, () => 'a')],
     actions: [
       'dummy',
       {},
@@ -293,6 +292,40 @@ const createBodies = (): unknown[] => [
       [{ plugin: 'dummy', type: 'pre', extra: true }],
       [{ plugin: 'dummy', type: 'pre', metadata: [] }],
       Array.from({ length: 101 }, () => ({ plugin: 'dummy', type: 'pre' })),
+    ],
+    policy: [
+      ...WRONG_TYPES.filter((value) => JSON.stringify(value) !== '{}'),
+      { on_no_reply: 'IGNORE' },
+      { on_no_reply: 'fail' },
+      { default_action: 'OWN_ACTION' },
+      { default_action: 'TELEPORT' },
+      { projects: { alpha: { interacting: 'yes' } } },
+      { projects: { alpha: { colour: 'red' } } },
+      { projects: { '../alpha': {} } },
+      { projects: [] },
+      { extra: 1 },
+    ],
+    download: [
+      ...WRONG_TYPES.filter((value) => JSON.stringify(value) !== '[]'),
+      'file',
+      [1],
+      [{}],
+      ['x'.repeat(3000)],
+      ['ftp://mirror.example.org/fw.bin'],
+      ['http://mirror.example.org/fw.bin'],
+      ['https://127.0.0.1/fw.bin'],
+      ['https://localhost/fw.bin'],
+      ['https://[::1]/fw.bin'],
+      ['https://169.254.169.254/latest/meta-data/iam'],
+      ['https://user:pw@mirror.example.org/fw.bin'],
+      ['https://mirror.example.org/'],
+      ['not a url'],
+      [`https://mirror.example.org/${'x'.repeat(3000)}`],
+      [{ url: 'https://mirror.example.org/fw.bin', sha256: 'abc' }],
+      [{ url: 'https://mirror.example.org/fw.bin', name: '../fw.bin' }],
+      [{ url: 'https://mirror.example.org/fw.bin', extra: 1 }],
+      ['https://10.0.0.1/a.bin', 'https://10.0.0.2/a.bin'],
+      Array.from({ length: 101 }, (_, i) => `https://mirror.example.org/${i}.bin`),
     ],
     // Extra and look-alike fields.
     extra: [1, null, 'x'],
@@ -478,6 +511,7 @@ const routes = (s: string) => {
     project: { method: 'GET', path: project },
     reply: { method: 'PUT', path: project },
     update: { method: 'PUT', path: `/v1/maintenance/${s}` },
+    updatePost: { method: 'POST', path: `/v1/maintenance/${s}` },
     detail: { method: 'GET', path: `/v1/maintenance/${s}/detail` },
     openapi: { method: 'GET', path: '/v1/openapi.json' },
     simHosts: { method: 'GET', path: '/sim/v1/hosts' },
@@ -497,7 +531,7 @@ const generate = (s: string, tokens: { admin: string; alpha: string; beta: strin
   const add = (name: string, c: Omit<Case, 'name'>) => cases.push({ name, ...c, headers: { ...admin, ...c.headers } });
   const withSlash = (path: string) => (path.includes('?') ? path : `${path}/`);
   const all = Object.entries(r);
-  const bodyRoutes = [r.create, r.reply, r.update, r.simCreate];
+  const bodyRoutes = [r.create, r.reply, r.update, r.updatePost, r.simCreate];
   const goodReply = json(replyBase());
 
   // 1. Bodies with wrong types, nulls, huge and odd strings, extra and missing fields (both path forms).
@@ -505,6 +539,7 @@ const generate = (s: string, tokens: { admin: string; alpha: string; beta: strin
     [r.create, createBodies()],
     [r.reply, replyBodies()],
     [r.update, updateBodies()],
+    [r.updatePost, updateBodies()],
     [r.simCreate, simCreateBodies()],
   ] as const) {
     bodies.forEach((body, i) => {
@@ -627,7 +662,7 @@ const generate = (s: string, tokens: { admin: string; alpha: string; beta: strin
       status: 413,
     });
   }
-  for (const route of [r.create, r.reply, r.update]) {
+  for (const route of [r.create, r.reply, r.update, r.updatePost]) {
     const base = route === r.create ? createBase() : route === r.reply ? replyBase() : { state: 'SCALE_IN' };
     const padded = json({ ...base, metadata: { pad: 'x'.repeat(300 * 1024) } });
     add(`300 KB on ${route.method} ${route.path}`, { ...route, body: padded, headers: JSON_TYPE, status: 413 });
@@ -763,11 +798,16 @@ const generate = (s: string, tokens: { admin: string; alpha: string; beta: strin
     }
   }
   // A project token on admin routes, on another project, on another project's instances.
-  for (const route of [r.create, r.list, r.get, r.remove, r.update, r.detail]) {
+  for (const route of [r.create, r.list, r.get, r.remove, r.update, r.updatePost, r.detail]) {
     cases.push({
       name: `alpha on ${route.method} ${route.path}`,
       ...route,
-      body: route === r.create ? json(createBase()) : route === r.update ? json({ state: 'SCALE_IN' }) : undefined,
+      body:
+        route === r.create
+          ? json(createBase())
+          : route === r.update || route === r.updatePost
+            ? json({ state: 'SCALE_IN' })
+            : undefined,
       headers: { ...JSON_TYPE, ...alpha },
       status: 403,
     });

@@ -18,6 +18,17 @@ import {
 /** What a session works on: its hosts (and the index of those still pending), projects and instances. */
 export const inventoryRecords = (table: Table): InventoryRecords => {
   const { db, tableName } = table;
+  /** Sets `changes` on an item that must exist (ConditionalCheckFailed otherwise: nothing is created). */
+  const updateExisting = async (Key: Record<string, string>, changes: object) => {
+    await db.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key,
+        ConditionExpression: 'attribute_exists(pk)',
+        ...setChanges(changes),
+      }),
+    );
+  };
   return {
     listHosts: async (sessionId) => listPrefix<SessionHost>(table, sessionId, HOST_PREFIX),
 
@@ -36,16 +47,8 @@ export const inventoryRecords = (table: Table): InventoryRecords => {
       return page.Items?.[0]?.name as string | undefined;
     },
 
-    async updateHost(sessionId, name, changes) {
-      await db.send(
-        new UpdateCommand({
-          TableName: tableName,
-          Key: { pk: sessionPk(sessionId), sk: hostSk(name) },
-          ConditionExpression: 'attribute_exists(pk)',
-          ...setChanges(changes),
-        }),
-      );
-    },
+    updateHost: async (sessionId, name, changes) =>
+      updateExisting({ pk: sessionPk(sessionId), sk: hostSk(name) }, changes),
 
     markHostMaintained: async (sessionId, name) =>
       updateIf(table, {
@@ -101,16 +104,8 @@ export const inventoryRecords = (table: Table): InventoryRecords => {
       );
     },
 
-    async updateProject(sessionId, projectId, changes) {
-      await db.send(
-        new UpdateCommand({
-          TableName: tableName,
-          Key: { pk: sessionPk(sessionId), sk: projectSk(projectId) },
-          ConditionExpression: 'attribute_exists(pk)',
-          ...setChanges(changes),
-        }),
-      );
-    },
+    updateProject: async (sessionId, projectId, changes) =>
+      updateExisting({ pk: sessionPk(sessionId), sk: projectSk(projectId) }, changes),
 
     listProjects: async (sessionId) => listPrefix<SessionProject>(table, sessionId, PROJECT_PREFIX),
 
