@@ -76,11 +76,15 @@ const roundNotification = z
       .array(z.enum(INSTANCE_ACTIONS))
       .describe('Instance actions the reply may ask for (empty: none).'),
     actions_at: fenixTimeText.describe('When Fenix starts acting on the instances.'),
-    reply_at: fenixTimeText.describe('Reply deadline; a project silent by then fails the session.'),
+    reply_at: fenixTimeText.describe(
+      "Reply deadline. A project silent by then gets the session's default action for its instances and is not waited for again (policy on_no_reply DEFAULT_ACTION), or fails the session (FAIL).",
+    ),
     metadata: z.record(z.string(), z.unknown()).describe('The session metadata, as given at creation.'),
     event_seq: eventSeq,
   })
-  .describe('A reply round: the project must answer before reply_at.');
+  .describe(
+    'A reply round: the project answers before reply_at. A project no subscription delivers to (non-interacting) gets the same notification for information only: the session does not wait for it, and its instances get the default action.',
+  );
 
 const instanceActionDone = z
   .strictObject({
@@ -96,7 +100,9 @@ const instanceActionDone = z
     metadata: z.record(z.string(), z.unknown()),
     event_seq: eventSeq,
   })
-  .describe('Fenix carried out the action asked for one instance (no reply expected).');
+  .describe(
+    'Fenix carried out the action asked for one instance, or the default action it chose for a project that did not answer (no reply expected).',
+  );
 
 export const scheduledDetailSchema = z.discriminatedUnion('state', [roundNotification, instanceActionDone]);
 
