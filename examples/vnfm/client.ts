@@ -201,7 +201,10 @@ export interface HttpOptions {
    * it can hand out a renewed token (Cognito and Keystone tokens expire).
    */
   token?: string | (() => string | Promise<string>);
-  /** Retries after a 5xx, 429 or network error (default 3), with exponential backoff. */
+  /**
+   * Retries after a 5xx, 429, 409 `not_ready` (a session still listing its instances) or a network
+   * error (default 3), with exponential backoff, waiting at least what `Retry-After` asks.
+   */
   retries?: number;
   /** First backoff delay in ms (default 250; then 500, 1000 …). */
   backoffMs?: number;
@@ -209,6 +212,10 @@ export interface HttpOptions {
   timeoutMs?: number;
   fetch?: typeof fetch;
 }
+
+/** Worth another try: the server failed or is busy, or the session is not ready to answer yet. */
+const retryable = (error: FenixApiError): boolean =>
+  error.status >= 500 || error.status === 429 || (error.status === 409 && error.code === 'not_ready');
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -226,6 +233,7 @@ class Http {
     if (token) headers.authorization = `Bearer ${token}`;
     for (let attempt = 0; ; attempt++) {
       let failure: Error;
+      let retryAfterMs = 0;
       try {
         const response = await doFetch(url, {
           method,
@@ -257,11 +265,12 @@ class Http {
               : undefined,
           parsed,
         );
-        // 4xx (but 429) means the request itself is wrong or too late: retrying cannot help.
-        if (response.status < 500 && response.status !== 429) throw apiError;
+        // Other 4xx mean the request itself is wrong or too late: retrying cannot help.
+        if (!retryable(apiError)) throw apiError;
+        retryAfterMs = Number(response.headers.get('retry-after') ?? 0) * 1000 || 0;
         failure = apiError;
       } catch (error) {
-        if (error instanceof FenixApiError && error.status < 500 && error.status !== 429) throw error;
+        if (error instanceof FenixApiError && !retryable(error)) throw error;
         failure = error instanceof Error ? error : new Error(String(error));
       }
       if (attempt >= retries) {
@@ -270,7 +279,7 @@ class Http {
           cause: failure,
         });
       }
-      await sleep(backoffMs * 2 ** attempt);
+      await sleep(Math.max(backoffMs * 2 ** attempt, retryAfterMs));
     }
   }
 }

@@ -279,6 +279,16 @@ describe('FenixClient', () => {
     expect(seen).toHaveLength(4);
   });
 
+  it('retries a 409 not_ready (the session is still listing its instances), as the API asks', async () => {
+    const { base, event, seen } = await fake([
+      [409, { error: 'not_ready', message: 'session has not listed its instances yet; retry in a second' }],
+      [200, { instance_ids: ['i-1'] }],
+    ]);
+    const client = new FenixClient({ baseUrl: base, backoffMs: 1 });
+    expect(await client.getInstanceIds(event)).toEqual(['i-1']);
+    expect(seen).toHaveLength(2);
+  });
+
   it('throws the status and the API error on a 4xx, without retrying; gives up after 3 retries', async () => {
     const { base, event, seen } = await fake([
       [409, { error: 'round_closed', message: 'the session is not waiting for PREPARE_MAINTENANCE' }],
