@@ -172,38 +172,41 @@ export const startRuntime = async (options: RuntimeOptions) => {
 
 export type Runtime = Awaited<ReturnType<typeof startRuntime>>;
 
-const apiRoutes = async (): Promise<Route[]> => {
-  // Static import specifiers, so bundlers and vitest can follow them.
-  const modules = {
-    createSession: import('../functions/api/create-session.js'),
-    listSessions: import('../functions/api/list-sessions.js'),
-    getSession: import('../functions/api/get-session.js'),
-    updateSession: import('../functions/api/update-session.js'),
-    getSessionDetail: import('../functions/api/get-session-detail.js'),
-    deleteSession: import('../functions/api/delete-session.js'),
-    getProject: import('../functions/api/get-project.js'),
-    putProjectReply: import('../functions/api/put-project-reply.js'),
-    getOpenApi: import('../functions/api/get-openapi.js'),
-  };
-  const handler = async (module: Promise<{ handler: unknown }>) => (await module).handler as Route['handler'];
-  return [
-    { method: 'POST', path: '/v1/maintenance', handler: await handler(modules.createSession) },
-    { method: 'GET', path: '/v1/maintenance', handler: await handler(modules.listSessions) },
-    { method: 'GET', path: '/v1/maintenance/{session_id}', handler: await handler(modules.getSession) },
-    { method: 'PUT', path: '/v1/maintenance/{session_id}', handler: await handler(modules.updateSession) },
-    // The API document names POST for update: the same handler.
-    { method: 'POST', path: '/v1/maintenance/{session_id}', handler: await handler(modules.updateSession) },
-    { method: 'DELETE', path: '/v1/maintenance/{session_id}', handler: await handler(modules.deleteSession) },
-    { method: 'GET', path: '/v1/maintenance/{session_id}/detail', handler: await handler(modules.getSessionDetail) },
-    { method: 'GET', path: '/v1/maintenance/{session_id}/{project_id}', handler: await handler(modules.getProject) },
-    {
-      method: 'PUT',
-      path: '/v1/maintenance/{session_id}/{project_id}',
-      handler: await handler(modules.putProjectReply),
-    },
-    { method: 'GET', path: '/v1/openapi.json', handler: await handler(modules.getOpenApi) },
-  ];
-};
+/** Every API route and the handler module behind it (static specifiers, so bundlers and vitest follow them). */
+const API_ROUTES = [
+  ['POST', '/v1/maintenance', () => import('../functions/api/create-session.js')],
+  ['GET', '/v1/maintenance', () => import('../functions/api/list-sessions.js')],
+  ['GET', '/v1/maintenance/{session_id}', () => import('../functions/api/get-session.js')],
+  ['PUT', '/v1/maintenance/{session_id}', () => import('../functions/api/update-session.js')],
+  // The API document names POST for update: the same handler.
+  ['POST', '/v1/maintenance/{session_id}', () => import('../functions/api/update-session.js')],
+  ['DELETE', '/v1/maintenance/{session_id}', () => import('../functions/api/delete-session.js')],
+  ['GET', '/v1/maintenance/{session_id}/detail', () => import('../functions/api/get-session-detail.js')],
+  ['GET', '/v1/maintenance/{session_id}/{project_id}', () => import('../functions/api/get-project.js')],
+  ['PUT', '/v1/maintenance/{session_id}/{project_id}', () => import('../functions/api/put-project-reply.js')],
+  ['GET', '/v1/openapi.json', () => import('../functions/api/get-openapi.js')],
+] as const;
+
+/** A handler module: the Lambda export, and the factory that builds it from other dependencies. */
+export interface ApiModule {
+  handler: unknown;
+  makeHandler: (deps: never) => unknown;
+}
+
+/**
+ * The gateway's routes. Each serves its module's Lambda `handler`, or what `handlerOf` makes of the
+ * module (the contract test wires every route to dependencies that fail).
+ */
+export const apiRoutes = async (
+  handlerOf: (module: ApiModule, path: string) => unknown = (module) => module.handler,
+): Promise<Route[]> =>
+  Promise.all(
+    API_ROUTES.map(async ([method, path, load]) => ({
+      method,
+      path,
+      handler: handlerOf((await load()) as ApiModule, path) as Route['handler'],
+    })),
+  );
 
 const createTable = async (endpoint: string) => {
   const client = new DynamoDBClient({ endpoint });

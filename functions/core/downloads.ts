@@ -18,6 +18,16 @@ import type { ArtifactStore } from './ports.js';
 
 /** A stored file's name (also what the artifact stores accept as a path segment). */
 export const DOWNLOAD_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
+
+/**
+ * The key of an artefact (or of a session's folder) from plain segments only: no separators, no
+ * `..`, so neither a folder nor a bucket prefix can be left. Every artefact store builds on it.
+ */
+export const artifactKey = (...segments: string[]): string => {
+  for (const segment of segments)
+    if (!DOWNLOAD_NAME.test(segment)) throw new Error(`not a safe artefact path segment: ${JSON.stringify(segment)}`);
+  return segments.join('/');
+};
 const NAME_RULE = '1-255 letters, digits, . _ or -, starting with a letter or digit';
 const SHA256 = /^[0-9A-Fa-f]{64}$/;
 const MAX_REDIRECTS = 5;
@@ -207,7 +217,7 @@ interface Target {
 const allowHint = (hostPort: string) => ` (allow it with FENIX_DOWNLOAD_ALLOW=${hostPort})`;
 
 /** The target of a URL, or why it cannot be one. */
-const inspect = (text: string, allow: string[]): Target | string => {
+const inspect = (text: string, allow: readonly string[]): Target | string => {
   let url: URL;
   try {
     url = new URL(text);
@@ -245,7 +255,7 @@ const reason = (error: unknown): string =>
  */
 export const checkDownloadUrls = async (
   entries: DownloadEntry[],
-  allow: string[],
+  allow: readonly string[],
   resolve: Resolver = resolveHost,
 ): Promise<void> => {
   const problems = await Promise.all(
@@ -330,7 +340,12 @@ const get = (target: Target, resolve: Resolver, timeoutMs: number): Promise<Inco
   });
 
 /** Follows up to 5 redirects, each checked like the first URL; answers the 2xx response. */
-const open = async (first: string, allow: string[], resolve: Resolver, timeoutMs: number): Promise<IncomingMessage> => {
+const open = async (
+  first: string,
+  allow: readonly string[],
+  resolve: Resolver,
+  timeoutMs: number,
+): Promise<IncomingMessage> => {
   let current = first;
   for (let hop = 0; ; hop++) {
     const via = hop === 0 ? '' : `redirected to ${current}: `;
@@ -403,7 +418,7 @@ export const fetchDownload = async (
   sessionId: string,
   entry: DownloadEntry,
   artifacts: ArtifactStore,
-  options: { allow: string[]; maxBytes: number; timeoutMs?: number; resolve?: Resolver },
+  options: { allow: readonly string[]; maxBytes: number; timeoutMs?: number; resolve?: Resolver },
 ): Promise<DownloadRecord> => {
   const { allow, maxBytes, timeoutMs = 30_000, resolve = resolveHost } = options;
   const failed = (cause: string, size = 0): DownloadRecord => ({

@@ -2,7 +2,7 @@ import type { Deps } from './deps.js';
 import { type EventPattern, matchesEventPattern } from './event-pattern.js';
 import { EVENT_SOURCE } from './events.js';
 import type { Session, SessionProject } from './model.js';
-import type { SessionPolicy } from './schemas.js';
+import { policySchema, type SessionPolicy } from './schemas.js';
 import type { InstanceAction } from './states.js';
 
 /**
@@ -12,11 +12,8 @@ import type { InstanceAction } from './states.js';
  * and each of their instances that must leave a host gets the policy's default action.
  */
 
-export const DEFAULT_POLICY: SessionPolicy = {
-  on_no_reply: 'DEFAULT_ACTION',
-  default_action: 'LIVE_MIGRATE',
-  projects: {},
-};
+/** The defaults the create schema fills in: the one place they are written is `policySchema`. */
+const DEFAULT_POLICY: SessionPolicy = policySchema.parse({});
 
 /** The policy of a session (sessions stored before policies existed get the defaults). */
 export const sessionPolicy = (session: Pick<Session, 'policy'>): SessionPolicy => session.policy ?? DEFAULT_POLICY;
@@ -71,7 +68,7 @@ const withoutAccountAndRegion = (pattern: EventPattern): EventPattern => {
  * override, else whether a subscription's pattern matches the project's notification. The
  * subscriptions are read only when some project needs the detection.
  */
-export const detectInteracting = async (
+const detectInteracting = async (
   session: Session,
   projectIds: string[],
   deps: Pick<Deps, 'subscriptions'>,
@@ -101,6 +98,20 @@ export const detectInteracting = async (
   return decided;
 };
 
+/** Fills `interacting` on the project items that lack it (the detection runs only if some do). */
+export const withInteraction = async (
+  session: Session,
+  items: SessionProject[],
+  deps: Pick<Deps, 'subscriptions'>,
+): Promise<SessionProject[]> => {
+  const fresh = items.filter((item) => item.interacting === undefined).map((item) => item.project_id);
+  if (fresh.length === 0) return items;
+  const detected = await detectInteracting(session, fresh, deps);
+  return items.map((item) =>
+    item.interacting === undefined ? { ...item, interacting: detected.get(item.project_id) ?? false } : item,
+  );
+};
+
 /**
  * Splits the projects a round concerns into those it waits for and those it only informs. A project
  * not seen before (an instance created since the last refresh) is classified and recorded now.
@@ -113,13 +124,15 @@ export const splitByInteraction = async (
   const known = new Map((await deps.store.listProjects(session.session_id)).map((p) => [p.project_id, p]));
   const unclassified = projectIds.filter((id) => known.get(id)?.interacting === undefined);
   if (unclassified.length > 0) {
-    const detected = await detectInteracting(session, unclassified, deps);
-    const items: SessionProject[] = unclassified.map((projectId) => ({
-      ...known.get(projectId),
-      project_id: projectId,
-      instance_count: known.get(projectId)?.instance_count ?? 0,
-      interacting: detected.get(projectId) ?? false,
-    }));
+    const items = await withInteraction(
+      session,
+      unclassified.map((projectId) => ({
+        ...known.get(projectId),
+        project_id: projectId,
+        instance_count: known.get(projectId)?.instance_count ?? 0,
+      })),
+      deps,
+    );
     await deps.store.putProjects(session.session_id, items);
     for (const item of items) known.set(item.project_id, item);
   }

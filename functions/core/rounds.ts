@@ -21,7 +21,11 @@ export const replyWindowSeconds = (state: RoundState, deps: Pick<Deps, 'settings
   usesScaleInWindow(state) ? deps.settings.scaleInReplySeconds : deps.settings.maintenanceReplySeconds;
 
 /** Every member of a round: those it waits for, then those it informs (one notification each). */
-export const memberCount = (round: Round): number => round.expected_count + (round.informed_count ?? 0);
+const memberCount = (round: Round): number => round.expected_count + (round.informed_count ?? 0);
+
+/** The `event_seq` of a round's last notification: replies and silences are filed after it. */
+export const lastNotificationSeq = (round: Round): number =>
+  (round.first_event_seq ?? 0) + Math.max(0, memberCount(round) - 1);
 
 /** The round the session is waiting on, if any. */
 export const currentRound = async (session: Session, deps: Pick<Deps, 'store'>): Promise<Round | undefined> =>
@@ -156,7 +160,7 @@ const recordInHistory = async (
   at: string,
   deps: Deps,
 ) => {
-  const seq = (round.first_event_seq ?? 0) + Math.max(0, memberCount(round) - 1);
+  const seq = lastNotificationSeq(round);
   await deps.store.putHistory([
     {
       session_id: round.session_id,

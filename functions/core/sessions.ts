@@ -64,7 +64,7 @@ export const createSession = async (request: CreateSessionRequest, deps: Deps): 
     }
   });
   const download = request.download ? normalizeDownloads(request.download) : undefined;
-  if (download) await checkDownloadUrls(download, [...deps.settings.downloadAllow]);
+  if (download) await checkDownloadUrls(download, deps.settings.downloadAllow);
   const hosts = await resolveHosts(request.hosts, deps);
 
   const sessionId = randomUUID();

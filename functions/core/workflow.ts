@@ -7,14 +7,15 @@ import type {
   CloudHost,
   CloudInstance,
   Round,
+  RoundMember,
   Session,
   SessionHost,
   SessionInstance,
   SessionProject,
 } from './model.js';
 import { pickTarget } from './placement.js';
-import { detectInteracting, projectPolicy, splitByInteraction } from './policy.js';
-import { awaitRound, currentRound, expireRound, memberCount, openRound, secondsLeft } from './rounds.js';
+import { projectPolicy, splitByInteraction, withInteraction } from './policy.js';
+import { awaitRound, currentRound, expireRound, lastNotificationSeq, openRound, secondsLeft } from './rounds.js';
 import type { ActionPlugin } from './schemas.js';
 import { getSessionOrThrow } from './sessions.js';
 import { ROUND_STATES, type RoundState, type SessionState } from './states.js';
@@ -79,17 +80,14 @@ export const refreshSnapshot = async (sessionId: string, deps: Deps): Promise<Se
   for (const instance of instances) counts.set(instance.project_id, (counts.get(instance.project_id) ?? 0) + 1);
   // A project met for the first time is classified now: is anyone listening for its notifications?
   const session = await getSessionOrThrow(sessionId, deps);
-  const fresh = [...counts.keys()].filter((projectId) => projects.get(projectId)?.interacting === undefined);
-  const detected = fresh.length > 0 ? await detectInteracting(session, fresh, deps) : new Map<string, boolean>();
   await deps.store.putProjects(
     sessionId,
-    [...counts].map(
-      ([project_id, instance_count]): SessionProject => ({
-        ...projects.get(project_id),
-        project_id,
-        instance_count,
-        ...(detected.has(project_id) ? { interacting: detected.get(project_id) } : {}),
-      }),
+    await withInteraction(
+      session,
+      [...counts].map(
+        ([project_id, instance_count]): SessionProject => ({ ...projects.get(project_id), project_id, instance_count }),
+      ),
+      deps,
     ),
   );
   if (!session.discovered_at)
@@ -124,7 +122,7 @@ export const fetchDownloads = async (sessionId: string, deps: Deps): Promise<Ste
       done && done.url === entry.url
         ? done
         : await fetchDownload(sessionId, entry, deps.artifacts, {
-            allow: [...deps.settings.downloadAllow],
+            allow: deps.settings.downloadAllow,
             maxBytes: deps.settings.downloadMaxBytes,
           });
     records.push(record);
@@ -165,9 +163,17 @@ const roundStep = async (
   options: { host?: string; actionsAt?: Date } = {},
 ): Promise<Step> => {
   if (projects.length === 0) return { next: 'SKIP', round_seq: 0 };
-  const resumed = await resumedRoundStep(session, state, deps);
-  if (resumed) return resumed;
-  const { expected, informed } = await splitByInteraction(session, projects, deps);
+  return openRoundStep(session, state, await splitByInteraction(session, projects, deps), deps, options);
+};
+
+/** Opens the round for the projects it waits for and those it informs, and awaits it. */
+const openRoundStep = async (
+  session: Session,
+  state: RoundState,
+  { expected, informed }: { expected: string[]; informed: string[] },
+  deps: Deps,
+  options: { host?: string; actionsAt?: Date } = {},
+): Promise<Step> => {
   const round = await openRound(session, state, expected, deps, { ...options, informed });
   // A round that waits for nobody is already decided; awaiting it sends its notifications and ends at once.
   return { next: 'AWAIT', round_seq: round.seq, timeout_seconds: secondsLeft(round, deps) };
@@ -218,7 +224,7 @@ export const enter = async (sessionId: string, state: SessionState, deps: Workfl
       const instances = await refreshSnapshot(sessionId, deps);
       // Projects always get their whole reply window: if downloads or a restart ate into the time
       // before maintenance_at, actions_at moves to the window's end (creation refuses less than one).
-      return roundStep(await getSessionOrThrow(sessionId, deps), state, projectsWithInstances(instances), deps, {
+      return roundStep(session, state, projectsWithInstances(instances), deps, {
         actionsAt: new Date(session.maintenance_at),
       });
     }
@@ -234,16 +240,17 @@ export const enter = async (sessionId: string, state: SessionState, deps: Workfl
       const projects = (await deps.store.listProjects(sessionId))
         .filter((p) => p.instance_count > 0)
         .map((p) => p.project_id);
+      if (projects.length === 0) return roundStep(session, state, projects, deps);
       // Only an interacting project can scale in: with none, another round cannot make room.
-      const { expected } = await splitByInteraction(session, projects, deps);
-      if (expected.length === 0 && !(await roundOfThisStep(session, state, deps))) {
+      const split = await splitByInteraction(session, projects, deps);
+      if (split.expected.length === 0) {
         return failSession(
           sessionId,
           `SCALE_IN: no compute can be emptied (${await noRoom(sessionId, deps)}) and no project that could scale in interacts with this session`,
           deps,
         );
       }
-      return roundStep(session, state, projects, deps);
+      return openRoundStep(session, state, split, deps);
     }
     case 'PREPARE_MAINTENANCE':
     case 'PLANNED_MAINTENANCE': {
@@ -319,7 +326,7 @@ export const afterRound = async (sessionId: string, state: RoundState, deps: Wor
       );
     }
     if (silent.length > 0) await treatAsNonInteracting(session, round, silent, deps);
-    if (round.host) await assignDefaultActions(session, round, deps);
+    if (round.host) await assignDefaultActions(session, round, members, deps);
   }
   switch (state) {
     case 'MAINTENANCE':
@@ -350,7 +357,7 @@ export const afterRound = async (sessionId: string, state: RoundState, deps: Wor
  * session; the history says so, after the round's notifications.
  */
 const treatAsNonInteracting = async (session: Session, round: Round, projectIds: string[], deps: Deps) => {
-  const seq = (round.first_event_seq ?? 0) + Math.max(0, memberCount(round) - 1);
+  const seq = lastNotificationSeq(round);
   for (const projectId of projectIds) {
     await deps.store.updateProject(session.session_id, projectId, { interacting: false, silent_in: round.state });
   }
@@ -375,10 +382,9 @@ const treatAsNonInteracting = async (session: Session, round: Round, projectIds:
  * their instances on the host gets the project's default action, recorded on its membership as if
  * it had replied, so carrying them out (and a retry of that) is the same path as for a reply.
  */
-const assignDefaultActions = async (session: Session, round: Round, deps: Deps) => {
+const assignDefaultActions = async (session: Session, round: Round, members: RoundMember[], deps: Deps) => {
   const host = round.host;
   if (!host) return;
-  const members = await deps.store.listMembers(session.session_id, round.seq);
   const unheard = members.filter((m) => m.status !== 'REPLIED' && m.instance_actions === undefined);
   if (unheard.length === 0) return;
   const onHost = await deps.cloud.listInstancesOnHost(host);

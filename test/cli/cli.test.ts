@@ -238,37 +238,12 @@ describe('commands', () => {
   it('session create / list / show / delete, human and --json', async () => {
     // An absolute time: a retry with the same Idempotency-Key must send the same body.
     const at = fenixTimeIn(120);
-    const created = await ok([
-      'session',
-      'create',
-      '--host',
-      'x-1',
-      '--at',
-      at,
-      '--metadata',
-      '{"ticket":"CHG-1"}',
-      '--action',
-      'dummy:compute',
-      '--idempotency-key',
-      'cli-test-1',
-    ]);
+    const create = ['session', 'create', '--host', 'x-1', '--at', at, '--metadata', '{"ticket":"CHG-1"}'];
+    const args = [...create, '--action', 'dummy:compute', '--idempotency-key', 'cli-test-1'];
+    const created = await ok(args);
     const id = created.out.trim();
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
-    const again = await ok([
-      'session',
-      'create',
-      '--host',
-      'x-1',
-      '--at',
-      at,
-      '--metadata',
-      '{"ticket":"CHG-1"}',
-      '--action',
-      'dummy:compute',
-      '--idempotency-key',
-      'cli-test-1',
-      '--json',
-    ]);
+    const again = await ok([...args, '--json']);
     expect(JSON.parse(again.out)).toEqual({ session_id: id });
 
     const list = await ok(['session', 'list']);

@@ -5,7 +5,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import type { ValidateFunction } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { repoPath } from '../../infra/paths.js';
-import { bearerAuthenticator, createGateway, type Route } from '../../local/api-gateway.js';
+import { bearerAuthenticator, createGateway } from '../../local/api-gateway.js';
 import { LocalKeys } from '../../local/jwt.js';
 import { generatedFiles } from '../../scripts/gen-schemas.js';
 import { fenixTimeIn, startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
@@ -234,54 +234,14 @@ beforeAll(async () => {
       },
     },
   ) as never;
-  const make = async (module: Promise<{ makeHandler: (deps: never) => unknown }>) =>
-    (await module).makeHandler(failing) as Route['handler'];
-  const brokenRoutes: Route[] = [
-    { method: 'POST', path: '/v1/maintenance', handler: await make(import('../../functions/api/create-session.js')) },
-    { method: 'GET', path: '/v1/maintenance', handler: await make(import('../../functions/api/list-sessions.js')) },
-    {
-      method: 'GET',
-      path: '/v1/maintenance/{session_id}',
-      handler: await make(import('../../functions/api/get-session.js')),
-    },
-    {
-      method: 'PUT',
-      path: '/v1/maintenance/{session_id}',
-      handler: await make(import('../../functions/api/update-session.js')),
-    },
-    {
-      method: 'POST',
-      path: '/v1/maintenance/{session_id}',
-      handler: await make(import('../../functions/api/update-session.js')),
-    },
-    {
-      method: 'DELETE',
-      path: '/v1/maintenance/{session_id}',
-      handler: await make(import('../../functions/api/delete-session.js')),
-    },
-    {
-      method: 'GET',
-      path: '/v1/maintenance/{session_id}/detail',
-      handler: await make(import('../../functions/api/get-session-detail.js')),
-    },
-    {
-      method: 'GET',
-      path: '/v1/maintenance/{session_id}/{project_id}',
-      handler: await make(import('../../functions/api/get-project.js')),
-    },
-    {
-      method: 'PUT',
-      path: '/v1/maintenance/{session_id}/{project_id}',
-      handler: await make(import('../../functions/api/put-project-reply.js')),
-    },
-    {
-      method: 'GET',
-      path: '/v1/openapi.json',
-      handler: (await import('../../functions/api/get-openapi.js')).makeHandler(() => {
-        throw new Error('document unavailable (test)');
-      }) as Route['handler'],
-    },
-  ];
+  const { apiRoutes } = await import('../../local/runtime.js');
+  const brokenRoutes = await apiRoutes((module, path) =>
+    path === '/v1/openapi.json'
+      ? module.makeHandler((() => {
+          throw new Error('document unavailable (test)');
+        }) as never)
+      : module.makeHandler(failing),
+  );
   brokenServer = createServer(
     createGateway(
       brokenRoutes,

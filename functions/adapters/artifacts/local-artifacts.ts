@@ -3,7 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { DOWNLOAD_NAME } from '../../core/downloads.js';
+import { artifactKey } from '../../core/downloads.js';
 import type { ArtifactStore } from '../../core/ports.js';
 
 /**
@@ -39,9 +39,7 @@ export class LocalArtifacts implements ArtifactStore {
 
   /** A path under the root from plain segments (no separators, no `..`): nothing can reach outside it. */
   private inside(...segments: string[]): string {
-    for (const segment of segments)
-      if (!DOWNLOAD_NAME.test(segment)) throw new Error(`not a safe artefact path segment: ${JSON.stringify(segment)}`);
-    const path = resolve(this.root, ...segments);
+    const path = resolve(this.root, artifactKey(...segments));
     if (!path.startsWith(this.root + sep)) throw new Error(`artefact path outside ${this.root}: ${path}`);
     return path;
   }

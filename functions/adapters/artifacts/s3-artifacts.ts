@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { DOWNLOAD_NAME } from '../../core/downloads.js';
+import { artifactKey } from '../../core/downloads.js';
 import type { ArtifactStore } from '../../core/ports.js';
 
 /** DeleteObjects takes at most 1000 keys per call. */
@@ -18,7 +18,7 @@ export class S3Artifacts implements ArtifactStore {
   ) {}
 
   async write(sessionId: string, name: string, body: NodeJS.ReadableStream): Promise<string> {
-    const key = `${segment(sessionId)}/${segment(name)}`;
+    const key = artifactKey(sessionId, name);
     const upload = new Upload({
       client: this.s3,
       params: { Bucket: this.bucket, Key: key, Body: body instanceof Readable ? body : new Readable().wrap(body) },
@@ -30,7 +30,7 @@ export class S3Artifacts implements ArtifactStore {
   }
 
   async removeSession(sessionId: string): Promise<void> {
-    const prefix = `${segment(sessionId)}/`;
+    const prefix = `${artifactKey(sessionId)}/`;
     let token: string | undefined;
     do {
       const page = await this.s3.send(
@@ -52,9 +52,3 @@ export class S3Artifacts implements ArtifactStore {
     } while (token);
   }
 }
-
-/** Keys are built from plain segments only (no `/`, no `..`), as the local store's paths are. */
-const segment = (text: string): string => {
-  if (!DOWNLOAD_NAME.test(text)) throw new Error(`not a safe artefact key segment: ${JSON.stringify(text)}`);
-  return text;
-};
