@@ -62,10 +62,12 @@ const afterRound = {
   SCALE_IN: pick('START_MAINTENANCE', 'SCALE_IN', 'PREPARE_MAINTENANCE', 'MAINTENANCE_FAILED'),
   PREPARE_MAINTENANCE: {
     ...pick('START_MAINTENANCE', 'SCALE_IN', 'MAINTENANCE_FAILED'),
+    WAIT_ACTIONS: 'WaitPrepareMaintenanceActions',
     WAIT_EMPTY: 'WaitPrepareMaintenanceHostEmpty',
   },
   PLANNED_MAINTENANCE: {
     ...pick('START_MAINTENANCE', 'MAINTENANCE_FAILED'),
+    WAIT_ACTIONS: 'WaitPlannedMaintenanceActions',
     WAIT_EMPTY: 'WaitPlannedMaintenanceHostEmpty',
   },
   MAINTENANCE_COMPLETE: pick('MAINTENANCE_DONE', 'MAINTENANCE_FAILED'),
@@ -118,6 +120,20 @@ Object.assign(states, {
   },
   ChooseNextState: task('choose_next', {}, 'AfterChooseNextState'),
   AfterChooseNextState: choice(pick('START_MAINTENANCE', 'SCALE_IN', 'PREPARE_MAINTENANCE', 'MAINTENANCE_FAILED')),
+  // The cloud carries out instance actions asynchronously: Wait states between polls, never a
+  // Lambda that sleeps (interval and timeout from FENIX_ACTION_POLL_SECONDS / _TIMEOUT_SECONDS).
+  WaitPrepareMaintenanceActions: {
+    Type: 'Wait',
+    SecondsPath: '$.step.data.wait_seconds',
+    Next: 'PollPrepareMaintenanceActions',
+  },
+  PollPrepareMaintenanceActions: task('poll_actions', { state: 'PREPARE_MAINTENANCE' }, 'AfterPrepareMaintenance'),
+  WaitPlannedMaintenanceActions: {
+    Type: 'Wait',
+    SecondsPath: '$.step.data.wait_seconds',
+    Next: 'PollPlannedMaintenanceActions',
+  },
+  PollPlannedMaintenanceActions: task('poll_actions', { state: 'PLANNED_MAINTENANCE' }, 'AfterPlannedMaintenance'),
   WaitPrepareMaintenanceHostEmpty: {
     Type: 'Wait',
     SecondsPath: '$.step.data.wait_seconds',

@@ -6,8 +6,9 @@
  *   MAINTENANCE           → ACK
  *   SCALE_IN              → delete its newest non-HA instance(s) (name without "-ha-"), remember them → ACK
  *   PREPARE_MAINTENANCE,
- *   PLANNED_MAINTENANCE   → read the affected instances → ACK with MIGRATE for each (mode `migrate`),
- *                           or move each one itself through the sim API and ACK with OWN_ACTION (mode `own_action`)
+ *   PLANNED_MAINTENANCE   → read the affected instances → ACK with MIGRATE for each (mode `migrate`), or
+ *                           LIVE_MIGRATE (mode `live_migrate`), or move each one itself through the sim
+ *                           API and ACK with OWN_ACTION (mode `own_action`, simulated cloud only)
  *   MAINTENANCE_COMPLETE  → re-create what it removed (same names and vCPUs; the simulator places them) → ACK
  *   INSTANCE_ACTION_DONE  → log only
  *
@@ -15,7 +16,7 @@
  * repeats by (session_id, event_seq). Other projects' events and non-scheduled types are ignored.
  *
  * Command line:
- *   npx tsx examples/vnfm/vnfm.ts --fenix http://127.0.0.1:12347 --project vnf-a --port 12348 [--own-action] [--token T]
+ *   npx tsx examples/vnfm/vnfm.ts --fenix http://127.0.0.1:12347 --project vnf-a --port 12348 [--own-action | --live-migrate] [--token T]
  */
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -35,7 +36,7 @@ import {
   type SimInstance,
 } from './client.js';
 
-export type VnfmMode = 'migrate' | 'own_action';
+export type VnfmMode = 'migrate' | 'live_migrate' | 'own_action';
 
 export interface VnfmOptions {
   /**
@@ -50,7 +51,7 @@ export interface VnfmOptions {
   host?: string;
   /** Bearer token for the Fenix and sim APIs (a function is asked before each request). */
   token?: string | (() => string | Promise<string>);
-  /** How PREPARE/PLANNED instances are moved: by Fenix (MIGRATE) or by the VNFM itself (OWN_ACTION). */
+  /** How PREPARE/PLANNED instances are moved: by Fenix (MIGRATE or LIVE_MIGRATE) or by the VNFM itself (OWN_ACTION). */
   mode?: VnfmMode;
   /** Instances removed per SCALE_IN round (default 1). */
   scaleInCount?: number;
@@ -189,7 +190,7 @@ export const startVnfm = async (options: VnfmOptions): Promise<Vnfm> => {
           );
         }
       }
-      actions[id] = 'MIGRATE';
+      actions[id] = mode === 'live_migrate' ? 'LIVE_MIGRATE' : 'MIGRATE';
     }
     await fenix.reply(event, 'ACK', actions);
     const summary = Object.entries(actions)
@@ -283,13 +284,14 @@ if (isMain) {
       project: { type: 'string' },
       port: { type: 'string', default: '12348' },
       'own-action': { type: 'boolean', default: false },
+      'live-migrate': { type: 'boolean', default: false },
       token: { type: 'string' },
       'scale-in-count': { type: 'string', default: '1' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   const usage =
-    'usage: npx tsx examples/vnfm/vnfm.ts --project <id> [--fenix http://127.0.0.1:12347] [--port 12348] [--own-action] [--token T | env FENIX_TOKEN] [--scale-in-count 1]';
+    'usage: npx tsx examples/vnfm/vnfm.ts --project <id> [--fenix http://127.0.0.1:12347] [--port 12348] [--own-action | --live-migrate] [--token T | env FENIX_TOKEN] [--scale-in-count 1]';
   if (values.help || !values.project) {
     console.error(usage);
     process.exit(values.help ? 0 : 2);
@@ -301,18 +303,17 @@ if (isMain) {
     process.exit(2);
   }
   const token = values.token ?? process.env.FENIX_TOKEN;
+  const mode: VnfmMode = values['own-action'] ? 'own_action' : values['live-migrate'] ? 'live_migrate' : 'migrate';
   try {
     const vnfm = await startVnfm({
       fenixUrl: values.fenix,
       projectId: values.project,
       port,
-      mode: values['own-action'] ? 'own_action' : 'migrate',
+      mode,
       scaleInCount,
       ...(token ? { token } : {}),
     });
-    console.log(
-      `VNFM for project ${values.project} (${values['own-action'] ? 'own_action' : 'migrate'}) listening on ${vnfm.url}`,
-    );
+    console.log(`VNFM for project ${values.project} (${mode}) listening on ${vnfm.url}`);
     console.log(
       `subscribe it with FENIX_SUBSCRIPTIONS: ${JSON.stringify([
         {

@@ -9,9 +9,9 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
-import type { CloudHost, CloudInstance } from '../core/model.js';
+import type { CloudAction, CloudHost, CloudInstance } from '../core/model.js';
 import { pickTarget } from '../core/placement.js';
-import type { CloudDriver } from '../core/ports.js';
+import type { ActionProgress, CloudDriver } from '../core/ports.js';
 import type { HostType } from '../core/states.js';
 import { mapLimit } from '../shared/concurrency.js';
 import { batchWrite, deleteRequests, isConditionFailure, putRequests, queryAll } from './dynamo/helpers.js';
@@ -59,6 +59,7 @@ const toHost = (item: Record<string, unknown>): CloudHost => ({
   vcpus: item.vcpus as number,
   used_vcpus: item.used_vcpus as number,
   disabled: item.disabled as boolean,
+  ...(typeof item.disabled_reason === 'string' ? { disabled_reason: item.disabled_reason } : {}),
   maintained: item.maintained as boolean,
 });
 
@@ -70,10 +71,19 @@ const toInstance = (item: Record<string, unknown>): CloudInstance => ({
   vcpus: item.vcpus as number,
 });
 
+export interface SimCloudOptions {
+  /**
+   * How long an instance action takes, in seconds: 0 (default) finishes at once; more makes the
+   * workflow poll, as it does a real cloud. The move itself happens when the action starts.
+   */
+  actionSeconds?: number;
+}
+
 export class SimCloud implements CloudDriver {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
+    private readonly options: SimCloudOptions = {},
   ) {}
 
   /** Replaces the whole simulated cloud with `input` (validated: a bad inventory changes nothing). */
@@ -183,22 +193,70 @@ export class SimCloud implements CloudDriver {
     return result.Item ? toInstance(result.Item) : undefined;
   }
 
-  async setHostState(name: string, changes: { disabled?: boolean; maintained?: boolean }): Promise<void> {
-    const entries = Object.entries(changes);
+  async disableHost(name: string, reason: string): Promise<boolean> {
+    return this.updateHost(name, 'SET disabled = :true, disabled_reason = :reason', 'disabled = :false', reason);
+  }
+
+  async enableHost(name: string, reason: string): Promise<boolean> {
+    // Enabled again by a Fenix session = maintained (the placement preference of §6).
+    return this.updateHost(
+      name,
+      'SET disabled = :false, maintained = :true REMOVE disabled_reason',
+      'disabled = :true AND disabled_reason = :reason',
+      reason,
+    );
+  }
+
+  /** An operator's own disable or enable, whatever the host's state (tests, the sim API). */
+  async setDisabled(name: string, disabled: boolean, reason = 'operator'): Promise<void> {
+    await this.updateHost(
+      name,
+      disabled ? 'SET disabled = :true, disabled_reason = :reason' : 'SET disabled = :false REMOVE disabled_reason',
+      undefined,
+      reason,
+    );
+  }
+
+  private async updateHost(name: string, update: string, condition: string | undefined, reason: string) {
+    const values: Record<string, unknown> = { ':true': true, ':false': false, ':reason': reason };
+    for (const key of Object.keys(values)) if (!`${update} ${condition ?? ''}`.includes(key)) delete values[key];
     try {
       await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: HOST_PK, sk: name },
-          UpdateExpression: `SET ${entries.map(([key]) => `${key} = :${key}`).join(', ')}`,
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: Object.fromEntries(entries.map(([key, value]) => [`:${key}`, value])),
+          UpdateExpression: update,
+          ConditionExpression: `attribute_exists(pk)${condition ? ` AND ${condition}` : ''}`,
+          ExpressionAttributeValues: values,
         }),
       );
+      return true;
     } catch (error) {
-      if (isConditionFailure(error)) throw new NotFoundError(`no host ${name}`);
-      throw error;
+      if (!isConditionFailure(error)) throw error;
+      if (!(await this.getHost(name))) throw new NotFoundError(`no host ${name}`);
+      return false;
     }
+  }
+
+  /** Moves or deletes at once; `actionSeconds` later a poll reports it DONE. */
+  async startAction(
+    instance: CloudInstance,
+    action: CloudAction['action'],
+    target?: string,
+  ): Promise<Pick<CloudAction, 'target' | 'driver'>> {
+    const doneAt = Date.now() + (this.options.actionSeconds ?? 0) * 1000;
+    if (action === 'EVICTION') {
+      await this.deleteInstance(instance.id);
+      return { driver: { done_at: doneAt } };
+    }
+    const moved = await this.moveInstance(instance.id, target);
+    return { ...(target ? { target } : {}), driver: { done_at: doneAt, host: moved.host } };
+  }
+
+  async pollAction(action: CloudAction): Promise<ActionProgress> {
+    if (Date.now() < Number(action.driver?.done_at ?? 0)) return { status: 'RUNNING' };
+    const host = action.driver?.host;
+    return typeof host === 'string' ? { status: 'DONE', host } : { status: 'DONE' };
   }
 
   /** Places a new instance: on `host` when given (it must be enabled and have room), else anywhere that fits. */

@@ -55,6 +55,8 @@ export interface SessionHost {
   name: string;
   type: HostType;
   disabled: boolean;
+  /** Disabled outside the session when it began (this is why): it stays disabled afterwards. */
+  disabled_before?: string;
   maintained: boolean;
   phase?: HostPhase;
   started_at?: string;
@@ -113,6 +115,31 @@ export interface SessionInstance {
   action_done?: boolean;
 }
 
+/**
+ * An instance action the cloud is carrying out (MIGRATE, LIVE_MIGRATE, EVICTION): what the driver
+ * needs to follow it to its end, and where it stands. Kept on the round, so a poll in a later
+ * Lambda (or after a restart) picks it up.
+ */
+export interface CloudAction {
+  instance_id: string;
+  project_id: string;
+  action: 'MIGRATE' | 'LIVE_MIGRATE' | 'EVICTION';
+  /** The host the instance was on when the action started. */
+  from: string;
+  /** The host asked for, when the workflow chose one. */
+  target?: string;
+  started_at: string;
+  status: 'RUNNING' | 'DONE' | 'FAILED';
+  /** Where the instance ended up (moves), once DONE. */
+  host?: string;
+  /** Why it failed, naming the server, the action and the cloud's fault. */
+  reason?: string;
+  /** INSTANCE_ACTION_DONE went out for it. */
+  told?: boolean;
+  /** The driver's own bookkeeping (e.g. that a resize was already confirmed). */
+  driver?: Record<string, string | number | boolean>;
+}
+
 export type RoundStatus = 'OPEN' | 'CLOSED';
 
 /** One notification round: the workflow waits for every expected project to answer. */
@@ -137,6 +164,8 @@ export interface Round {
   token?: string;
   /** First `event_seq` of this round's notifications (one per expected project, in project order). */
   first_event_seq?: number;
+  /** The instance actions carried out on the round's host, by instance id (PREPARE/PLANNED). */
+  actions?: Record<string, CloudAction>;
 }
 
 /** INFORMED: a non-interacting project, notified but not waited for (its instances get the default action). */
@@ -166,6 +195,9 @@ export interface CloudHost {
   vcpus: number;
   used_vcpus: number;
   disabled: boolean;
+  /** Why it is disabled (Nova's `disabled_reason`; ours is `fenix maintenance <session_id>`). */
+  disabled_reason?: string;
+  /** Enabled again after a Fenix maintenance (the simulated cloud keeps it; a real cloud cannot know). */
   maintained: boolean;
 }
 

@@ -1,6 +1,7 @@
 import type { EventPattern } from './event-pattern.js';
 import type { FenixEvent } from './events.js';
 import type {
+  CloudAction,
   CloudHost,
   CloudInstance,
   HistoryEntry,
@@ -139,6 +140,8 @@ export interface RoundRecords {
   ): Promise<void>;
   /** EXPECTED → SILENT; false when the project replied first. */
   markSilent(sessionId: string, seq: number, projectId: string): Promise<boolean>;
+  /** Replaces the round's instance actions (only the workflow writes them, one step at a time). */
+  setRoundActions(sessionId: string, seq: number, actions: Record<string, CloudAction>): Promise<void>;
 }
 
 export interface EventPublisher {
@@ -162,18 +165,42 @@ export interface SubscriptionRules {
   listPatterns(): Promise<EventPattern[]>;
 }
 
-/** The infrastructure driver port: the simulated cloud today, real clouds behind the same calls later. */
+/** What an action's progress is, as the cloud reports it on a poll. */
+export type ActionProgress =
+  | { status: 'RUNNING'; driver?: CloudAction['driver'] }
+  | { status: 'DONE'; host?: string }
+  | { status: 'FAILED'; reason: string };
+
+/**
+ * The infrastructure driver port (DESIGN §6, §13): the simulated cloud and OpenStack Nova. Instance
+ * actions are asynchronous: `startAction` asks the cloud and returns at once; the workflow then polls
+ * with `pollAction` from Step Functions Wait states until DONE or FAILED (never a sleeping Lambda).
+ */
 export interface CloudDriver {
   listHosts(): Promise<CloudHost[]>;
   getHosts(names: string[]): Promise<(CloudHost | undefined)[]>;
+  getHost(name: string): Promise<CloudHost | undefined>;
+  /** Every instance on the host, whatever its project or status (an empty list = an empty host). */
   listInstancesOnHost(host: string): Promise<CloudInstance[]>;
   listInstances(projectId?: string): Promise<CloudInstance[]>;
   getInstance(id: string): Promise<CloudInstance | undefined>;
-  getHost(name: string): Promise<CloudHost | undefined>;
-  setHostState(name: string, changes: { disabled?: boolean; maintained?: boolean }): Promise<void>;
-  /** Migrates (cold or live; the simulation treats both alike) to the best host with room. */
-  moveInstance(id: string, target?: string): Promise<CloudInstance>;
-  deleteInstance(id: string): Promise<void>;
+  /**
+   * Disables the host with `reason` (`fenix maintenance <session_id>`) so nothing new lands on it.
+   * A host already disabled keeps its state and reason: answers whether this call disabled it.
+   */
+  disableHost(name: string, reason: string): Promise<boolean>;
+  /** Enables the host only when it is disabled with `reason` (ours); answers whether it did. */
+  enableHost(name: string, reason: string): Promise<boolean>;
+  /**
+   * Starts MIGRATE or LIVE_MIGRATE (to `target`, or where the cloud chooses) or EVICTION of an
+   * instance. Throws when the cloud refuses at once (ConflictError when the target has no room).
+   */
+  startAction(
+    instance: CloudInstance,
+    action: CloudAction['action'],
+    target?: string,
+  ): Promise<Pick<CloudAction, 'target' | 'driver'>>;
+  pollAction(action: CloudAction): Promise<ActionProgress>;
 }
 
 /**

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Deps } from './deps.js';
 import { checkDownloadUrls, normalizeDownloads } from './downloads.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
-import type { Session, SessionHost } from './model.js';
+import type { CloudHost, Session, SessionHost } from './model.js';
 import type { CreateSessionRequest, UpdateSessionRequest } from './schemas.js';
 import { parseFenixTime, toFenixTime, toIsoSeconds } from './time.js';
 import { moveTo } from './transitions.js';
@@ -113,29 +113,36 @@ const checkReplyWindowFits = (maintenanceAt: Date, deps: Pick<Deps, 'clock' | 's
   );
 };
 
+/**
+ * The session's hosts. A host already disabled (by an operator, or another tool) is taken as it is:
+ * it is maintained like the others but keeps its state and reason afterwards, since the session
+ * enables only what it disabled itself.
+ */
 const resolveHosts = async (names: string[], deps: Deps): Promise<SessionHost[]> => {
+  const toSessionHost = (host: CloudHost): SessionHost => ({
+    name: host.name,
+    type: host.type,
+    disabled: host.disabled,
+    maintained: false,
+    ...(host.disabled ? { disabled_before: host.disabled_reason ?? '' } : {}),
+  });
   if (names.length === 0) {
     const discovered = (await deps.cloud.listHosts()).filter(
       (host) => host.type === 'compute' || host.type === 'controller',
     );
     if (discovered.length === 0) throw new ValidationError('hosts: none given and the cloud has no hosts to discover');
-    const disabled = discovered.filter((host) => host.disabled);
-    if (disabled.length > 0) {
-      throw new ConflictError(
-        `host ${disabled[0]?.name} is already disabled; enable it or name the hosts explicitly`,
-        'host_disabled',
-      );
-    }
-    return discovered.map((host) => ({ name: host.name, type: host.type, disabled: false, maintained: false }));
+    return discovered.map(toSessionHost);
   }
   const found = await deps.cloud.getHosts(names);
   return names.map((name, index) => {
     const host = found[index];
     if (!host) throw new ValidationError(`hosts.${index}: no host named ${name} in the cloud`);
-    if (host.disabled) throw new ConflictError(`host ${name} is already disabled`, 'host_disabled');
-    return { name, type: host.type, disabled: false, maintained: false };
+    return toSessionHost(host);
   });
 };
+
+/** The `disabled_reason` a session sets on the hosts it disables (and the only one it ever enables). */
+export const disableReason = (sessionId: string) => `fenix maintenance ${sessionId}`;
 
 export const getSessionOrThrow = async (sessionId: string, deps: Pick<Deps, 'store'>): Promise<Session> => {
   const session = await deps.store.getSession(sessionId);
@@ -151,7 +158,7 @@ export const deleteSession = async (sessionId: string, deps: Deps): Promise<void
   const session = await getSessionOrThrow(sessionId, deps);
   await deps.engine.stop(session.execution_name, 'session deleted');
   const hosts = await deps.store.listHosts(sessionId);
-  for (const host of hosts.filter((h) => h.disabled)) await deps.cloud.setHostState(host.name, { disabled: false });
+  for (const host of hosts.filter((h) => h.disabled)) await deps.cloud.enableHost(host.name, disableReason(sessionId));
   await deps.store.deleteSession(sessionId);
   await deps.artifacts.removeSession(sessionId);
   await deps.store.releaseHosts(
@@ -197,7 +204,11 @@ export const continueSession = async (sessionId: string, request: UpdateSessionR
   }
   const hosts = await deps.store.listHosts(sessionId);
   const started = hosts.some(
-    (host) => host.disabled || host.maintained || host.phase === 'IN_MAINTENANCE' || host.phase === 'FAILED',
+    (host) =>
+      (host.disabled && host.disabled_before === undefined) ||
+      host.maintained ||
+      host.phase === 'IN_MAINTENANCE' ||
+      host.phase === 'FAILED',
   );
   if (started && (request.maintenance_at !== undefined || request.metadata !== undefined)) {
     throw new ConflictError(

@@ -4,6 +4,7 @@ import { ConflictError } from './errors.js';
 import { type FenixEvent, projectUrl } from './events.js';
 import { historyKey, publish } from './history.js';
 import type {
+  CloudAction,
   CloudHost,
   CloudInstance,
   Round,
@@ -15,9 +16,10 @@ import type {
 } from './model.js';
 import { pickTarget } from './placement.js';
 import { projectPolicy, splitByInteraction, withInteraction } from './policy.js';
+import type { ActionProgress } from './ports.js';
 import { awaitRound, currentRound, expireRound, lastNotificationSeq, openRound, secondsLeft } from './rounds.js';
 import type { ActionPlugin } from './schemas.js';
-import { getSessionOrThrow } from './sessions.js';
+import { disableReason, getSessionOrThrow } from './sessions.js';
 import { ROUND_STATES, type RoundState, type SessionState } from './states.js';
 import { toFenixTime } from './time.js';
 import { failSession, moveTo } from './transitions.js';
@@ -37,6 +39,9 @@ export interface WorkflowSettings {
   emptyCheckAttempts: number;
   /** Hosts one execution maintains before handing over to a fresh one (bounds its history). */
   hostsPerExecution: number;
+  /** Seconds between polls of running instance actions, and how long one may take before it fails. */
+  actionPollSeconds: number;
+  actionTimeoutSeconds: number;
   /** plug-in name → function name or ARN to invoke. */
   plugins: Record<string, string>;
 }
@@ -279,10 +284,7 @@ export const enter = async (sessionId: string, state: SessionState, deps: Workfl
       // already maintained (or outside the session). Idempotent: each host records it.
       if ((session.maintained_count ?? 0) === 0) {
         const hosts = computes(await deps.store.listHosts(sessionId));
-        for (const host of hosts.filter((h) => !h.disabled && !h.maintained)) {
-          await deps.cloud.setHostState(host.name, { disabled: true });
-          await deps.store.updateHost(sessionId, host.name, { disabled: true });
-        }
+        for (const host of hosts.filter((h) => !h.disabled && !h.maintained)) await disableHost(sessionId, host, deps);
       }
       return { next: 'NEXT_HOST' };
     }
@@ -341,7 +343,7 @@ export const afterRound = async (sessionId: string, state: RoundState, deps: Wor
     }
     case 'PREPARE_MAINTENANCE':
     case 'PLANNED_MAINTENANCE':
-      return round?.host ? executeActions(session, round, deps) : emptied(sessionId, state, deps);
+      return round?.host ? startActions(session, round, deps) : emptied(sessionId, state, deps);
     case 'MAINTENANCE_COMPLETE':
       await moveTo(sessionId, 'MAINTENANCE_DONE', deps);
       await deps.store.releaseHosts(
@@ -457,81 +459,170 @@ const actionDoneEvent = (
 });
 
 /**
- * Carries out the instance actions of a PREPARE/PLANNED round on its host: MIGRATE and LIVE_MIGRATE
- * move the instance (then INSTANCE_ACTION_DONE to its owner), EVICTION removes it, OWN_ACTION leaves
- * it to the project. What is done is no longer on the host, so a retried step skips it; the
- * INSTANCE_ACTION_DONE numbers are one block reserved on the round, so a retry re-sends the same.
- * The host list is read once per round and kept current here: the cost per instance is the move.
+ * Starts the instance actions of a PREPARE/PLANNED round on its host: MIGRATE and LIVE_MIGRATE move
+ * the instance (to a maintained host first, as Fenix does), EVICTION removes it, OWN_ACTION leaves it
+ * to the project. The cloud carries them out asynchronously; `pollActions` follows them. Each
+ * started action is recorded on the round before the next one starts, so a retried step starts
+ * only what is not yet started. The host list is read once and kept current here.
  */
-const executeActions = async (session: Session, round: Round, deps: WorkflowDeps): Promise<Step> => {
+const startActions = async (session: Session, round: Round, deps: WorkflowDeps): Promise<Step> => {
   const host = round.host as string;
   const members = await deps.store.listMembers(session.session_id, round.seq);
-  const asked = members.flatMap((member) =>
-    Object.entries(member.instance_actions ?? {}).map(([instance_id, action]) => ({
-      instance_id,
-      project_id: member.project_id,
-      action,
-    })),
-  );
+  const actions = { ...round.actions };
   const onHost = new Map((await deps.cloud.listInstancesOnHost(host)).map((i) => [i.id, i]));
-  const firstSeq = await deps.store.stampEventSeq(
-    session.session_id,
-    { round: round.seq },
-    'actions_first_event_seq',
-    Math.max(1, asked.length),
+  const maintained = new Set(
+    (await deps.store.listHosts(session.session_id)).filter((h) => h.maintained).map((h) => h.name),
   );
-  const hosts = await deps.cloud.listHosts();
+  const hosts = (await deps.cloud.listHosts()).map((h) => ({
+    ...h,
+    maintained: h.maintained || maintained.has(h.name),
+  }));
   const type = hosts.find((h) => h.name === host)?.type ?? 'compute';
-  for (const [index, { instance_id, project_id, action }] of asked.entries()) {
-    const instance = onHost.get(instance_id);
-    if (!instance) continue;
-    if (action === 'OWN_ACTION') {
-      await deps.store.updateInstance(session.session_id, project_id, instance_id, { action, action_done: false });
-      continue;
+  for (const member of members) {
+    for (const [instance_id, action] of Object.entries(member.instance_actions ?? {})) {
+      const instance = onHost.get(instance_id);
+      if (!instance || actions[instance_id]) continue;
+      if (action === 'OWN_ACTION') {
+        await deps.store.updateInstance(session.session_id, member.project_id, instance_id, {
+          action,
+          action_done: false,
+        });
+        continue;
+      }
+      const started: CloudAction = {
+        instance_id,
+        project_id: member.project_id,
+        action,
+        from: host,
+        started_at: deps.clock.now().toISOString(),
+        status: 'RUNNING',
+      };
+      try {
+        Object.assign(started, await startAction(instance, action, hosts, type, deps));
+      } catch (error) {
+        Object.assign(started, { status: 'FAILED', reason: actionFailure(started, errorMessage(error)) });
+      }
+      actions[instance_id] = started;
+      await deps.store.setRoundActions(session.session_id, round.seq, actions);
+      await deps.store.updateInstance(session.session_id, member.project_id, instance_id, {
+        action,
+        action_done: false,
+      });
+      if (started.status === 'FAILED') break;
     }
-    let target: string | undefined;
-    try {
-      if (action === 'EVICTION') await deps.cloud.deleteInstance(instance_id);
-      else target = await migrate(instance, hosts, type, deps);
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      return cannotEmpty(
-        session.session_id,
-        round.state,
-        `${action} of instance ${instance_id} failed: ${message}`,
-        deps,
-      );
-    }
-    await deps.store.updateInstance(session.session_id, project_id, instance_id, {
-      action,
-      action_done: true,
-      ...(target ? { host: target } : {}),
-    });
-    // Told at once, not at the end of the host: the owner may be waiting to re-point traffic.
-    await publish([actionDoneEvent(session, { instance_id, project_id }, firstSeq + index, deps)], deps);
   }
+  // One look at once: an action the cloud finished already (the simulated cloud's, or a fast one)
+  // goes on without a Wait state.
+  return pollRound(session, { ...round, actions }, deps);
+};
+
+/** Follows the round's running actions one poll further (a Step Functions Wait state sits between polls). */
+export const pollActions = async (sessionId: string, state: RoundState, deps: WorkflowDeps): Promise<Step> => {
+  const session = await getSessionOrThrow(sessionId, deps);
+  if (session.state !== state)
+    return { next: session.state === 'MAINTENANCE_FAILED' ? 'MAINTENANCE_FAILED' : 'UNEXPECTED' };
+  const round = await roundOfThisStep(session, state, deps);
+  if (!round?.actions) return emptied(sessionId, state, deps);
+  return pollRound(session, round, deps);
+};
+
+const pollRound = async (session: Session, round: Round, deps: WorkflowDeps): Promise<Step> => {
+  const actions = { ...round.actions };
+  const timeoutMs = deps.workflow.actionTimeoutSeconds * 1000;
+  const overdue = (action: CloudAction) => Date.now() - Date.parse(action.started_at) > timeoutMs;
+  let changed = false;
+  for (const [id, action] of Object.entries(actions)) {
+    if (action.status !== 'RUNNING') continue;
+    let progress: ActionProgress;
+    try {
+      progress = await deps.cloud.pollAction(action);
+    } catch (error) {
+      // The cloud did not answer this time (its client already retried): the next poll asks again,
+      // until the action's time is up.
+      progress = overdue(action)
+        ? { status: 'FAILED', reason: `the cloud did not answer: ${errorMessage(error)}` }
+        : { status: 'RUNNING' };
+    }
+    if (progress.status === 'RUNNING' && overdue(action))
+      progress = { status: 'FAILED', reason: `not done after ${deps.workflow.actionTimeoutSeconds} s` };
+    if (progress.status === 'FAILED') progress = { ...progress, reason: actionFailure(action, progress.reason) };
+    if (
+      progress.status === 'RUNNING' &&
+      JSON.stringify(progress.driver ?? action.driver) === JSON.stringify(action.driver)
+    )
+      continue;
+    actions[id] = { ...action, ...progress };
+    changed = true;
+  }
+  if (changed) await deps.store.setRoundActions(session.session_id, round.seq, actions);
+  return actionsStep(session, { ...round, actions }, deps);
+};
+
+/**
+ * Where a round's actions stand: a failure ends them (PREPARE falls back to SCALE_IN, PLANNED fails,
+ * naming the server and the cloud's fault); each action done is recorded and told to its owner
+ * (INSTANCE_ACTION_DONE, numbered from one block reserved on the round, so a retry re-sends the
+ * same); while any runs, wait; when all are done, check that the host emptied.
+ */
+const actionsStep = async (session: Session, round: Round, deps: WorkflowDeps): Promise<Step> => {
+  const actions = Object.values(round.actions ?? {});
+  const failed = actions.find((action) => action.status === 'FAILED');
+  if (failed)
+    return cannotEmpty(session.session_id, round.state, failed.reason ?? actionFailure(failed, 'failed'), deps);
+  const done = actions.filter((action) => action.status === 'DONE');
+  if (done.length > 0) {
+    const firstSeq = await deps.store.stampEventSeq(
+      session.session_id,
+      { round: round.seq },
+      'actions_first_event_seq',
+      Math.max(1, Object.keys(round.actions ?? {}).length),
+    );
+    const order = Object.keys(round.actions ?? {});
+    for (const action of done.filter((a) => !a.told)) {
+      await deps.store.updateInstance(session.session_id, action.project_id, action.instance_id, {
+        action_done: true,
+        ...(action.host ? { host: action.host } : {}),
+      });
+      // Told at once, not at the end of the host: the owner may be waiting to re-point traffic.
+      await publish([actionDoneEvent(session, action, firstSeq + order.indexOf(action.instance_id), deps)], deps);
+      action.told = true;
+    }
+    await deps.store.setRoundActions(session.session_id, round.seq, round.actions ?? {});
+  }
+  if (actions.some((action) => action.status === 'RUNNING'))
+    return { next: 'WAIT_ACTIONS', wait_seconds: deps.workflow.actionPollSeconds };
   return emptied(session.session_id, round.state, deps);
 };
 
-/** Moves an instance to the best host of the (locally kept) host list; the cloud re-checks room. */
-const migrate = async (
+const errorMessage = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/** A failed action, named for the session failure: the server, the action and the cloud's fault. */
+const actionFailure = (action: Pick<CloudAction, 'action' | 'instance_id' | 'from'>, why: string) =>
+  `${action.action} of instance ${action.instance_id} (on ${action.from}) failed: ${why}`;
+
+/**
+ * Starts an instance action; a move goes to the best host of the (locally kept) host list, and when
+ * the cloud finds our copy stale (another session took the room) it chooses itself.
+ */
+const startAction = async (
   instance: CloudInstance,
+  action: CloudAction['action'],
   hosts: CloudHost[],
   type: CloudHost['type'],
   deps: Deps,
-): Promise<string> => {
+): Promise<Pick<CloudAction, 'target' | 'driver'>> => {
+  if (action === 'EVICTION') return deps.cloud.startAction(instance, action);
   const target = pickTarget(hosts, instance.vcpus, type, instance.host);
-  let moved: CloudInstance;
+  let started: Pick<CloudAction, 'target' | 'driver'>;
   try {
-    moved = await deps.cloud.moveInstance(instance.id, target?.name);
+    started = await deps.cloud.startAction(instance, action, target?.name);
   } catch (error) {
-    // Our copy of the hosts was stale (another session took the room): let the cloud choose.
     if (!(error instanceof ConflictError) || !target) throw error;
-    moved = await deps.cloud.moveInstance(instance.id);
+    started = await deps.cloud.startAction(instance, action);
   }
-  const landed = hosts.find((h) => h.name === moved.host);
+  const landed = hosts.find((h) => h.name === (started.target ?? target?.name));
   if (landed) landed.used_vcpus += instance.vcpus;
-  return moved.host;
+  return started;
 };
 
 /** PREPARE falls back to SCALE_IN when a host cannot be emptied; PLANNED fails (Fenix's rules). */
@@ -653,6 +744,23 @@ const emptyPendingCompute = async (session: Session, deps: Deps): Promise<string
   return host && !host.maintained && host.type === 'compute' && cloudHost?.used_vcpus === 0 ? round.host : undefined;
 };
 
+/**
+ * Disables a session host with the session's reason. One already disabled by someone else (after the
+ * session began) is left as it is and remembered, so the session never enables it.
+ */
+const disableHost = async (sessionId: string, host: SessionHost, deps: Deps) => {
+  if (!(await deps.cloud.disableHost(host.name, disableReason(sessionId)))) {
+    const now = await deps.cloud.getHost(host.name);
+    if (now?.disabled_reason !== disableReason(sessionId))
+      await deps.store.updateHost(sessionId, host.name, {
+        disabled: true,
+        disabled_before: now?.disabled_reason ?? '',
+      });
+    return;
+  }
+  await deps.store.updateHost(sessionId, host.name, { disabled: true });
+};
+
 const hostEvent = async (
   sessionId: string,
   host: string,
@@ -682,15 +790,14 @@ export const hostBegin = async (sessionId: string, host: string, phase: string, 
   if (phase === 'host') {
     const hostItem = await deps.store.getHost(sessionId, host);
     if (!hostItem) throw new ConflictError(`host ${host} is not in session ${sessionId}`, 'unknown_host');
-    const cloudHost = await deps.cloud.getHost(host);
-    if (cloudHost && cloudHost.used_vcpus > 0)
-      throw new ConflictError(`host ${host} is not empty (${cloudHost.used_vcpus} vCPUs in use)`, 'host_not_empty');
-    if (!cloudHost?.disabled) await deps.cloud.setHostState(host, { disabled: true });
-    await deps.store.updateHost(sessionId, host, {
-      phase: 'IN_MAINTENANCE',
-      disabled: true,
-      started_at: new Date().toISOString(),
-    });
+    const left = await deps.cloud.listInstancesOnHost(host);
+    if (left.length > 0)
+      throw new ConflictError(
+        `host ${host} is not empty (${left.map((i) => i.id).join(', ')} still on it)`,
+        'host_not_empty',
+      );
+    if (!hostItem.disabled) await disableHost(sessionId, hostItem, deps);
+    await deps.store.updateHost(sessionId, host, { phase: 'IN_MAINTENANCE', started_at: new Date().toISOString() });
     await hostEvent(sessionId, host, 'IN_MAINTENANCE', deps);
     plugins = [...sortedPlugins(session.actions, 'host'), ...sortedPlugins(session.actions, hostItem.type)];
   } else {
@@ -748,7 +855,10 @@ export const hostEnd = async (sessionId: string, host: string, phase: string, de
     return { next: 'DONE' };
   }
   await hostEvent(sessionId, host, 'MAINTENANCE_COMPLETE', deps);
-  await deps.cloud.setHostState(host, { disabled: false, maintained: true });
+  // Only what this session disabled is enabled again: a host disabled before it, or by someone else
+  // meanwhile (another reason), stays as they left it.
+  if (await deps.cloud.enableHost(host, disableReason(sessionId)))
+    await deps.store.updateHost(sessionId, host, { disabled: false });
   if (await deps.store.markHostMaintained(sessionId, host)) await deps.store.increment(sessionId, 'maintained_count');
   const started = (await deps.store.getHost(sessionId, host))?.started_at;
   // Reported for the host-maintenance-duration metric (a CloudWatch metric filter on the logs).

@@ -38,6 +38,13 @@ export const config = {
   get apiBaseUrl() {
     return required('API_BASE_URL');
   },
+  /** The cloud driver (DESIGN §13): the simulated cloud, or OpenStack Nova. */
+  get cloud(): 'sim' | 'openstack' {
+    const value = process.env.FENIX_CLOUD || 'sim';
+    if (value !== 'sim' && value !== 'openstack')
+      throw new Error(`FENIX_CLOUD must be sim or openstack, got "${value}"`);
+    return value;
+  },
   /** Fenix `project_maintenance_reply`: reply window of MAINTENANCE, PREPARE and PLANNED rounds. */
   get maintenanceReplySeconds() {
     return seconds('FENIX_PROJECT_MAINTENANCE_REPLY', 20);
@@ -56,6 +63,18 @@ export const config = {
   },
   get emptyCheckAttempts() {
     return integer('FENIX_EMPTY_CHECK_ATTEMPTS', 36);
+  },
+  /** Seconds between polls of the instance actions the cloud is carrying out. */
+  get actionPollSeconds() {
+    return integer('FENIX_ACTION_POLL_SECONDS', 5, 0);
+  },
+  /** How long one instance action (a migration, a delete) may take before the session names it failed. */
+  get actionTimeoutSeconds() {
+    return integer('FENIX_ACTION_TIMEOUT_SECONDS', 1800);
+  },
+  /** The simulated cloud's instance actions take this long (0: at once), so the polling path can be tried. */
+  get simActionSeconds() {
+    return seconds('FENIX_SIM_ACTION_SECONDS', 0, 0);
   },
   /** Hosts one execution maintains before it hands the session to a fresh one (history bound). */
   get hostsPerExecution() {

@@ -6,7 +6,7 @@ import { EventBridgeRules } from '../adapters/eventbridge-rules.js';
 import { SfnEngine } from '../adapters/sfn-engine.js';
 import { SimCloud } from '../adapters/sim-cloud.js';
 import type { Deps } from '../core/deps.js';
-import { dynamo, eventBridge, s3, sfn } from './clients.js';
+import { dynamo, eventBridge, novaCloud, s3, sfn } from './clients.js';
 import { config } from './config.js';
 
 /**
@@ -19,7 +19,8 @@ export const defaultDeps = (): Deps => {
       return DynamoSessionStore(dynamo(), config.tableName);
     },
     get cloud() {
-      return new SimCloud(dynamo(), config.tableName);
+      if (config.cloud === 'openstack') return novaCloud();
+      return new SimCloud(dynamo(), config.tableName, { actionSeconds: config.simActionSeconds });
     },
     get events() {
       return new EventBridgePublisher(eventBridge(), config.eventBusName);

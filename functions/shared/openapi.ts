@@ -267,7 +267,7 @@ export const routeDocs = (): RouteDoc[] => [
     headers: { 'Idempotency-Key': idempotencyKey },
     body: 'CreateSessionRequest',
     ok: 'CreateSessionResponse',
-    conflicts: ['host_in_session', 'host_disabled', 'idempotency_key_reused', 'request_in_progress'],
+    conflicts: ['host_in_session', 'idempotency_key_reused', 'request_in_progress'],
   },
   {
     method: 'get',

@@ -14,6 +14,7 @@ import {
   hostFailed,
   nextHost,
   pluginResult,
+  pollActions,
   type Step,
   type WorkflowDeps,
 } from '../core/workflow.js';
@@ -40,6 +41,11 @@ const taskSchema = z.discriminatedUnion('action', [
     ...base,
     state: z.enum(['PREPARE_MAINTENANCE', 'PLANNED_MAINTENANCE']),
   }),
+  z.object({
+    action: z.literal('poll_actions'),
+    ...base,
+    state: z.enum(['PREPARE_MAINTENANCE', 'PLANNED_MAINTENANCE']),
+  }),
   z.object({ action: z.literal('next_host'), ...base }),
   z.object({ action: z.literal('host_begin'), ...base, ...hostFields }),
   z.object({
@@ -60,6 +66,8 @@ export const workflowSettings = () => ({
   emptyCheckSeconds: config.emptyCheckSeconds,
   emptyCheckAttempts: config.emptyCheckAttempts,
   hostsPerExecution: config.hostsPerExecution,
+  actionPollSeconds: config.actionPollSeconds,
+  actionTimeoutSeconds: config.actionTimeoutSeconds,
   plugins: config.plugins,
 });
 
@@ -81,6 +89,8 @@ export const runTask = async (task: WorkflowTask, deps: WorkflowDeps): Promise<S
       return chooseNext(id, deps);
     case 'check_empty':
       return emptied(id, task.state, deps);
+    case 'poll_actions':
+      return pollActions(id, task.state, deps);
     case 'next_host':
       return nextHost(id, deps);
     case 'host_begin':

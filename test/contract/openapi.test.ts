@@ -380,13 +380,6 @@ describe('every route answers every documented status, with the documented body'
       headers: { 'idempotency-key': 'contract-1' },
     });
     expect(reused.body.error).toBe('idempotency_key_reused');
-    await t.runtime.cloud.setHostState('c-5', { disabled: true });
-    const disabled = await expectStatus('createSession', 409, {
-      path: '/v1/maintenance',
-      body: { ...body, hosts: ['c-5'] },
-    });
-    expect(disabled.body.error).toBe('host_disabled');
-    await t.runtime.cloud.setHostState('c-5', { disabled: false });
     await expectStatus('createSession', 413, { path: '/v1/maintenance', raw: hugeBody });
     await expectStatus('createSession', 500, { path: '/v1/maintenance', body, broken: true });
     await t.api('DELETE', session(created.body.session_id));

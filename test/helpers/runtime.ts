@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { EventEnvelope } from '../../local/eventbridge-shim.js';
-import type { Runtime } from '../../local/runtime.js';
+import type { Runtime, RuntimeAuth } from '../../local/runtime.js';
 
 export interface TestRuntime {
   runtime: Runtime;
@@ -40,6 +40,8 @@ export interface TestRuntimeOptions {
   env?: Record<string, string>;
   dataDir?: string;
   plugins?: Record<string, (payload: unknown) => Promise<unknown>>;
+  /** How callers authenticate (default: local JWTs); with Keystone, pass `x-auth-token` headers to `api`. */
+  auth?: RuntimeAuth;
 }
 
 /** Fast timers for tests: real windows are tens of seconds. */
@@ -75,6 +77,7 @@ export const startTestRuntime = async (options: TestRuntimeOptions = {}): Promis
     subscriptionsFile,
     env: { ...FAST_ENV, ...options.env },
     plugins: options.plugins,
+    auth: options.auth,
     log: () => undefined,
   });
   const adminToken = await runtime.token({ admin: true });

@@ -111,5 +111,17 @@ export const roundRecords = (table: Table): RoundRecords => {
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: { ':silent': 'SILENT', ':expected': 'EXPECTED' },
       }),
+
+    async setRoundActions(sessionId, seq, actions) {
+      await db.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { pk: sessionPk(sessionId), sk: roundSk(seq) },
+          UpdateExpression: 'SET actions = :actions',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':actions': actions },
+        }),
+      );
+    },
   };
 };
