@@ -1,10 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type {
+  APIGatewayEventRequestContextJWTAuthorizer,
+  APIGatewayEventRequestContextLambdaAuthorizer,
+  APIGatewayEventRequestContextV2WithAuthorizer,
   APIGatewayProxyEventV2,
-  APIGatewayProxyEventV2WithJWTAuthorizer,
+  APIGatewayProxyEventV2WithRequestContext,
   APIGatewayProxyStructuredResultV2,
 } from 'aws-lambda';
+import { InvalidTokenError, type KeystoneTokens } from '../functions/adapters/openstack/keystone-tokens.js';
+import { ADMIN_SCOPE, authorizerContext, PROJECT_SCOPE } from '../functions/shared/auth.js';
 import type { Verified } from './jwt.js';
 
 export type ApiHandler = (
@@ -56,11 +61,21 @@ const compile = (path: string) => {
 const specificity = (path: string) => path.split('/').filter((segment) => segment && !segment.startsWith('{')).length;
 
 /**
+ * What the authorizer decided: the JWT authorizer's verified claims, the Lambda authorizer's
+ * context, a 401 for a missing or invalid bearer token, or any other answer it gives instead.
+ */
+export type Authentication =
+  | Verified
+  | { lambda: Record<string, unknown> }
+  | { refusal: APIGatewayProxyStructuredResultV2 };
+
+/**
  * The local stand-in for an HTTP API: matches the route, builds the same payload-format-2.0 event
  * API Gateway sends, calls the handler export Lambda would call, and writes its result back.
- * `authenticate` plays the JWT authorizer: it may refuse (401) or attach the verified claims.
+ * `authenticate` plays the authorizer (JWT, or Keystone's Lambda authorizer): it may refuse, or
+ * attach the verified claims or context where API Gateway puts them.
  */
-export type Authenticator = (authorization: string | undefined) => Promise<Verified>;
+export type Authenticator = (headers: IncomingHttpHeaders) => Promise<Authentication>;
 
 /** The 401 API Gateway's JWT authorizer answers (here in the API's error shape). */
 export const unauthorized = (why: string): APIGatewayProxyStructuredResultV2 => ({
@@ -71,7 +86,7 @@ export const unauthorized = (why: string): APIGatewayProxyStructuredResultV2 => 
 /** Checks `Authorization: Bearer <jwt>`; claims are handed on as strings, as API Gateway does. */
 export const bearerAuthenticator =
   (verify: (token: string) => Promise<Verified>): Authenticator =>
-  async (authorization) => {
+  async ({ authorization }) => {
     const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
     if (!match) return { error: authorization ? 'not a bearer token' : 'no Authorization header' };
     const [, token = ''] = match;
@@ -85,6 +100,43 @@ export const bearerAuthenticator =
     );
     return { claims };
   };
+
+/**
+ * Checks `X-Auth-Token: <Keystone token>`, as the Keystone Lambda authorizer does in AWS, and hands
+ * the identity on the same way (`requestContext.authorizer.lambda`). A refused token is a 401 with
+ * the reason and, as keystonemiddleware answered for Fenix, `WWW-Authenticate: Keystone uri=…`;
+ * Keystone being unavailable is a 503 that says so (API Gateway can only answer 500 there).
+ */
+export const keystoneAuthenticator =
+  (tokens: Pick<KeystoneTokens, 'validate' | 'endpoint'>): Authenticator =>
+  async (headers) => {
+    const challenge = { 'www-authenticate': `Keystone uri="${tokens.endpoint}"` };
+    const refuse = (why: string) => ({
+      refusal: {
+        ...errorBody(401, 'unauthorized', `a valid Keystone token is required in X-Auth-Token (${why})`),
+        headers: { 'content-type': 'application/json', ...challenge },
+      },
+    });
+    const token = headers['x-auth-token'];
+    if (typeof token !== 'string' || token === '') return refuse('no X-Auth-Token header');
+    try {
+      return { lambda: { ...authorizerContext(await tokens.validate(token)) } };
+    } catch (error) {
+      if (error instanceof InvalidTokenError) return refuse(error.message);
+      const why = error instanceof Error ? error.message : String(error);
+      return { refusal: errorBody(503, 'keystone_unavailable', `the token could not be validated: ${why}`) };
+    }
+  };
+
+/**
+ * The simulator API reads JWT-style claims: what a Keystone identity amounts to in them (the scope
+ * and project claim a local token of the same rights would carry).
+ */
+const claimsOf = (context: Record<string, unknown>): Record<string, unknown> => ({
+  sub: context.subject,
+  scope: context.admin === true ? ADMIN_SCOPE : PROJECT_SCOPE,
+  ...(typeof context.project === 'string' ? { 'fenix:project_id': context.project } : {}),
+});
 
 /**
  * What the handler pipeline (functions/shared/http.ts) enforces on the API routes, enforced here on
@@ -135,12 +187,13 @@ export const createGateway = (
       return reply(errorBody(400, 'invalid_request', 'the request target is not a valid URL'));
     }
     // Every route needs a valid token, checked before routing so nothing is revealed without one.
-    const auth = await authenticate(request.headers.authorization);
+    const auth = await authenticate(request.headers);
     if ('error' in auth) return reply(unauthorized(auth.error));
+    if ('refusal' in auth) return reply(auth.refusal);
     if (fallback && !compiled.some((route) => route.match(url.pathname))) {
       const refusal = fallbackRefusal(url.pathname, request.headers['content-type'], body);
       if (refusal) return reply(errorBody(400, 'invalid_request', refusal));
-      if (await fallback(request, response, body, auth.claims)) return;
+      if (await fallback(request, response, body, 'claims' in auth ? auth.claims : claimsOf(auth.lambda))) return;
     }
     const method = (request.method ?? 'GET').toUpperCase();
     const candidates = compiled.map((route) => ({ route, params: route.match(url.pathname) })).filter((c) => c.params);
@@ -159,7 +212,16 @@ export const createGateway = (
     for (const [key, value] of Object.entries(request.headers))
       if (value !== undefined) headers[key.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
     const routeKey = `${found.route.method} ${found.route.path}`;
-    const event: APIGatewayProxyEventV2WithJWTAuthorizer = {
+    // Where API Gateway puts what its JWT or Lambda authorizer passed on.
+    const authorizer:
+      | APIGatewayEventRequestContextJWTAuthorizer
+      | APIGatewayEventRequestContextLambdaAuthorizer<unknown> =
+      'claims' in auth
+        ? { principalId: '', integrationLatency: 0, jwt: { claims: auth.claims as Record<string, string>, scopes: [] } }
+        : { lambda: auth.lambda };
+    const event: APIGatewayProxyEventV2WithRequestContext<
+      APIGatewayEventRequestContextV2WithAuthorizer<typeof authorizer>
+    > = {
       version: '2.0',
       routeKey,
       rawPath: url.pathname,
@@ -168,11 +230,7 @@ export const createGateway = (
       ...(url.search ? { queryStringParameters: Object.fromEntries(url.searchParams) } : {}),
       ...(Object.keys(found.params ?? {}).length ? { pathParameters: found.params } : {}),
       requestContext: {
-        authorizer: {
-          principalId: '',
-          integrationLatency: 0,
-          jwt: { claims: auth.claims as Record<string, string>, scopes: [] },
-        },
+        authorizer,
         accountId: '000000000000',
         apiId: 'local',
         domainName: headers.host ?? 'localhost',

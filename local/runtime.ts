@@ -13,7 +13,8 @@ import {
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
 import './dynalite-fix.js';
-import { bearerAuthenticator, createGateway, type Route } from './api-gateway.js';
+import { KeystoneTokens } from '../functions/adapters/openstack/keystone-tokens.js';
+import { bearerAuthenticator, createGateway, keystoneAuthenticator, type Route } from './api-gateway.js';
 import { startAwsJsonServer } from './aws-json-server.js';
 import { LocalEventBridge, loadSubscriptions } from './eventbridge-shim.js';
 import { LocalKeys, type TokenRequest } from './jwt.js';
@@ -37,7 +38,30 @@ export interface RuntimeOptions {
   /** Extra action plug-ins (name → handler), besides the modules under functions/plugins/. */
   plugins?: Record<string, LocalFunction>;
   log?: (line: string) => void;
+  /** How callers authenticate. @default local JWTs (`{mode: 'jwt'}`) */
+  auth?: RuntimeAuth;
 }
+
+/**
+ * `jwt`: bearer tokens this runtime signs (`npm run token`), checked as API Gateway's JWT authorizer
+ * checks them. `keystone`: `X-Auth-Token: <Keystone token>`, validated against Keystone at
+ * `keystoneUrl` (its identity endpoint, `…/v3`), as the Keystone Lambda authorizer does in AWS.
+ */
+export type RuntimeAuth = { mode: 'jwt' } | { mode: 'keystone'; keystoneUrl: string };
+
+/** `FENIX_AUTH` (`jwt`, the default, or `keystone`) and, with `keystone`, `FENIX_KEYSTONE_URL`. */
+export const authFromEnv = (env: NodeJS.ProcessEnv = process.env): RuntimeAuth => {
+  const mode = env.FENIX_AUTH || 'jwt';
+  if (mode === 'jwt') return { mode };
+  if (mode !== 'keystone') throw new Error(`FENIX_AUTH must be jwt or keystone, not "${mode}"`);
+  const keystoneUrl = env.FENIX_KEYSTONE_URL;
+  if (!keystoneUrl) {
+    throw new Error(
+      "FENIX_AUTH=keystone needs FENIX_KEYSTONE_URL, Keystone's identity endpoint (the auth_url of your clouds.yaml entry, e.g. http://127.0.0.1:5000/v3)",
+    );
+  }
+  return { mode, keystoneUrl };
+};
 
 const listen = (server: Server, port: number): Promise<number> =>
   new Promise((done, fail) => {
@@ -52,6 +76,9 @@ const listen = (server: Server, port: number): Promise<number> =>
  */
 export const startRuntime = async (options: RuntimeOptions) => {
   const log = options.log ?? ((line: string) => console.log(line));
+  // Checked before anything starts: a bad Keystone URL is a configuration error, not a 503 later.
+  const keystone =
+    options.auth?.mode === 'keystone' ? new KeystoneTokens({ url: options.auth.keystoneUrl }) : undefined;
   const dataDir = resolve(options.dataDir);
   mkdirSync(join(dataDir, 'dynamodb'), { recursive: true });
 
@@ -146,7 +173,7 @@ export const startRuntime = async (options: RuntimeOptions) => {
     'request',
     createGateway(
       routes,
-      bearerAuthenticator((token) => keys.verify(token)),
+      keystone ? keystoneAuthenticator(keystone) : bearerAuthenticator((token) => keys.verify(token)),
       simApi(cloud),
     ),
   );
@@ -167,7 +194,9 @@ export const startRuntime = async (options: RuntimeOptions) => {
   };
   /** Mints a token for this runtime (tests, the demo); `npm run token` does the same from a shell. */
   const token = (request: TokenRequest) => keys.issue(request);
-  return { url, port: apiPort, dataDir, sfn, bus, cloud, store, token, stop };
+  /** Where the runtime validates Keystone tokens (`…/v3`), when callers authenticate with them. */
+  const keystoneEndpoint = keystone?.endpoint;
+  return { url, port: apiPort, dataDir, sfn, bus, cloud, store, token, keystoneEndpoint, stop };
 };
 
 export type Runtime = Awaited<ReturnType<typeof startRuntime>>;

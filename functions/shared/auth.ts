@@ -1,4 +1,8 @@
-import type { APIGatewayProxyEventV2, APIGatewayProxyEventV2WithJWTAuthorizer } from 'aws-lambda';
+import type {
+  APIGatewayProxyEventV2,
+  APIGatewayProxyEventV2WithJWTAuthorizer,
+  APIGatewayProxyEventV2WithLambdaAuthorizer,
+} from 'aws-lambda';
 import { ForbiddenError, UnauthorizedError } from '../core/errors.js';
 
 /** Who may call a route: admins only; admins and the path's project; or any admin or project token. */
@@ -21,12 +25,47 @@ const PROJECT_SCOPE_PREFIX = `${PROJECT_SCOPE}.`;
 
 type Claims = Record<string, string | number | boolean | string[]>;
 
-/** Reads the identity from the claims the JWT authorizer verified and passed on. */
+/**
+ * What the Keystone Lambda authorizer hands on (its simple response's `context`), which API Gateway
+ * passes to the route as `requestContext.authorizer.lambda`; the local runtime does the same.
+ */
+export interface AuthorizerContext {
+  subject: string;
+  admin: boolean;
+  /** Absent when the token is scoped to no project. */
+  project?: string;
+}
+
+export const authorizerContext = (identity: Identity): AuthorizerContext => ({
+  subject: identity.subject,
+  admin: identity.admin,
+  ...(identity.project ? { project: identity.project } : {}),
+});
+
+/**
+ * Reads the identity the authorizer verified and passed on: the JWT authorizer's claims, or the
+ * Keystone Lambda authorizer's context. Neither can come from the caller: API Gateway (or the local
+ * gateway) writes `requestContext.authorizer`.
+ */
 export const identityOf = (event: APIGatewayProxyEventV2): Identity | undefined => {
-  const claims = (event as APIGatewayProxyEventV2WithJWTAuthorizer).requestContext.authorizer?.jwt?.claims as
-    | Claims
-    | undefined;
-  return claims ? identityFromClaims(claims) : undefined;
+  const authorizer = (
+    event as APIGatewayProxyEventV2WithJWTAuthorizer | APIGatewayProxyEventV2WithLambdaAuthorizer<unknown>
+  ).requestContext.authorizer as { jwt?: { claims?: Claims }; lambda?: Record<string, unknown> } | undefined;
+  const claims = authorizer?.jwt?.claims;
+  if (claims) return identityFromClaims(claims);
+  const context = authorizer?.lambda;
+  return context ? identityFromContext(context) : undefined;
+};
+
+/** The Lambda authorizer's context back into an Identity (values may arrive as strings). */
+const identityFromContext = (context: Record<string, unknown>): Identity | undefined => {
+  const { subject, admin, project } = context;
+  if (typeof subject !== 'string' || subject === '') return undefined;
+  return {
+    subject,
+    admin: admin === true || admin === 'true',
+    ...(typeof project === 'string' && project !== '' ? { project } : {}),
+  };
 };
 
 export const identityFromClaims = (claims: Claims): Identity => {
@@ -47,9 +86,10 @@ export const identityFromClaims = (claims: Claims): Identity => {
  * Authorization, checked before anything is looked up, so a refused caller learns nothing about
  * what exists (OWASP API1, BOLA): admin routes need the admin scope; project routes take an admin
  * or a token whose project equals the `{project_id}` in the path — never the path alone.
- * Authentication (signature, issuer, audience, expiry) happened in front of the handler: API
- * Gateway's JWT authorizer in AWS, the local runtime's identical check locally. A request without
- * verified claims is refused here too, in case a route is ever wired without the authorizer.
+ * Authentication (signature, issuer, audience, expiry; or Keystone's validation of the token)
+ * happened in front of the handler: API Gateway's JWT or Lambda authorizer in AWS, the local
+ * runtime's identical check locally. A request without a verified identity is refused here too,
+ * in case a route is ever wired without the authorizer.
  */
 export const authorize = (
   event: APIGatewayProxyEventV2,

@@ -1,7 +1,7 @@
 import { App, Duration, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { parseDownloadAllow } from '../../functions/core/downloads.js';
-import type { OidcIssuer } from '../constructs/api-auth.js';
+import { keystoneFromContext, type OidcIssuer } from '../constructs/api-auth.js';
 import { checkSubscription } from '../constructs/project-subscription.js';
 import { DataStack } from '../stacks/data-stack.js';
 import { ServiceStack } from '../stacks/service-stack.js';
@@ -22,6 +22,11 @@ import { ServiceStack } from '../stacks/service-stack.js';
  *   alarmTopicArn            SNS topic the alarms notify; default none
  *   downloadAllow            host:port entries `download` may reach over http or at private addresses
  *                            (a list or "mirror.lab:80,10.0.0.5:8080"); default none (https to public only)
+ *   auth                     "jwt" (default: Cognito, or oidcIssuerUrl) or "keystone": X-Auth-Token checked
+ *                            against Keystone by a Lambda authorizer (no user pool, no oidc, no projects)
+ *   keystoneUrl              with auth=keystone: Keystone's https:// identity endpoint (…/v3)
+ *   keystoneVpc              with auth=keystone, optional: {"subnetIds": [...], "securityGroupIds": [...]}
+ *                            (object or JSON string) for the authorizer function, when Keystone is private
  * Stacks are env-agnostic: synth needs no credentials and does no lookups.
  */
 const app = new App();
@@ -56,6 +61,12 @@ const oidc: OidcIssuer | undefined = oidcIssuerUrl
     }
   : undefined;
 
+const keystone = keystoneFromContext({
+  auth: app.node.tryGetContext('auth'),
+  keystoneUrl: app.node.tryGetContext('keystoneUrl'),
+  keystoneVpc: app.node.tryGetContext('keystoneVpc'),
+});
+
 const rawProjects: unknown = app.node.tryGetContext('projects') ?? [];
 const projects = (
   Array.isArray(rawProjects)
@@ -89,6 +100,7 @@ new ServiceStack(app, 'FenixService', {
   plugins,
   oidc,
   projects,
+  keystone,
   alarmTopicArn,
 });
 

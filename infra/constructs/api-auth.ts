@@ -1,7 +1,15 @@
 import { CfnOutput, Duration, Fn, Names, Stack, Validations } from 'aws-cdk-lib';
-import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import type { IHttpRouteAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2';
+import {
+  HttpJwtAuthorizer,
+  HttpLambdaAuthorizer,
+  HttpLambdaResponseType,
+} from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import { ServiceFunction } from './service-function.js';
 
 /** Scope names the routes require (and the handlers check again). */
 export const ADMIN_SCOPE = 'fenix/admin';
@@ -26,6 +34,26 @@ export interface OidcIssuer {
   readonly audience: string[];
 }
 
+/** Keystone tokens (`X-Auth-Token`) instead of JWTs, validated by a Lambda authorizer (DESIGN §13). */
+export interface KeystoneIdentity {
+  /** Keystone's identity endpoint, https (e.g. `https://keystone.example.com:5000/v3`). */
+  readonly url: string;
+  /**
+   * Subnets and security groups for the authorizer function, when Keystone is reachable only from
+   * inside a VPC (the subnets need a route to Keystone; the groups must allow the egress).
+   * @default - the function runs outside any VPC
+   */
+  readonly vpc?: KeystoneVpc;
+}
+
+export interface KeystoneVpc {
+  readonly subnetIds: string[];
+  readonly securityGroupIds: string[];
+}
+
+/** The authorizer's cache of one token's answer: Keystone tokens are trusted 5 minutes at most. */
+export const KEYSTONE_AUTHORIZER_CACHE = Duration.seconds(300);
+
 export interface ApiAuthProps {
   /**
    * Trust an existing OIDC issuer. Its access tokens must carry the scopes
@@ -44,17 +72,30 @@ export interface ApiAuthProps {
    * @default - no project clients
    */
   readonly projects?: string[];
+  /**
+   * Accept Keystone tokens in `X-Auth-Token` instead of JWTs: a Lambda REQUEST authorizer validates
+   * them against Keystone; admin = role `admin`, a project token acts for its project only.
+   * @default - JWTs (Cognito, or `oidc`)
+   */
+  readonly keystone?: KeystoneIdentity;
 }
 
 /**
  * Who may call the API: the JWT authorizer plus, by default, a Cognito user
  * pool to issue the tokens (machine clients only, no self sign-up), so that a
- * bare `cdk deploy` yields a working authenticated API.
+ * bare `cdk deploy` yields a working authenticated API. Or, with `keystone`,
+ * a Lambda authorizer over Keystone tokens.
  */
 export class ApiAuth extends Construct {
-  readonly authorizer: HttpJwtAuthorizer;
-  readonly issuerUrl: string;
-  readonly audience: string[];
+  readonly authorizer: IHttpRouteAuthorizer;
+  /** `jwt`: routes also require scopes at the gateway; `keystone`: the handlers alone check the rights. */
+  readonly mode: 'jwt' | 'keystone';
+  /** JWT issuer (not with Keystone). */
+  readonly issuerUrl?: string;
+  readonly audience: string[] = [];
+  /** Only with Keystone: the function behind the Lambda authorizer. */
+  readonly keystoneAuthorizer?: lambda.IFunction;
+  private readonly keystoneUrl?: string;
   /** Only with the built-in user pool. */
   readonly userPool?: cognito.UserPool;
   readonly adminClient?: cognito.UserPoolClient;
@@ -66,6 +107,33 @@ export class ApiAuth extends Construct {
     super(scope, id);
 
     const projects = checkProjects(props.projects ?? []);
+    if (props.keystone) {
+      if (props.oidc || projects.length > 0) {
+        throw new Error(
+          'keystone replaces the JWT issuer: it takes neither oidc nor projects (Keystone has the projects)',
+        );
+      }
+      const keystone = checkKeystone(props.keystone);
+      this.mode = 'keystone';
+      this.keystoneUrl = keystone.url;
+      const fn = new ServiceFunction(this, 'KeystoneAuthorizerFunction', {
+        entry: 'functions/api/keystone-authorizer.ts',
+        description: 'Fenix Lambda authorizer: validates X-Auth-Token against Keystone',
+        // Keystone gets 4 s per token (keystone-tokens.ts); API Gateway waits 10 s for an authorizer.
+        timeout: Duration.seconds(10),
+        memorySize: 256,
+        environment: { FENIX_KEYSTONE_URL: keystone.url },
+      });
+      if (keystone.vpc) placeInVpc(this, fn, keystone.vpc);
+      this.keystoneAuthorizer = fn.function;
+      this.authorizer = new HttpLambdaAuthorizer('KeystoneAuthorizer', fn.function, {
+        identitySource: ['$request.header.X-Auth-Token'],
+        responseTypes: [HttpLambdaResponseType.SIMPLE],
+        resultsCacheTtl: KEYSTONE_AUTHORIZER_CACHE,
+      });
+      return;
+    }
+    this.mode = 'jwt';
     if (props.oidc) {
       if (projects.length > 0) {
         throw new Error(
@@ -191,9 +259,10 @@ export class ApiAuth extends Construct {
    * `event.requestContext.authorizer.jwt.scopes`).
    */
   get environment(): Record<string, string> {
+    if (this.mode === 'keystone') return { AUTH_MODE: 'keystone', AUTH_KEYSTONE_URL: this.keystoneUrl ?? '' };
     return {
       AUTH_MODE: 'jwt',
-      AUTH_ISSUER: this.issuerUrl,
+      AUTH_ISSUER: this.issuerUrl ?? '',
       AUTH_AUDIENCE: Fn.join(',', this.audience),
       AUTH_ADMIN_SCOPE: ADMIN_SCOPE,
       AUTH_PROJECT_SCOPE: PROJECT_SCOPE,
@@ -231,4 +300,93 @@ const checkProjects = (projects: string[]): string[] => {
     outputs.set(projectOutputId(project), project);
   }
   return projects;
+};
+
+/**
+ * The Keystone settings from CDK context (`auth`, `keystoneUrl`, `keystoneVpc`), checked at synth:
+ * undefined unless `auth` is `keystone`; `keystoneUrl` and `keystoneVpc` only with it.
+ */
+export const keystoneFromContext = (context: {
+  auth?: unknown;
+  keystoneUrl?: unknown;
+  keystoneVpc?: unknown;
+}): KeystoneIdentity | undefined => {
+  const auth = context.auth ?? 'jwt';
+  if (auth !== 'jwt' && auth !== 'keystone')
+    throw new Error(`context auth must be "jwt" or "keystone", not ${JSON.stringify(auth)}`);
+  if (auth === 'jwt') {
+    if (context.keystoneUrl !== undefined || context.keystoneVpc !== undefined)
+      throw new Error('context keystoneUrl and keystoneVpc need auth=keystone');
+    return undefined;
+  }
+  if (typeof context.keystoneUrl !== 'string' || context.keystoneUrl === '')
+    throw new Error('context auth=keystone needs keystoneUrl, the https:// URL of Keystone (…/v3)');
+  const rawVpc = typeof context.keystoneVpc === 'string' ? JSON.parse(context.keystoneVpc) : context.keystoneVpc;
+  return checkKeystone({ url: context.keystoneUrl, ...(rawVpc !== undefined ? { vpc: rawVpc as KeystoneVpc } : {}) });
+};
+
+const SUBNET_ID = /^subnet-[0-9a-f]{8,17}$/;
+const SECURITY_GROUP_ID = /^sg-[0-9a-f]{8,17}$/;
+
+/** An https URL with no credentials, query or fragment; VPC ids that look like ids. */
+const checkKeystone = (keystone: KeystoneIdentity): KeystoneIdentity => {
+  let url: URL;
+  try {
+    url = new URL(keystone.url);
+  } catch {
+    throw new Error(`keystoneUrl "${keystone.url}" is not a URL`);
+  }
+  if (url.protocol !== 'https:') throw new Error(`keystoneUrl must be an https:// URL, got "${keystone.url}"`);
+  if (url.username || url.password || url.search || url.hash)
+    throw new Error('keystoneUrl must not carry credentials, a query or a fragment');
+  const vpc = keystone.vpc;
+  if (vpc !== undefined) {
+    const list = (value: unknown, name: string, pattern: RegExp, example: string): void => {
+      if (
+        !Array.isArray(value) ||
+        value.length === 0 ||
+        !value.every((id) => typeof id === 'string' && pattern.test(id))
+      )
+        throw new Error(`keystoneVpc.${name} must be a non-empty list of ids such as "${example}"`);
+    };
+    if (typeof vpc !== 'object' || vpc === null || Array.isArray(vpc))
+      throw new Error('keystoneVpc must be {"subnetIds": [...], "securityGroupIds": [...]}');
+    const unknown = Object.keys(vpc).filter((key) => key !== 'subnetIds' && key !== 'securityGroupIds');
+    if (unknown.length > 0) throw new Error(`keystoneVpc: unknown field ${unknown.join(', ')}`);
+    list(vpc.subnetIds, 'subnetIds', SUBNET_ID, 'subnet-0123456789abcdef0');
+    list(vpc.securityGroupIds, 'securityGroupIds', SECURITY_GROUP_ID, 'sg-0123456789abcdef0');
+  }
+  return { url: url.href.replace(/\/+$/, ''), ...(vpc ? { vpc } : {}) };
+};
+
+/**
+ * Puts the authorizer function in the given subnets. Through the L1 resource because the context
+ * names subnets and groups by id only (an L2 `vpc` would need the VPC looked up, and synth does no
+ * lookups). The network-interface permissions come first, as Lambda checks them when it creates
+ * the function.
+ */
+const placeInVpc = (scope: Construct, fn: ServiceFunction, vpc: KeystoneVpc): void => {
+  const cfn = fn.function.node.defaultChild as lambda.CfnFunction;
+  cfn.vpcConfig = { subnetIds: vpc.subnetIds, securityGroupIds: vpc.securityGroupIds };
+  const access = new iam.Policy(scope, 'KeystoneAuthorizerVpcAccess', {
+    statements: [
+      new iam.PolicyStatement({
+        actions: [
+          'ec2:CreateNetworkInterface',
+          'ec2:DescribeNetworkInterfaces',
+          'ec2:DeleteNetworkInterface',
+          'ec2:AssignPrivateIpAddresses',
+          'ec2:UnassignPrivateIpAddresses',
+        ],
+        resources: ['*'],
+      }),
+    ],
+  });
+  access.attachToRole(fn.role);
+  cfn.addResourceDependency(access.node.defaultChild as iam.CfnPolicy);
+  Validations.of(access).acknowledge({
+    id: 'AwsSolutions-IAM5[Resource::*]',
+    reason:
+      "Lambda's VPC networking (the statement of the managed AWSLambdaVPCAccessExecutionRole, inline): ec2:DescribeNetworkInterfaces has no resource-level permissions, and the interfaces Lambda creates have no ARN before they exist",
+  });
 };

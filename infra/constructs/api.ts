@@ -49,7 +49,7 @@ export interface FenixApiProps {
 
 /**
  * The HTTP API: `$default` stage with throttling and JSON access logs, a JWT
- * authorizer on every route, no CORS (machine clients only), and the
+ * (or Keystone Lambda) authorizer on every route, no CORS (machine clients only), and the
  * trailing-slash fallback described above.
  */
 export class FenixApi extends Construct {
@@ -93,9 +93,11 @@ export class FenixApi extends Construct {
             integrationStatus: '$context.integrationStatus',
             integrationError: '$context.integrationErrorMessage',
             authorizerError: '$context.authorizer.error',
-            // Who called: the machine client (Cognito) and the token subject.
-            clientId: '$context.authorizer.claims.client_id',
-            sub: '$context.authorizer.claims.sub',
+            // Who called: the machine client (Cognito) and the token subject; with Keystone, the
+            // user id and project the Lambda authorizer passed on.
+            ...(props.auth.mode === 'keystone'
+              ? { sub: '$context.authorizer.subject', project: '$context.authorizer.project' }
+              : { clientId: '$context.authorizer.claims.client_id', sub: '$context.authorizer.claims.sub' }),
           }),
         ),
       },
@@ -126,8 +128,10 @@ export class FenixApi extends Construct {
   }
 
   /**
-   * Routes `method path` to `fn` behind the JWT authorizer. A token must
-   * hold at least one of `scopes`. With the trailing slash, the request is
+   * Routes `method path` to `fn` behind the authorizer. With JWTs, a token
+   * must hold at least one of `scopes`; HTTP APIs take scopes only with JWT
+   * authorizers, so with Keystone the handlers alone check the rights (as
+   * they do with JWTs too). With the trailing slash, the request is
    * redirected here by the `ANY /{proxy+}` fallback.
    */
   addRoute(method: apigwv2.HttpMethod, path: string, fn: lambda.IFunction, scopes: string[]): void {
@@ -137,7 +141,7 @@ export class FenixApi extends Construct {
       methods: [method],
       integration: new HttpLambdaIntegration(`${id}Integration`, fn),
       authorizer: this.auth.authorizer,
-      authorizationScopes: scopes,
+      ...(this.auth.mode === 'jwt' ? { authorizationScopes: scopes } : {}),
     });
   }
 }

@@ -8,7 +8,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { FenixApi } from '../constructs/api.js';
-import { ADMIN_SCOPE, ApiAuth, type OidcIssuer, PROJECT_SCOPE } from '../constructs/api-auth.js';
+import { ADMIN_SCOPE, ApiAuth, type KeystoneIdentity, type OidcIssuer, PROJECT_SCOPE } from '../constructs/api-auth.js';
 import { EventSchemas } from '../constructs/event-schemas.js';
 import { Observability } from '../constructs/observability.js';
 import { ServiceFunction } from '../constructs/service-function.js';
@@ -51,6 +51,11 @@ export interface ServiceStackProps extends StackProps {
    * @default - none
    */
   readonly projects?: string[];
+  /**
+   * Accept Keystone tokens (`X-Auth-Token`) instead of JWTs (context `auth: "keystone"`, see ApiAuth).
+   * @default - JWTs
+   */
+  readonly keystone?: KeystoneIdentity;
   /**
    * SNS topic ARN the alarms notify (failed session, API 5xx).
    * @default - alarms without actions
@@ -197,7 +202,7 @@ export class ServiceStack extends Stack {
     };
     const grantTable = tableGranter(this, table);
 
-    const auth = new ApiAuth(this, 'Auth', { oidc: props.oidc, projects: props.projects });
+    const auth = new ApiAuth(this, 'Auth', { oidc: props.oidc, projects: props.projects, keystone: props.keystone });
     const api = new FenixApi(this, 'Api', { auth });
 
     // Artefacts a session downloads (`<session_id>/<name>`): transient, so they live here rather than
