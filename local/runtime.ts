@@ -13,6 +13,7 @@ import {
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
 import './dynalite-fix.js';
+import { cloudFromFile } from '../functions/adapters/openstack/clouds.js';
 import { KeystoneTokens } from '../functions/adapters/openstack/keystone-tokens.js';
 import { bearerAuthenticator, createGateway, keystoneAuthenticator, type Route } from './api-gateway.js';
 import { startAwsJsonServer } from './aws-json-server.js';
@@ -54,10 +55,11 @@ export const authFromEnv = (env: NodeJS.ProcessEnv = process.env): RuntimeAuth =
   const mode = env.FENIX_AUTH || 'jwt';
   if (mode === 'jwt') return { mode };
   if (mode !== 'keystone') throw new Error(`FENIX_AUTH must be jwt or keystone, not "${mode}"`);
-  const keystoneUrl = env.FENIX_KEYSTONE_URL;
+  // The Keystone of the cloud being maintained, unless another is named.
+  const keystoneUrl = env.FENIX_KEYSTONE_URL || (env.OS_CLOUD ? cloudFromFile(env.OS_CLOUD, env).auth.auth_url : '');
   if (!keystoneUrl) {
     throw new Error(
-      "FENIX_AUTH=keystone needs FENIX_KEYSTONE_URL, Keystone's identity endpoint (the auth_url of your clouds.yaml entry, e.g. http://127.0.0.1:5000/v3)",
+      "FENIX_AUTH=keystone needs FENIX_KEYSTONE_URL (Keystone's identity endpoint, e.g. http://127.0.0.1:5000/v3) or OS_CLOUD (its clouds.yaml entry's auth_url is used)",
     );
   }
   return { mode, keystoneUrl };
@@ -154,7 +156,10 @@ export const startRuntime = async (options: RuntimeOptions) => {
   const { DynamoSessionStore } = await import('../functions/adapters/dynamo/session-store.js');
   const cloud = new SimCloud(documentClient(), TABLE_NAME);
   const store = DynamoSessionStore(documentClient(), TABLE_NAME);
-  await loadInventory(options.inventoryFile ?? DEMO_INVENTORY, cloud, store, documentClient(), log);
+  // FENIX_CLOUD=openstack: the handlers maintain the Nova of OS_CLOUD; the simulator and its API stay off.
+  const openstack = process.env.FENIX_CLOUD === 'openstack';
+  if (openstack) await checkOpenStack(log);
+  else await loadInventory(options.inventoryFile ?? DEMO_INVENTORY, cloud, store, documentClient(), log);
 
   // Executions live in memory: every session that was running when the runtime stopped (or was
   // killed) continues in a fresh execution from its persisted state.
@@ -174,7 +179,7 @@ export const startRuntime = async (options: RuntimeOptions) => {
     createGateway(
       routes,
       keystone ? keystoneAuthenticator(keystone) : bearerAuthenticator((token) => keys.verify(token)),
-      simApi(cloud),
+      openstack ? undefined : simApi(cloud),
     ),
   );
 
@@ -272,6 +277,16 @@ const createTable = async (endpoint: string) => {
     { TableName: TABLE_NAME },
   );
   client.destroy();
+};
+
+/** Reaches the OpenStack cloud once at start, so a wrong clouds.yaml entry fails here, not in a session. */
+const checkOpenStack = async (log: (line: string) => void) => {
+  const { novaCloud } = await import('../functions/shared/clients.js');
+  const hosts = await novaCloud().listHosts();
+  const computes = hosts.filter((host) => host.type === 'compute');
+  log(
+    `fenix: OpenStack cloud ${process.env.OS_CLOUD ?? '(from FENIX_OPENSTACK_SECRET_ARN)'}: ${computes.length} computes (${computes.filter((h) => h.disabled).length} disabled), ${hosts.length - computes.length} controllers`,
+  );
 };
 
 /**

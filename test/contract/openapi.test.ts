@@ -305,7 +305,10 @@ describe('the OpenAPI document', () => {
   });
 
   it('documents one operation per handler, and every handler route', () => {
-    const handlers = readdirSync(repoPath('functions/api')).filter((file) => file.endsWith('.ts'));
+    // The Keystone authorizer sits in front of the routes; it is not one.
+    const handlers = readdirSync(repoPath('functions/api')).filter(
+      (file) => file.endsWith('.ts') && file !== 'keystone-authorizer.ts',
+    );
     // POST /v1/maintenance/{session_id} is PUT's handler under the name the API document gives it.
     expect(ops()).toHaveLength(handlers.length + 1);
     const keys = ops()

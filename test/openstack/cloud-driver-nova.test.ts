@@ -1,5 +1,5 @@
+import { LocalCloud, requireLocalCloud } from '../../scripts/openstack/local-cloud.js';
 import { cloudDriverContract } from '../contract/cloud-driver.js';
-import { LocalCloud, requireLocalCloud } from './local-cloud.js';
 
 cloudDriverContract('OpenStack Nova (the local test cloud)', async () => {
   requireLocalCloud();

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fenixTimeIn } from '../helpers/runtime.js';
-import { type OpenStackFixture, startOnLocalCloud } from './local-cloud.js';
+import { type OpenStackFixture, startOnLocalCloud } from './fixture.js';
 
 const COMPUTE = { microversion: 'compute 2.88' };
 const service = (verb: 'start' | 'stop', name: string) =>

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CloudInstance } from '../../functions/core/model.js';
 import { fenixTimeIn } from '../helpers/runtime.js';
-import { type OpenStackFixture, startOnLocalCloud } from './local-cloud.js';
+import { type OpenStackFixture, startOnLocalCloud } from './fixture.js';
 
 const COMPUTE = { microversion: 'compute 2.88' };
 

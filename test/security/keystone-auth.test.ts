@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { APIGatewayProxyEventV2, APIGatewayRequestAuthorizerEventV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -305,9 +308,25 @@ describe('FENIX_AUTH', () => {
       keystoneUrl: 'http://127.0.0.1:5000/v3',
     });
     expect(() => authFromEnv({ FENIX_AUTH: 'keystone' })).toThrow(
-      /FENIX_AUTH=keystone needs FENIX_KEYSTONE_URL, Keystone's identity endpoint/,
+      /FENIX_AUTH=keystone needs FENIX_KEYSTONE_URL \(Keystone's identity endpoint/,
     );
     expect(() => authFromEnv({ FENIX_AUTH: 'oidc' })).toThrow(/FENIX_AUTH must be jwt or keystone/);
+  });
+
+  it('defaults FENIX_KEYSTONE_URL to the auth_url of the OS_CLOUD entry (the cloud being maintained)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fenix-clouds-'));
+    const file = join(dir, 'clouds.yaml');
+    writeFileSync(
+      file,
+      'clouds:\n  ops:\n    auth:\n      auth_url: https://keystone.example.org:5000/v3\n      username: fenix\n      password: x\n',
+    );
+    expect(authFromEnv({ FENIX_AUTH: 'keystone', OS_CLOUD: 'ops', OS_CLIENT_CONFIG_FILE: file })).toEqual({
+      mode: 'keystone',
+      keystoneUrl: 'https://keystone.example.org:5000/v3',
+    });
+    expect(() => authFromEnv({ FENIX_AUTH: 'keystone', OS_CLOUD: 'nope', OS_CLIENT_CONFIG_FILE: file })).toThrow(
+      /has no cloud "nope" \(it has: ops\)/,
+    );
   });
 });
 

@@ -1,18 +1,16 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startVnfm, type Vnfm } from '../../examples/vnfm/vnfm.js';
 import { OpenStackClient } from '../../functions/adapters/openstack/client.js';
 import { type CloudConfig, cloudFromFile } from '../../functions/adapters/openstack/clouds.js';
 import { NovaCloud } from '../../functions/adapters/openstack/nova-cloud.js';
 import type { CloudInstance } from '../../functions/core/model.js';
-import type { EventEnvelope } from '../../local/eventbridge-shim.js';
-import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 
 /**
- * The local test cloud of `npm run openstack:up` (DESIGN §13), as the tests use it: the admin's
- * driver, tenant project ids, and what only an operator or a tenant does (boot a server on a host,
- * disable a compute by hand), through the same REST client the driver uses.
+ * The local test cloud of `npm run openstack:up` (DESIGN §13), as the tests and
+ * `npm run openstack:servers` use it: the admin's driver, tenant project ids, and what only an
+ * operator or a tenant does (boot a server on a host, disable a compute by hand), through the same
+ * REST client the driver uses.
  */
 export const CLOUDS_YAML = join(fileURLToPath(new URL('../..', import.meta.url)), '.openstack', 'clouds.yaml');
 
@@ -132,91 +130,3 @@ export class LocalCloud {
     });
   }
 }
-
-export interface OpenStackFixture {
-  cloud: LocalCloud;
-  fx: TestRuntime;
-  projects: { a: string; b: string };
-  /** Lines the sample VNFMs logged. */
-  log: string[];
-  /** Waits for the session's next MAINTENANCE_DONE or MAINTENANCE_FAILED from now on. */
-  endOf: (sessionId: string, timeoutMs?: number) => Promise<EventEnvelope>;
-  stop: () => Promise<void>;
-}
-
-/**
- * The local runtime on the local OpenStack (FENIX_CLOUD=openstack, OS_CLOUD=fenix-admin), with the
- * sample VNFMs of vnf-a (LIVE_MIGRATE) and vnf-b (MIGRATE) subscribed. The cloud starts empty,
- * every compute enabled; `stop` leaves it so.
- */
-export const startOnLocalCloud = async (env: Record<string, string> = {}): Promise<OpenStackFixture> => {
-  requireLocalCloud();
-  const cloud = await new LocalCloud().init();
-  const projects = { a: cloud.projectIds['vnf-a'], b: cloud.projectIds['vnf-b'] };
-  const reset = async () => {
-    await cloud.remove((await cloud.allServers()).map((s) => s.id));
-    for (const host of await cloud.computes()) await cloud.setDisabled(host, false, '');
-  };
-  await reset();
-  const log: string[] = [];
-  let fx: TestRuntime | undefined;
-  const vnfms: Vnfm[] = [];
-  for (const [key, mode] of [
-    ['a', 'live_migrate'],
-    ['b', 'migrate'],
-  ] as const) {
-    vnfms.push(
-      await startVnfm({
-        fenixUrl: () => (fx as TestRuntime).url,
-        token: () => (fx as TestRuntime).runtime.token({ project: projects[key] }),
-        projectId: projects[key],
-        mode,
-        log: (line) => log.push(line),
-        backoffMs: 50,
-      }),
-    );
-  }
-  fx = await startTestRuntime({
-    subscriptions: vnfms.map((vnfm, i) => ({
-      pattern: {
-        source: ['fenix'],
-        'detail-type': ['maintenance.scheduled'],
-        detail: { project_id: [i === 0 ? projects.a : projects.b] },
-      },
-      url: vnfm.url,
-    })),
-    env: {
-      FENIX_CLOUD: 'openstack',
-      OS_CLOUD: 'fenix-admin',
-      OS_CLIENT_CONFIG_FILE: CLOUDS_YAML,
-      FENIX_PROJECT_MAINTENANCE_REPLY: '4',
-      FENIX_PROJECT_SCALE_IN_REPLY: '4',
-      FENIX_EMPTY_CHECK_SECONDS: '1',
-      FENIX_EMPTY_CHECK_ATTEMPTS: '10',
-      FENIX_ACTION_POLL_SECONDS: '1',
-      FENIX_ACTION_TIMEOUT_SECONDS: '120',
-      ...env,
-    },
-  });
-  const running = fx;
-  return {
-    cloud,
-    fx: running,
-    projects,
-    log,
-    endOf: (sessionId, timeoutMs = 240_000) =>
-      running.waitForEvent(
-        (e) =>
-          e['detail-type'] === 'maintenance.session' &&
-          e.detail.session_id === sessionId &&
-          ['MAINTENANCE_DONE', 'MAINTENANCE_FAILED'].includes(e.detail.state as string),
-        timeoutMs,
-        running.events.length,
-      ),
-    stop: async () => {
-      await running.stop();
-      for (const vnfm of vnfms) await vnfm.stop();
-      await reset();
-    },
-  };
-};
