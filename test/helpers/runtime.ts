@@ -50,6 +50,7 @@ export const FAST_ENV = {
   FENIX_PROJECT_SCALE_IN_REPLY: '2',
   FENIX_EMPTY_CHECK_SECONDS: '0',
   FENIX_EMPTY_CHECK_ATTEMPTS: '3',
+  FENIX_ACTION_POLL_SECONDS: '1',
 };
 
 /** Starts the whole local runtime in this test process (one per test file). */
