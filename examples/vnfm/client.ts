@@ -201,6 +201,8 @@ export interface HttpOptions {
    * it can hand out a renewed token (Cognito and Keystone tokens expire).
    */
   token?: string | (() => string | Promise<string>);
+  /** How the token is sent: `bearer` (default; JWTs) or `keystone` (`X-Auth-Token`, a Fenix with FENIX_AUTH=keystone). */
+  tokenType?: 'bearer' | 'keystone';
   /**
    * Retries after a 5xx, 429, 409 `not_ready` (a session still listing its instances) or a network
    * error (default 3), with exponential backoff, waiting at least what `Retry-After` asks.
@@ -230,7 +232,8 @@ class Http {
     const doFetch = this.options.fetch ?? fetch;
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    if (token) headers.authorization = `Bearer ${token}`;
+    if (token && this.options.tokenType === 'keystone') headers['x-auth-token'] = token;
+    else if (token) headers.authorization = `Bearer ${token}`;
     for (let attempt = 0; ; attempt++) {
       let failure: Error;
       let retryAfterMs = 0;

@@ -51,6 +51,8 @@ export interface VnfmOptions {
   host?: string;
   /** Bearer token for the Fenix and sim APIs (a function is asked before each request). */
   token?: string | (() => string | Promise<string>);
+  /** `keystone`: the token is a Keystone token, sent as `X-Auth-Token` (a Fenix with FENIX_AUTH=keystone). */
+  tokenType?: 'bearer' | 'keystone';
   /** How PREPARE/PLANNED instances are moved: by Fenix (MIGRATE or LIVE_MIGRATE) or by the VNFM itself (OWN_ACTION). */
   mode?: VnfmMode;
   /** Instances removed per SCALE_IN round (default 1). */
@@ -109,6 +111,7 @@ export const startVnfm = async (options: VnfmOptions): Promise<Vnfm> => {
   const log = options.log ?? ((line: string) => console.log(line));
   const http = () => ({
     ...(options.token ? { token: options.token } : {}),
+    ...(options.tokenType ? { tokenType: options.tokenType } : {}),
     ...(options.retries !== undefined ? { retries: options.retries } : {}),
     ...(options.backoffMs !== undefined ? { backoffMs: options.backoffMs } : {}),
   });
@@ -286,12 +289,13 @@ if (isMain) {
       'own-action': { type: 'boolean', default: false },
       'live-migrate': { type: 'boolean', default: false },
       token: { type: 'string' },
+      'keystone-token': { type: 'boolean', default: false },
       'scale-in-count': { type: 'string', default: '1' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   const usage =
-    'usage: npx tsx examples/vnfm/vnfm.ts --project <id> [--fenix http://127.0.0.1:12347] [--port 12348] [--own-action | --live-migrate] [--token T | env FENIX_TOKEN] [--scale-in-count 1]';
+    'usage: npx tsx examples/vnfm/vnfm.ts --project <id> [--fenix http://127.0.0.1:12347] [--port 12348] [--own-action | --live-migrate] [--token T | env FENIX_TOKEN] [--keystone-token] [--scale-in-count 1]';
   if (values.help || !values.project) {
     console.error(usage);
     process.exit(values.help ? 0 : 2);
@@ -311,6 +315,7 @@ if (isMain) {
       port,
       mode,
       scaleInCount,
+      ...(values['keystone-token'] ? { tokenType: 'keystone' as const } : {}),
       ...(token ? { token } : {}),
     });
     console.log(`VNFM for project ${values.project} (${mode}) listening on ${vnfm.url}`);

@@ -23,7 +23,7 @@ describe('faults of a real Nova', () => {
   }, 300_000);
 
   it('a server in ERROR fails the session naming it and Nova’s refusal; an operator-disabled compute stays disabled; continue finishes', async () => {
-    const { cloud, fx, projects } = os;
+    const { cloud, projects } = os;
     const [c1, c2, c3] = (await cloud.computes()) as [string, string, string];
     const broken = await cloud.boot(projects.a, c1, 'fault-broken');
     await cloud.admin.request('compute', 'POST', `/servers/${broken.id}/action`, {
@@ -32,7 +32,7 @@ describe('faults of a real Nova', () => {
     });
     await cloud.setDisabled(c3, true, 'broken fan');
 
-    const created = await fx.api('POST', '/v1/maintenance', {
+    const created = await os.api('POST', '/v1/maintenance', {
       state: 'MAINTENANCE',
       maintenance_at: fenixTimeIn(6),
       hosts: [c1, c2, c3],
@@ -41,7 +41,7 @@ describe('faults of a real Nova', () => {
     const id = created.body.session_id as string;
     const failed = await os.endOf(id);
     expect(failed.detail.state).toBe('MAINTENANCE_FAILED');
-    const detail = (await fx.api('GET', `/v1/maintenance/${id}/detail`)).body;
+    const detail = (await os.api('GET', `/v1/maintenance/${id}/detail`)).body;
     expect(detail.failure).toContain(`LIVE_MIGRATE of instance ${broken.id} (on ${c1}) failed`);
     expect(detail.failure).toMatch(/vm_state error|ERROR/);
 
@@ -57,7 +57,7 @@ describe('faults of a real Nova', () => {
       ...COMPUTE,
       body: { 'os-resetState': { state: 'active' } },
     });
-    const continued = await fx.api('PUT', `/v1/maintenance/${id}`, { state: 'START_MAINTENANCE' });
+    const continued = await os.api('PUT', `/v1/maintenance/${id}`, { state: 'START_MAINTENANCE' });
     expect(continued.status).toBe(200);
     expect((await os.endOf(id)).detail.state).toBe('MAINTENANCE_DONE');
     const after = await cloud.driver.getHosts([c1, c2, c3]);
@@ -72,24 +72,24 @@ describe('faults of a real Nova', () => {
     const computes = await cloud.computes();
     for (const [index, host] of computes.slice(0, 2).entries())
       await cloud.boot(index === 0 ? projects.a : projects.b, host, `outage-${index}`);
-    const created = await fx.api('POST', '/v1/maintenance', {
+    const created = await os.api('POST', '/v1/maintenance', {
       state: 'MAINTENANCE',
       maintenance_at: fenixTimeIn(6),
       hosts: computes.slice(0, 2),
     });
     const id = created.body.session_id as string;
     // Nova's API goes away as the first host goes into maintenance, for longer than one step's retries.
-    await fx.waitForEvent((e) => e['detail-type'] === 'maintenance.host' && e.detail.session_id === id, 120_000);
+    await os.fx.waitForEvent((e) => e['detail-type'] === 'maintenance.host' && e.detail.session_id === id, 120_000);
     const ending = os.endOf(id);
     service('stop', 'nova-api');
     await new Promise((done) => setTimeout(done, 15_000));
     service('start', 'nova-api');
     const end = await ending;
     if (end.detail.state === 'MAINTENANCE_FAILED') {
-      const detail = (await fx.api('GET', `/v1/maintenance/${id}/detail`)).body;
+      const detail = (await os.api('GET', `/v1/maintenance/${id}/detail`)).body;
       expect(detail.failure).toMatch(/nova|compute/i);
       expect(detail.failure).toMatch(/unreachable|ECONNREFUSED/);
-      const continued = await fx.api('PUT', `/v1/maintenance/${id}`, { state: 'START_MAINTENANCE' });
+      const continued = await os.api('PUT', `/v1/maintenance/${id}`, { state: 'START_MAINTENANCE' });
       expect(continued.status).toBe(200);
       expect((await os.endOf(id)).detail.state).toBe('MAINTENANCE_DONE');
     } else {

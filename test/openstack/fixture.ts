@@ -1,12 +1,15 @@
 import { startVnfm, type Vnfm } from '../../examples/vnfm/vnfm.js';
+import { OpenStackClient } from '../../functions/adapters/openstack/client.js';
 import type { EventEnvelope } from '../../local/eventbridge-shim.js';
-import { CLOUDS_YAML, LocalCloud, requireLocalCloud } from '../../scripts/openstack/local-cloud.js';
+import { CLOUDS_YAML, cloudEntry, LocalCloud, requireLocalCloud } from '../../scripts/openstack/local-cloud.js';
 import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 
 export interface OpenStackFixture {
   cloud: LocalCloud;
   fx: TestRuntime;
   projects: { a: string; b: string };
+  /** The API as the admin (a Keystone token of fenix-admin with Keystone identity, else a local JWT). */
+  api: TestRuntime['api'];
   /** Lines the sample VNFMs logged. */
   log: string[];
   /** Waits for the session's next MAINTENANCE_DONE or MAINTENANCE_FAILED from now on. */
@@ -19,7 +22,10 @@ export interface OpenStackFixture {
  * sample VNFMs of vnf-a (LIVE_MIGRATE) and vnf-b (MIGRATE) subscribed. The cloud starts empty,
  * every compute enabled; `stop` leaves it so.
  */
-export const startOnLocalCloud = async (env: Record<string, string> = {}): Promise<OpenStackFixture> => {
+export const startOnLocalCloud = async (
+  env: Record<string, string> = {},
+  options: { keystoneAuth?: boolean } = {},
+): Promise<OpenStackFixture> => {
   requireLocalCloud();
   const cloud = await new LocalCloud().init();
   const projects = { a: cloud.projectIds['vnf-a'], b: cloud.projectIds['vnf-b'] };
@@ -28,6 +34,10 @@ export const startOnLocalCloud = async (env: Record<string, string> = {}): Promi
     for (const host of await cloud.computes()) await cloud.setDisabled(host, false, '');
   };
   await reset();
+  const tenants = {
+    a: new OpenStackClient(cloudEntry('vnf-a')),
+    b: new OpenStackClient(cloudEntry('vnf-b')),
+  };
   const log: string[] = [];
   let fx: TestRuntime | undefined;
   const vnfms: Vnfm[] = [];
@@ -38,7 +48,10 @@ export const startOnLocalCloud = async (env: Record<string, string> = {}): Promi
     vnfms.push(
       await startVnfm({
         fenixUrl: () => (fx as TestRuntime).url,
-        token: () => (fx as TestRuntime).runtime.token({ project: projects[key] }),
+        // With Keystone identity, each VNFM uses its project's own Keystone credentials.
+        ...(options.keystoneAuth
+          ? { token: () => tenants[key].authToken(), tokenType: 'keystone' as const }
+          : { token: () => (fx as TestRuntime).runtime.token({ project: projects[key] }) }),
         projectId: projects[key],
         mode,
         log: (line) => log.push(line),
@@ -47,6 +60,9 @@ export const startOnLocalCloud = async (env: Record<string, string> = {}): Promi
     );
   }
   fx = await startTestRuntime({
+    ...(options.keystoneAuth
+      ? { auth: { mode: 'keystone', keystoneUrl: cloudEntry('fenix-admin').auth.auth_url } }
+      : {}),
     subscriptions: vnfms.map((vnfm, i) => ({
       pattern: {
         source: ['fenix'],
@@ -73,6 +89,15 @@ export const startOnLocalCloud = async (env: Record<string, string> = {}): Promi
     cloud,
     fx: running,
     projects,
+    api: async (method, path, body, headers = {}) =>
+      running.api(
+        method,
+        path,
+        body,
+        options.keystoneAuth
+          ? { authorization: '', 'x-auth-token': await cloud.admin.authToken(), ...headers }
+          : headers,
+      ),
     log,
     endOf: (sessionId, timeoutMs = 240_000) =>
       running.waitForEvent(

@@ -14,7 +14,8 @@ const COMPUTE = { microversion: 'compute 2.88' };
 describe('a maintenance session on OpenStack Nova', () => {
   let os: OpenStackFixture;
   beforeAll(async () => {
-    os = await startOnLocalCloud();
+    // VNFMs and the admin authenticate with their own Keystone credentials, as with Fenix.
+    os = await startOnLocalCloud({}, { keystoneAuth: true });
   }, 300_000);
   afterAll(async () => os?.stop(), 300_000);
 
@@ -37,7 +38,7 @@ describe('a maintenance session on OpenStack Nova', () => {
       servers.push(await cloud.boot(projects[project], computes[host] as string, `e2e-${project}-${index}`));
 
     const started = Date.now();
-    const created = await fx.api('POST', '/v1/maintenance', {
+    const created = await os.api('POST', '/v1/maintenance', {
       state: 'MAINTENANCE',
       maintenance_at: fenixTimeIn(6),
       hosts: [],
@@ -46,7 +47,7 @@ describe('a maintenance session on OpenStack Nova', () => {
     const id = created.body.session_id as string;
     const end = await os.endOf(id);
     const seconds = (Date.now() - started) / 1000;
-    const detail = (await fx.api('GET', `/v1/maintenance/${id}/detail`)).body;
+    const detail = (await os.api('GET', `/v1/maintenance/${id}/detail`)).body;
     expect({ state: end.detail.state, failure: detail.failure, log: os.log }).toMatchObject({
       state: 'MAINTENANCE_DONE',
     });

@@ -98,6 +98,11 @@ export class OpenStackClient {
       : new HttpAgent({ keepAlive: false });
   }
 
+  /** A current token (renewed when close to expiry): what `openstack token issue` gives. */
+  async authToken(): Promise<string> {
+    return (await this.currentToken()).value;
+  }
+
   /** The project the token is scoped to (the admin's own project, or a tenant's). */
   async projectId(): Promise<string | undefined> {
     return (await this.currentToken()).projectId;
