@@ -749,16 +749,14 @@ const emptyPendingCompute = async (session: Session, deps: Deps): Promise<string
  * session began) is left as it is and remembered, so the session never enables it.
  */
 const disableHost = async (sessionId: string, host: SessionHost, deps: Deps) => {
-  if (!(await deps.cloud.disableHost(host.name, disableReason(sessionId)))) {
-    const now = await deps.cloud.getHost(host.name);
-    if (now?.disabled_reason !== disableReason(sessionId))
-      await deps.store.updateHost(sessionId, host.name, {
-        disabled: true,
-        disabled_before: now?.disabled_reason ?? '',
-      });
-    return;
-  }
-  await deps.store.updateHost(sessionId, host.name, { disabled: true });
+  const ours = disableReason(sessionId);
+  // Not changed: disabled already, by this session (a retried step) or by someone else.
+  const now = (await deps.cloud.disableHost(host.name, ours)) ? undefined : await deps.cloud.getHost(host.name);
+  const foreign = now?.disabled && now.disabled_reason !== ours;
+  await deps.store.updateHost(sessionId, host.name, {
+    disabled: true,
+    ...(foreign ? { disabled_before: now.disabled_reason ?? '' } : {}),
+  });
 };
 
 const hostEvent = async (
