@@ -2,6 +2,7 @@ import { App, Duration, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { parseDownloadAllow } from '../../functions/core/downloads.js';
 import { keystoneFromContext, type OidcIssuer } from '../constructs/api-auth.js';
+import { cloudFromContext } from '../constructs/cloud-access.js';
 import { checkSubscription } from '../constructs/project-subscription.js';
 import { DataStack } from '../stacks/data-stack.js';
 import { ServiceStack } from '../stacks/service-stack.js';
@@ -27,6 +28,12 @@ import { ServiceStack } from '../stacks/service-stack.js';
  *   keystoneUrl              with auth=keystone: Keystone's https:// identity endpoint (…/v3)
  *   keystoneVpc              with auth=keystone, optional: {"subnetIds": [...], "securityGroupIds": [...]}
  *                            (object or JSON string) for the authorizer function, when Keystone is private
+ *   cloud                    the cloud maintained (object or JSON string): {"driver": "sim"} (default, the simulated
+ *                            cloud) or {"driver": "openstack", "secretArn": "arn:aws:secretsmanager:<region>:<account>:
+ *                            secret:<name>", "vpc"?: {"subnetIds": [...], "securityGroupIds": [...]}}: OpenStack Nova,
+ *                            with one clouds.yaml entry (YAML or JSON text) in that secret, in the stack's region; only
+ *                            the workflow function and the create and delete session handlers read it (and run in
+ *                            `vpc`, whose subnets then need a NAT or VPC endpoints, see infra/constructs/cloud-access.ts)
  * Stacks are env-agnostic: synth needs no credentials and does no lookups.
  */
 const app = new App();
@@ -67,6 +74,8 @@ const keystone = keystoneFromContext({
   keystoneVpc: app.node.tryGetContext('keystoneVpc'),
 });
 
+const cloud = cloudFromContext(app.node.tryGetContext('cloud'));
+
 const rawProjects: unknown = app.node.tryGetContext('projects') ?? [];
 const projects = (
   Array.isArray(rawProjects)
@@ -102,6 +111,7 @@ new ServiceStack(app, 'FenixService', {
   projects,
   keystone,
   alarmTopicArn,
+  cloud,
 });
 
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

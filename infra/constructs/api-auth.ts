@@ -6,9 +6,9 @@ import {
   HttpLambdaResponseType,
 } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import { checkFunctionVpc, type FunctionVpc, placeInVpc, vpcAccessPolicy } from './function-vpc.js';
 import { ServiceFunction } from './service-function.js';
 
 /** Scope names the routes require (and the handlers check again). */
@@ -46,10 +46,8 @@ export interface KeystoneIdentity {
   readonly vpc?: KeystoneVpc;
 }
 
-export interface KeystoneVpc {
-  readonly subnetIds: string[];
-  readonly securityGroupIds: string[];
-}
+/** Where the authorizer function runs, when Keystone is private (see FunctionVpc). */
+export type KeystoneVpc = FunctionVpc;
 
 /** The authorizer's cache of one token's answer: Keystone tokens are trusted 5 minutes at most. */
 export const KEYSTONE_AUTHORIZER_CACHE = Duration.seconds(300);
@@ -124,7 +122,7 @@ export class ApiAuth extends Construct {
         memorySize: 256,
         environment: { FENIX_KEYSTONE_URL: keystone.url },
       });
-      if (keystone.vpc) placeInVpc(this, fn, keystone.vpc);
+      if (keystone.vpc) placeInVpc(fn, keystone.vpc, vpcAccessPolicy(this, 'KeystoneAuthorizerVpcAccess'));
       this.keystoneAuthorizer = fn.function;
       this.authorizer = new HttpLambdaAuthorizer('KeystoneAuthorizer', fn.function, {
         identitySource: ['$request.header.X-Auth-Token'],
@@ -325,9 +323,6 @@ export const keystoneFromContext = (context: {
   return checkKeystone({ url: context.keystoneUrl, ...(rawVpc !== undefined ? { vpc: rawVpc as KeystoneVpc } : {}) });
 };
 
-const SUBNET_ID = /^subnet-[0-9a-f]{8,17}$/;
-const SECURITY_GROUP_ID = /^sg-[0-9a-f]{8,17}$/;
-
 /** An https URL with no credentials, query or fragment; VPC ids that look like ids. */
 const checkKeystone = (keystone: KeystoneIdentity): KeystoneIdentity => {
   let url: URL;
@@ -339,54 +334,6 @@ const checkKeystone = (keystone: KeystoneIdentity): KeystoneIdentity => {
   if (url.protocol !== 'https:') throw new Error(`keystoneUrl must be an https:// URL, got "${keystone.url}"`);
   if (url.username || url.password || url.search || url.hash)
     throw new Error('keystoneUrl must not carry credentials, a query or a fragment');
-  const vpc = keystone.vpc;
-  if (vpc !== undefined) {
-    const list = (value: unknown, name: string, pattern: RegExp, example: string): void => {
-      if (
-        !Array.isArray(value) ||
-        value.length === 0 ||
-        !value.every((id) => typeof id === 'string' && pattern.test(id))
-      )
-        throw new Error(`keystoneVpc.${name} must be a non-empty list of ids such as "${example}"`);
-    };
-    if (typeof vpc !== 'object' || vpc === null || Array.isArray(vpc))
-      throw new Error('keystoneVpc must be {"subnetIds": [...], "securityGroupIds": [...]}');
-    const unknown = Object.keys(vpc).filter((key) => key !== 'subnetIds' && key !== 'securityGroupIds');
-    if (unknown.length > 0) throw new Error(`keystoneVpc: unknown field ${unknown.join(', ')}`);
-    list(vpc.subnetIds, 'subnetIds', SUBNET_ID, 'subnet-0123456789abcdef0');
-    list(vpc.securityGroupIds, 'securityGroupIds', SECURITY_GROUP_ID, 'sg-0123456789abcdef0');
-  }
+  const vpc = keystone.vpc === undefined ? undefined : checkFunctionVpc(keystone.vpc, 'keystoneVpc');
   return { url: url.href.replace(/\/+$/, ''), ...(vpc ? { vpc } : {}) };
-};
-
-/**
- * Puts the authorizer function in the given subnets. Through the L1 resource because the context
- * names subnets and groups by id only (an L2 `vpc` would need the VPC looked up, and synth does no
- * lookups). The network-interface permissions come first, as Lambda checks them when it creates
- * the function.
- */
-const placeInVpc = (scope: Construct, fn: ServiceFunction, vpc: KeystoneVpc): void => {
-  const cfn = fn.function.node.defaultChild as lambda.CfnFunction;
-  cfn.vpcConfig = { subnetIds: vpc.subnetIds, securityGroupIds: vpc.securityGroupIds };
-  const access = new iam.Policy(scope, 'KeystoneAuthorizerVpcAccess', {
-    statements: [
-      new iam.PolicyStatement({
-        actions: [
-          'ec2:CreateNetworkInterface',
-          'ec2:DescribeNetworkInterfaces',
-          'ec2:DeleteNetworkInterface',
-          'ec2:AssignPrivateIpAddresses',
-          'ec2:UnassignPrivateIpAddresses',
-        ],
-        resources: ['*'],
-      }),
-    ],
-  });
-  access.attachToRole(fn.role);
-  cfn.addResourceDependency(access.node.defaultChild as iam.CfnPolicy);
-  Validations.of(access).acknowledge({
-    id: 'AwsSolutions-IAM5[Resource::*]',
-    reason:
-      "Lambda's VPC networking (the statement of the managed AWSLambdaVPCAccessExecutionRole, inline): ec2:DescribeNetworkInterfaces has no resource-level permissions, and the interfaces Lambda creates have no ARN before they exist",
-  });
 };

@@ -9,6 +9,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { FenixApi } from '../constructs/api.js';
 import { ADMIN_SCOPE, ApiAuth, type KeystoneIdentity, type OidcIssuer, PROJECT_SCOPE } from '../constructs/api-auth.js';
+import { type CloudSettings, checkCloud, OpenStackAccess } from '../constructs/cloud-access.js';
 import { EventSchemas } from '../constructs/event-schemas.js';
 import { Observability } from '../constructs/observability.js';
 import { ServiceFunction } from '../constructs/service-function.js';
@@ -61,6 +62,13 @@ export interface ServiceStackProps extends StackProps {
    * @default - alarms without actions
    */
   readonly alarmTopicArn?: string;
+  /**
+   * The cloud maintained (context `cloud`): with OpenStack, the functions that call it (the
+   * workflow, creating and deleting a session) read its clouds.yaml entry from Secrets Manager
+   * and, with `vpc`, run in those subnets. No other function gets either.
+   * @default - the simulated cloud
+   */
+  readonly cloud?: CloudSettings;
 }
 
 type TableAccess = 'read' | 'readWrite';
@@ -80,6 +88,8 @@ interface RouteSpec {
   readonly plugins?: boolean;
   /** Removes a session's downloads. */
   readonly artifacts?: boolean;
+  /** Calls the cloud driver (`deps.cloud`): host discovery, enabling the hosts a session disabled. */
+  readonly cloud?: boolean;
 }
 
 const ADMIN = [ADMIN_SCOPE];
@@ -105,6 +115,7 @@ const ROUTES: RouteSpec[] = [
     table: 'readWrite',
     executions: ['start', 'describe'],
     plugins: true,
+    cloud: true,
   },
   {
     id: 'ListSessions',
@@ -134,6 +145,7 @@ const ROUTES: RouteSpec[] = [
     table: 'readWrite',
     executions: ['stop', 'describe'],
     artifacts: true,
+    cloud: true,
   },
   {
     id: 'GetSessionDetail',
@@ -202,6 +214,10 @@ export class ServiceStack extends Stack {
     };
     const grantTable = tableGranter(this, table);
 
+    // The simulated cloud needs nothing beyond the table; OpenStack, its secret (and maybe a VPC).
+    const cloud = checkCloud(props.cloud ?? { driver: 'sim' });
+    const openstack = cloud.driver === 'openstack' ? new OpenStackAccess(this, 'OpenStack', cloud) : undefined;
+
     const auth = new ApiAuth(this, 'Auth', { oidc: props.oidc, projects: props.projects, keystone: props.keystone });
     const api = new FenixApi(this, 'Api', { auth });
 
@@ -250,6 +266,7 @@ export class ServiceStack extends Stack {
       }),
     );
     grantRemoveArtifacts(artifacts, workflowFn);
+    openstack?.grant(workflowFn);
     // Which projects interact: the rules on the bus (read per session, matched in-process).
     // ListRules authorizes on rule ARNs, whose names are the subscribers' choice: rules of this
     // account and region, read-only.
@@ -308,6 +325,7 @@ export class ServiceStack extends Stack {
 
       if (route.table) grantTable(fn, route.table);
       if (route.artifacts) grantRemoveArtifacts(artifacts, fn);
+      if (route.cloud) openstack?.grant(fn);
 
       const executions = route.executions ?? [];
       if (executions.includes('start')) session.grantStartExecution(fn);
