@@ -12,6 +12,8 @@ export interface OpenStackFixture {
   api: TestRuntime['api'];
   /** Lines the sample VNFMs logged. */
   log: string[];
+  /** Deletes every session (re-enabling what they disabled), then every server; every compute enabled. */
+  reset: () => Promise<void>;
   /** Waits for the session's next MAINTENANCE_DONE or MAINTENANCE_FAILED from now on. */
   endOf: (sessionId: string, timeoutMs?: number) => Promise<EventEnvelope>;
   stop: () => Promise<void>;
@@ -85,19 +87,14 @@ export const startOnLocalCloud = async (
     },
   });
   const running = fx;
+  const adminHeaders = async (): Promise<Record<string, string>> =>
+    options.keystoneAuth ? { authorization: '', 'x-auth-token': await cloud.admin.authToken() } : {};
   return {
     cloud,
     fx: running,
     projects,
     api: async (method, path, body, headers = {}) =>
-      running.api(
-        method,
-        path,
-        body,
-        options.keystoneAuth
-          ? { authorization: '', 'x-auth-token': await cloud.admin.authToken(), ...headers }
-          : headers,
-      ),
+      running.api(method, path, body, { ...(await adminHeaders()), ...headers }),
     log,
     endOf: (sessionId, timeoutMs = 240_000) =>
       running.waitForEvent(
@@ -108,6 +105,12 @@ export const startOnLocalCloud = async (
         timeoutMs,
         running.events.length,
       ),
+    reset: async () => {
+      const { body } = await running.api('GET', '/v1/maintenance', undefined, await adminHeaders());
+      for (const id of body.session_id as string[])
+        await running.api('DELETE', `/v1/maintenance/${id}`, undefined, await adminHeaders());
+      await reset();
+    },
     stop: async () => {
       await running.stop();
       for (const vnfm of vnfms) await vnfm.stop();

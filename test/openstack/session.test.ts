@@ -48,7 +48,7 @@ describe('a maintenance session on OpenStack Nova', () => {
     const end = await os.endOf(id);
     const seconds = (Date.now() - started) / 1000;
     const detail = (await os.api('GET', `/v1/maintenance/${id}/detail`)).body;
-    expect({ state: end.detail.state, failure: detail.failure, log: os.log }).toMatchObject({
+    expect({ state: end.detail.state, failure: detail.session.failure, log: os.log }).toMatchObject({
       state: 'MAINTENANCE_DONE',
     });
     console.log(
