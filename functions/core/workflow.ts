@@ -589,9 +589,20 @@ const actionsStep = async (session: Session, round: Round, deps: WorkflowDeps): 
     }
     await deps.store.setRoundActions(session.session_id, round.seq, round.actions ?? {});
   }
-  if (actions.some((action) => action.status === 'RUNNING'))
-    return { next: 'WAIT_ACTIONS', wait_seconds: deps.workflow.actionPollSeconds };
+  const running = actions.filter((action) => action.status === 'RUNNING');
+  if (running.length > 0) return { next: 'WAIT_ACTIONS', wait_seconds: pollWait(running, deps) };
   return emptied(session.session_id, round.state, deps);
+};
+
+/**
+ * Seconds until the next poll: half the time the youngest running action has taken so far, at least
+ * 1 and at most FENIX_ACTION_POLL_SECONDS. A quick migration is seen done within about a second, a
+ * long one costs few polls (and few execution history events).
+ */
+const pollWait = (running: CloudAction[], deps: WorkflowDeps): number => {
+  const youngest = Math.max(...running.map((action) => Date.parse(action.started_at)));
+  const elapsed = (deps.clock.now().getTime() - youngest) / 1000;
+  return Math.min(deps.workflow.actionPollSeconds, Math.max(1, Math.ceil(elapsed / 2)));
 };
 
 const errorMessage = (error: unknown) => (error instanceof Error ? error.message : String(error));

@@ -64,9 +64,9 @@ export const config = {
   get emptyCheckAttempts() {
     return integer('FENIX_EMPTY_CHECK_ATTEMPTS', 36);
   },
-  /** Seconds between polls of the instance actions the cloud is carrying out. */
+  /** Longest wait between polls of the instance actions the cloud is carrying out (the first comes after 1 s). */
   get actionPollSeconds() {
-    return integer('FENIX_ACTION_POLL_SECONDS', 5, 0);
+    return integer('FENIX_ACTION_POLL_SECONDS', 5);
   },
   /** How long one instance action (a migration, a delete) may take before the session names it failed. */
   get actionTimeoutSeconds() {
