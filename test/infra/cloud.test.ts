@@ -1,10 +1,9 @@
-import { App, Validations } from 'aws-cdk-lib';
+import { Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type CloudSettings, cloudFromContext } from '../../infra/constructs/cloud-access.js';
-import { DataStack } from '../../infra/stacks/data-stack.js';
-import { ServiceStack, type ServiceStackProps } from '../../infra/stacks/service-stack.js';
+import { build, ofType, type Resource } from './template.js';
 
 /**
  * Context `cloud` (DESIGN §13): with OpenStack, the functions that call the cloud driver (the
@@ -12,7 +11,6 @@ import { ServiceStack, type ServiceStackProps } from '../../infra/stacks/service
  * with `vpc`, run in those subnets; no other function gets any of it. Template assertions only.
  */
 
-type Resource = { Type: string; Properties: Record<string, any>; DependsOn?: string[] };
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
 
 const SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:fenix/openstack-AbC123';
@@ -27,17 +25,6 @@ const WORKFLOW = 'Fenix workflow tasks (dispatches on the payload action)';
 /** The functions that reach the cloud, by description. */
 const CLOUD_FUNCTIONS = [WORKFLOW, 'POST /v1/maintenance', 'DELETE /v1/maintenance/{session_id}'].sort();
 
-/** Both stacks; bundling is skipped (no esbuild in unit tests). */
-function build(props: Partial<ServiceStackProps> = {}) {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-  const data = new DataStack(app, 'FenixData');
-  const service = new ServiceStack(app, 'FenixService', { table: data.table, bus: data.bus, ...props });
-  return { app, service };
-}
-
-const resources = (template: Template) => template.toJSON().Resources as Record<string, Resource>;
-const ofType = (template: Template, type: string) =>
-  Object.entries(resources(template)).filter(([, r]) => r.Type === type);
 const functions = (template: Template) => ofType(template, 'AWS::Lambda::Function');
 const env = (fn: Resource): Record<string, unknown> => fn.Properties.Environment?.Variables ?? {};
 const descriptions = (entries: [string, Resource][]) => entries.map(([, r]) => r.Properties.Description).sort();

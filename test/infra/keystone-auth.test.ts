@@ -1,32 +1,18 @@
-import { App, Validations } from 'aws-cdk-lib';
+import { Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type KeystoneIdentity, keystoneFromContext } from '../../infra/constructs/api-auth.js';
-import { DataStack } from '../../infra/stacks/data-stack.js';
-import { ServiceStack, type ServiceStackProps } from '../../infra/stacks/service-stack.js';
+import type { ServiceStackProps } from '../../infra/stacks/service-stack.js';
+import { build, ofType, resources } from './template.js';
 
 /**
  * `auth: "keystone"` (DESIGN §13): a Lambda REQUEST authorizer over X-Auth-Token instead of the
  * JWT authorizer and its user pool. Template assertions only, as in stacks.test.ts.
  */
 
-type Resource = { Type: string; Properties: Record<string, any>; DependsOn?: string[] };
-
 const KEYSTONE_URL = 'https://keystone.example.com:5000/v3';
 const VPC = { subnetIds: ['subnet-0123456789abcdef0'], securityGroupIds: ['sg-0123456789abcdef0'] };
-
-/** Both stacks; bundling is skipped (no esbuild in unit tests). */
-function build(props: Partial<ServiceStackProps> = {}) {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-  const data = new DataStack(app, 'FenixData');
-  const service = new ServiceStack(app, 'FenixService', { table: data.table, bus: data.bus, ...props });
-  return { app, service };
-}
-
-const resources = (template: Template) => template.toJSON().Resources as Record<string, Resource>;
-const ofType = (template: Template, type: string) =>
-  Object.entries(resources(template)).filter(([, r]) => r.Type === type);
 
 describe('keystone auth', () => {
   let template: Template;

@@ -9,10 +9,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { TRAILING_SLASH_HANDLER } from '../../infra/constructs/api.js';
 import { findPlaceholders, Workflow } from '../../infra/constructs/workflow.js';
 import { repoPath } from '../../infra/paths.js';
-import { DataStack } from '../../infra/stacks/data-stack.js';
-import { ServiceStack, type ServiceStackProps } from '../../infra/stacks/service-stack.js';
+import type { ServiceStackProps } from '../../infra/stacks/service-stack.js';
+import { build, type Resource } from './template.js';
 
-type Resource = { Type: string; Properties: Record<string, any>; DependsOn?: string[] };
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
 
 const PLUGIN_ARN = 'arn:aws:lambda:eu-west-1:123456789012:function:drain-host';
@@ -33,18 +32,6 @@ const ROUTES = {
 type RouteKey = keyof typeof ROUTES;
 
 const WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
-
-/** Builds both stacks; bundling is skipped (no esbuild in unit tests). */
-function build(props: Partial<ServiceStackProps> = {}) {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-  const data = new DataStack(app, 'FenixData');
-  const service = new ServiceStack(app, 'FenixService', {
-    table: data.table,
-    bus: data.bus,
-    ...props,
-  });
-  return { app, data, service };
-}
 
 /** Read helpers over one synthesized service template. */
 function inspect(template: Template) {
