@@ -1,13 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { OpenStackClient } from '../../functions/adapters/openstack/client.js';
 import {
   InvalidTokenError,
   identityEndpoint,
   KeystoneTokens,
 } from '../../functions/adapters/openstack/keystone-tokens.js';
+import { cloudEntry } from '../../scripts/openstack/local-cloud.js';
 import { shapeOf, TOKEN_BODIES } from '../fixtures/keystone/fake-keystone.js';
 import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 
@@ -19,84 +17,34 @@ import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
  * Not part of `npm test`: it runs in the OpenStack suite only.
  */
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CLOUDS_FILE = process.env.OS_CLIENT_CONFIG_FILE ?? resolve(ROOT, '.openstack', 'clouds.yaml');
-
-interface CloudAuth {
-  auth_url: string;
-  username: string;
-  password: string;
-  project_name: string;
-  user_domain_name?: string;
-  user_domain_id?: string;
-  project_domain_name?: string;
-  project_domain_id?: string;
-}
-
-const cloud = (name: string): CloudAuth => {
-  if (!existsSync(CLOUDS_FILE)) {
-    throw new Error(`${CLOUDS_FILE} does not exist: start the test cloud with \`npm run openstack:up\``);
-  }
-  const auth = (parse(readFileSync(CLOUDS_FILE, 'utf8')) as { clouds?: Record<string, { auth?: CloudAuth }> }).clouds?.[
-    name
-  ]?.auth;
-  if (!auth?.auth_url || !auth.username || auth.password === undefined || !auth.project_name) {
-    throw new Error(`${CLOUDS_FILE}: cloud ${name} needs auth.auth_url, username, password and project_name`);
-  }
-  return auth;
-};
-
-const domain = (name?: string, id?: string) => (id ? { id } : { name: name ?? 'Default' });
-
-/** A project-scoped token by password (POST /v3/auth/tokens), and the project it is scoped to. */
+/** A fresh project-scoped token by password, as any OpenStack client gets one, and whose it is. */
 const login = async (name: string): Promise<{ token: string; projectId: string; userId: string }> => {
-  const auth = cloud(name);
-  const response = await fetch(`${identityEndpoint(auth.auth_url)}/auth/tokens?nocatalog`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      auth: {
-        identity: {
-          methods: ['password'],
-          password: {
-            user: {
-              name: auth.username,
-              password: auth.password,
-              domain: domain(auth.user_domain_name, auth.user_domain_id),
-            },
-          },
-        },
-        scope: {
-          project: { name: auth.project_name, domain: domain(auth.project_domain_name, auth.project_domain_id) },
-        },
-      },
-    }),
-    signal: AbortSignal.timeout(15_000),
-  });
-  if (response.status !== 201) throw new Error(`Keystone refused the login of ${name}: ${response.status}`);
-  const token = response.headers.get('x-subject-token');
-  const body = (await response.json()) as { token: { project: { id: string }; user: { id: string } } };
-  if (!token) throw new Error(`Keystone sent no X-Subject-Token for ${name}`);
-  return { token, projectId: body.token.project.id, userId: body.token.user.id };
+  const client = new OpenStackClient(cloudEntry(name));
+  return {
+    token: await client.authToken(),
+    projectId: (await client.projectId()) ?? '',
+    userId: await client.userId(),
+  };
 };
+
+const keystoneUrl = () => identityEndpoint(cloudEntry('fenix-admin').auth.auth_url);
 
 /** What Keystone answers to a token validating itself: the request Fenix makes. */
 const validation = async (token: string) => {
-  const response = await fetch(`${identityEndpoint(cloud('fenix-admin').auth_url)}/auth/tokens?nocatalog`, {
+  const response = await fetch(`${keystoneUrl()}/auth/tokens?nocatalog`, {
     headers: { 'x-auth-token': token, 'x-subject-token': token },
   });
   return { status: response.status, body: response.status === 200 ? await response.json() : undefined };
 };
 
 const revoke = async (token: string) => {
-  const response = await fetch(`${identityEndpoint(cloud('fenix-admin').auth_url)}/auth/tokens`, {
+  const response = await fetch(`${keystoneUrl()}/auth/tokens`, {
     method: 'DELETE',
     headers: { 'x-auth-token': token, 'x-subject-token': token },
   });
   expect(response.status).toBe(204);
 };
 
-const keystoneUrl = () => identityEndpoint(cloud('fenix-admin').auth_url);
 const as = (token: string) => ({ 'x-auth-token': token });
 const SESSION = '00000000-0000-4000-8000-000000000000';
 
@@ -140,7 +88,7 @@ describe('a real Keystone', () => {
 describe('the local runtime with FENIX_AUTH=keystone, against a real Keystone', () => {
   let fx: TestRuntime;
   beforeAll(async () => {
-    fx = await startTestRuntime({ auth: { mode: 'keystone', keystoneUrl: cloud('fenix-admin').auth_url } });
+    fx = await startTestRuntime({ auth: { mode: 'keystone', keystoneUrl: keystoneUrl() } });
   });
   afterAll(async () => fx?.stop());
 

@@ -53,6 +53,7 @@ interface Token {
   value: string;
   expiresAt: number;
   catalog: Catalog;
+  userId: string;
   projectId?: string;
 }
 
@@ -101,6 +102,11 @@ export class OpenStackClient {
   /** A current token (renewed when close to expiry): what `openstack token issue` gives. */
   async authToken(): Promise<string> {
     return (await this.currentToken()).value;
+  }
+
+  /** The user the token belongs to. */
+  async userId(): Promise<string> {
+    return (await this.currentToken()).userId;
   }
 
   /** The project the token is scoped to (the admin's own project, or a tenant's). */
@@ -205,7 +211,7 @@ export class OpenStackClient {
     const base = auth.auth_url.replace(/\/+$/, '');
     const url = `${base.endsWith('/v3') ? base : `${base}/v3`}/auth/tokens`;
     const response = await this.send<{
-      token: { expires_at: string; catalog?: Catalog; project?: { id: string } };
+      token: { expires_at: string; catalog?: Catalog; user: { id: string }; project?: { id: string } };
     }>('keystone', 'POST', url, '/v3/auth/tokens', {
       body: { auth: { identity, ...(scope ? { scope } : {}) } },
     });
@@ -223,6 +229,7 @@ export class OpenStackClient {
       value,
       expiresAt: Date.parse(token.expires_at),
       catalog: token.catalog ?? [],
+      userId: token.user.id,
       ...(token.project ? { projectId: token.project.id } : {}),
     };
   }
