@@ -109,6 +109,20 @@ for (const [state, name] of Object.entries(names)) {
   states[`After${name}`] = choice(afterRound[state]);
 }
 
+// After a host round: the instance actions, which the cloud carries out asynchronously, are polled
+// from Wait states (never a Lambda that sleeps; FENIX_ACTION_POLL_SECONDS / _TIMEOUT_SECONDS), then
+// the host is checked until empty (OWN_ACTION).
+for (const state of ['PREPARE_MAINTENANCE', 'PLANNED_MAINTENANCE']) {
+  const name = names[state];
+  for (const [wait, step, action] of [
+    ['Actions', `Poll${name}Actions`, 'poll_actions'],
+    ['HostEmpty', `Check${name}HostEmpty`, 'check_empty'],
+  ]) {
+    states[`Wait${name}${wait}`] = { Type: 'Wait', SecondsPath: '$.step.data.wait_seconds', Next: step };
+    states[step] = task(action, { state }, `After${name}`);
+  }
+}
+
 Object.assign(states, {
   FetchDownloads: task('download', {}, 'AfterDownloads'),
   AfterDownloads: choice({ CONTINUE: 'EnterMaintenance', MAINTENANCE_FAILED: 'MaintenanceFailed' }),
@@ -120,32 +134,6 @@ Object.assign(states, {
   },
   ChooseNextState: task('choose_next', {}, 'AfterChooseNextState'),
   AfterChooseNextState: choice(pick('START_MAINTENANCE', 'SCALE_IN', 'PREPARE_MAINTENANCE', 'MAINTENANCE_FAILED')),
-  // The cloud carries out instance actions asynchronously: Wait states between polls, never a
-  // Lambda that sleeps (interval and timeout from FENIX_ACTION_POLL_SECONDS / _TIMEOUT_SECONDS).
-  WaitPrepareMaintenanceActions: {
-    Type: 'Wait',
-    SecondsPath: '$.step.data.wait_seconds',
-    Next: 'PollPrepareMaintenanceActions',
-  },
-  PollPrepareMaintenanceActions: task('poll_actions', { state: 'PREPARE_MAINTENANCE' }, 'AfterPrepareMaintenance'),
-  WaitPlannedMaintenanceActions: {
-    Type: 'Wait',
-    SecondsPath: '$.step.data.wait_seconds',
-    Next: 'PollPlannedMaintenanceActions',
-  },
-  PollPlannedMaintenanceActions: task('poll_actions', { state: 'PLANNED_MAINTENANCE' }, 'AfterPlannedMaintenance'),
-  WaitPrepareMaintenanceHostEmpty: {
-    Type: 'Wait',
-    SecondsPath: '$.step.data.wait_seconds',
-    Next: 'CheckPrepareMaintenanceHostEmpty',
-  },
-  CheckPrepareMaintenanceHostEmpty: task('check_empty', { state: 'PREPARE_MAINTENANCE' }, 'AfterPrepareMaintenance'),
-  WaitPlannedMaintenanceHostEmpty: {
-    Type: 'Wait',
-    SecondsPath: '$.step.data.wait_seconds',
-    Next: 'CheckPlannedMaintenanceHostEmpty',
-  },
-  CheckPlannedMaintenanceHostEmpty: task('check_empty', { state: 'PLANNED_MAINTENANCE' }, 'AfterPlannedMaintenance'),
   EnterStartMaintenance: task('enter', { state: 'START_MAINTENANCE' }, 'NextHost'),
   NextHost: task('next_host', {}, 'AfterNextHost'),
   AfterNextHost: choice({
