@@ -52,3 +52,24 @@ export const failSession = async (
   }
   return { next: 'MAINTENANCE_FAILED', reason };
 };
+
+/**
+ * The readable part of a Step Functions error: a Lambda's `errorType: errorMessage`, or, for a
+ * child execution that failed, its own error and cause (they come wrapped in a JSON description).
+ */
+export const errorText = (error: { Error?: string; Cause?: string }): string => {
+  let cause: unknown;
+  try {
+    cause = JSON.parse(error.Cause ?? '');
+  } catch {
+    cause = undefined;
+  }
+  if (cause && typeof cause === 'object') {
+    const fields = cause as Record<string, unknown>;
+    if (typeof fields.errorMessage === 'string')
+      return `${typeof fields.errorType === 'string' ? fields.errorType : (error.Error ?? 'Error')}: ${fields.errorMessage}`;
+    if (typeof fields.error === 'string')
+      return errorText({ Error: fields.error, ...(typeof fields.cause === 'string' ? { Cause: fields.cause } : {}) });
+  }
+  return `${error.Error ?? 'error'}${error.Cause ? `: ${error.Cause}` : ''}`.slice(0, 1000);
+};

@@ -22,7 +22,7 @@ import type { ActionPlugin } from './schemas.js';
 import { disableReason, getSessionOrThrow } from './sessions.js';
 import { ROUND_STATES, type RoundState, type SessionState } from './states.js';
 import { toFenixTime } from './time.js';
-import { failSession, moveTo } from './transitions.js';
+import { errorText, failSession, moveTo } from './transitions.js';
 
 /**
  * The default workflow's steps, one function per ASL task (statemachines/session.asl.json and
@@ -886,7 +886,7 @@ export const hostFailed = async (
   );
   const reason = failedRun
     ? `plug-in ${failedRun.plugin} failed on ${host || failedRun.phase}: ${failedRun.message ?? 'no message'}`
-    : `maintenance of ${host || 'plug-in phase'} failed: ${error.Error ?? 'error'} ${error.Cause ?? ''}`.trim();
+    : `maintenance of ${host || 'plug-in phase'} failed: ${errorText(error)}`;
   if (host) await deps.store.updateHost(sessionId, host, { phase: 'FAILED', blocking_reason: reason });
   return failSession(sessionId, reason, deps, { host, ...(failedRun ? { plugin: failedRun.plugin } : {}) });
 };

@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { ROUND_STATES, SESSION_STATES } from '../core/states.js';
-import { failSession } from '../core/transitions.js';
+import { errorText, failSession } from '../core/transitions.js';
 import {
   afterRound,
   awaitRound,
@@ -102,11 +102,7 @@ export const runTask = async (task: WorkflowTask, deps: WorkflowDeps): Promise<S
     case 'host_failed':
       return hostFailed(id, task.host, task.error, deps);
     case 'fail':
-      return failSession(
-        id,
-        `workflow error: ${task.error.Error ?? 'error'}: ${task.error.Cause ?? ''}`.slice(0, 1000),
-        deps,
-      );
+      return failSession(id, `workflow error: ${errorText(task.error)}`, deps);
   }
 };
 

@@ -10,6 +10,7 @@ import {
   updateSessionSchema,
 } from '../../functions/core/schemas.js';
 import { parseFenixTime, toFenixTime } from '../../functions/core/time.js';
+import { errorText } from '../../functions/core/transitions.js';
 import { chooseNext } from '../../functions/core/workflow.js';
 import { authorize } from '../../functions/shared/auth.js';
 import { parseStrictJson } from '../../functions/shared/json.js';
@@ -216,5 +217,27 @@ describe('choosing the next state after the projects agreed', () => {
         { name: 'spare', vcpus: 8, used: 0, inSession: false, disabled: true },
       ]),
     ).toEqual({ next: 'SCALE_IN' });
+  });
+});
+
+describe('errorText', () => {
+  it('reads a Lambda error, a child execution failure, or plain text', () => {
+    expect(
+      errorText({
+        Error: 'OpenStackError',
+        Cause: JSON.stringify({ errorType: 'OpenStackError', errorMessage: 'compute GET /os-services: unreachable' }),
+      }),
+    ).toBe('OpenStackError: compute GET /os-services: unreachable');
+    const child = {
+      executionArn: 'arn:aws:states:us-east-1:1:execution:fenix-host:x',
+      status: 'FAILED',
+      error: 'OpenStackError',
+      cause: JSON.stringify({ errorType: 'OpenStackError', errorMessage: 'connect ECONNREFUSED 127.0.0.1:8774' }),
+    };
+    expect(errorText({ Error: 'States.TaskFailed', Cause: JSON.stringify(child) })).toBe(
+      'OpenStackError: connect ECONNREFUSED 127.0.0.1:8774',
+    );
+    expect(errorText({ Error: 'States.Timeout', Cause: 'task timed out' })).toBe('States.Timeout: task timed out');
+    expect(errorText({})).toBe('error');
   });
 });
