@@ -39,7 +39,7 @@ export interface WorkflowSettings {
   emptyCheckAttempts: number;
   /** Hosts one execution maintains before handing over to a fresh one (bounds its history). */
   hostsPerExecution: number;
-  /** Seconds between polls of running instance actions, and how long one may take before it fails. */
+  /** Longest wait between polls of running instance actions, and how long one may take before it fails. */
   actionPollSeconds: number;
   actionTimeoutSeconds: number;
   /** plug-in name → function name or ARN to invoke. */
@@ -478,38 +478,35 @@ const startActions = async (session: Session, round: Round, deps: WorkflowDeps):
     maintained: h.maintained || maintained.has(h.name),
   }));
   const type = hosts.find((h) => h.name === host)?.type ?? 'compute';
-  for (const member of members) {
-    for (const [instance_id, action] of Object.entries(member.instance_actions ?? {})) {
-      const instance = onHost.get(instance_id);
-      if (!instance || actions[instance_id]) continue;
-      if (action === 'OWN_ACTION') {
-        await deps.store.updateInstance(session.session_id, member.project_id, instance_id, {
-          action,
-          action_done: false,
-        });
-        continue;
-      }
-      const started: CloudAction = {
-        instance_id,
-        project_id: member.project_id,
-        action,
-        from: host,
-        started_at: deps.clock.now().toISOString(),
-        status: 'RUNNING',
-      };
-      try {
-        Object.assign(started, await startAction(instance, action, hosts, type, deps));
-      } catch (error) {
-        Object.assign(started, { status: 'FAILED', reason: actionFailure(started, errorMessage(error)) });
-      }
-      actions[instance_id] = started;
-      await deps.store.setRoundActions(session.session_id, round.seq, actions);
-      await deps.store.updateInstance(session.session_id, member.project_id, instance_id, {
-        action,
-        action_done: false,
-      });
-      if (started.status === 'FAILED') break;
+  const asked = members.flatMap((member) =>
+    Object.entries(member.instance_actions ?? {}).map(([instance_id, action]) => ({
+      instance_id,
+      project_id: member.project_id,
+      action,
+    })),
+  );
+  for (const { instance_id, project_id, action } of asked) {
+    const instance = onHost.get(instance_id);
+    if (!instance || actions[instance_id]) continue;
+    await deps.store.updateInstance(session.session_id, project_id, instance_id, { action, action_done: false });
+    if (action === 'OWN_ACTION') continue;
+    const started: CloudAction = {
+      instance_id,
+      project_id,
+      action,
+      from: host,
+      started_at: deps.clock.now().toISOString(),
+      status: 'RUNNING',
+    };
+    try {
+      Object.assign(started, await startAction(instance, action, hosts, type, deps));
+    } catch (error) {
+      Object.assign(started, { status: 'FAILED', reason: actionFailure(started, errorMessage(error)) });
     }
+    actions[instance_id] = started;
+    await deps.store.setRoundActions(session.session_id, round.seq, actions);
+    // The round fails on it: starting more would only move instances off a host that stays busy.
+    if (started.status === 'FAILED') break;
   }
   // One look at once: an action the cloud finished already (the simulated cloud's, or a fast one)
   // goes on without a Wait state.
@@ -529,7 +526,7 @@ export const pollActions = async (sessionId: string, state: RoundState, deps: Wo
 const pollRound = async (session: Session, round: Round, deps: WorkflowDeps): Promise<Step> => {
   const actions = { ...round.actions };
   const timeoutMs = deps.workflow.actionTimeoutSeconds * 1000;
-  const overdue = (action: CloudAction) => Date.now() - Date.parse(action.started_at) > timeoutMs;
+  const overdue = (action: CloudAction) => deps.clock.now().getTime() - Date.parse(action.started_at) > timeoutMs;
   let changed = false;
   for (const [id, action] of Object.entries(actions)) {
     if (action.status !== 'RUNNING') continue;
