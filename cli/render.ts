@@ -94,6 +94,7 @@ export interface Detail {
     type?: string;
     phase?: string;
     disabled?: boolean;
+    disabled_outside?: string | null;
     maintained?: boolean;
     started_at?: string | null;
     finished_at?: string | null;
@@ -275,7 +276,7 @@ export const renderDetail = (detail: Detail): string => {
             h.name,
             h.type,
             h.phase,
-            h.disabled,
+            h.disabled_outside ? `yes (${h.disabled_outside})` : h.disabled,
             h.maintained,
             clock(h.started_at),
             clock(h.finished_at),

@@ -138,6 +138,12 @@ export const sessionDetailResponse = z.strictObject({
       type: z.enum(HOST_TYPES),
       phase: z.enum(['PENDING', 'IN_MAINTENANCE', 'MAINTAINED', 'FAILED']),
       disabled: z.boolean(),
+      disabled_outside: z
+        .string()
+        .nullable()
+        .describe(
+          'The reason of a disable not made by this session (an operator, another tool): the host stays disabled after it.',
+        ),
       maintained: z.boolean(),
       started_at: nullableTime,
       finished_at: nullableTime,

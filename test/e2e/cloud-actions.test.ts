@@ -62,6 +62,17 @@ describe('asynchronous instance actions and foreign disables', () => {
         ['c-3', true],
       ],
     );
+    expect(
+      (detail.hosts as { name: string; disabled: boolean; disabled_outside: string | null }[]).map((h) => [
+        h.name,
+        h.disabled,
+        h.disabled_outside,
+      ]),
+    ).toEqual([
+      ['c-1', false, null],
+      ['c-2', false, null],
+      ['c-3', true, 'broken fan'],
+    ]);
     const hosts = await fx.runtime.cloud.getHosts(['c-1', 'c-2', 'c-3']);
     expect(hosts.map((h) => [h?.disabled, h?.disabled_reason])).toEqual([
       [false, undefined],

@@ -54,7 +54,7 @@ export const inventoryRecords = (table: Table): InventoryRecords => {
       updateIf(table, {
         Key: { pk: sessionPk(sessionId), sk: hostSk(name) },
         UpdateExpression:
-          'SET maintained = :true, disabled = :false, phase = :phase, finished_at = :now REMOVE blocking_reason, gsi1pk, gsi1sk',
+          'SET maintained = :true, phase = :phase, finished_at = :now REMOVE blocking_reason, gsi1pk, gsi1sk',
         ConditionExpression: 'attribute_exists(pk) AND maintained = :false',
         ExpressionAttributeValues: {
           ':true': true,
