@@ -9,7 +9,7 @@ import type {
   APIGatewayProxyStructuredResultV2,
 } from 'aws-lambda';
 import { InvalidTokenError, type KeystoneTokens } from '../functions/adapters/openstack/keystone-tokens.js';
-import { ADMIN_SCOPE, authorizerContext, PROJECT_SCOPE } from '../functions/shared/auth.js';
+import { authorizerContext, type Identity, identityFromClaims, identityFromContext } from '../functions/shared/auth.js';
 import type { Verified } from './jwt.js';
 
 export type ApiHandler = (
@@ -129,16 +129,6 @@ export const keystoneAuthenticator =
   };
 
 /**
- * The simulator API reads JWT-style claims: what a Keystone identity amounts to in them (the scope
- * and project claim a local token of the same rights would carry).
- */
-const claimsOf = (context: Record<string, unknown>): Record<string, unknown> => ({
-  sub: context.subject,
-  scope: context.admin === true ? ADMIN_SCOPE : PROJECT_SCOPE,
-  ...(typeof context.project === 'string' ? { 'fenix:project_id': context.project } : {}),
-});
-
-/**
  * What the handler pipeline (functions/shared/http.ts) enforces on the API routes, enforced here on
  * the fallback's (the simulator API), which has no pipeline of its own: a malformed %-escape in the
  * path, or a body declared as anything but JSON, is a 400 (not a 500 from decodeURIComponent, nor
@@ -159,12 +149,7 @@ const fallbackRefusal = (pathname: string, contentType: string | undefined, body
 export const createGateway = (
   routes: Route[],
   authenticate: Authenticator,
-  fallback?: (
-    request: IncomingMessage,
-    response: ServerResponse,
-    body: string,
-    claims: Record<string, unknown>,
-  ) => Promise<boolean>,
+  fallback?: (request: IncomingMessage, response: ServerResponse, body: string, identity: Identity) => Promise<boolean>,
 ) => {
   const compiled = [...routes]
     .sort((a, b) => specificity(b.path) - specificity(a.path))
@@ -193,7 +178,8 @@ export const createGateway = (
     if (fallback && !compiled.some((route) => route.match(url.pathname))) {
       const refusal = fallbackRefusal(url.pathname, request.headers['content-type'], body);
       if (refusal) return reply(errorBody(400, 'invalid_request', refusal));
-      if (await fallback(request, response, body, 'claims' in auth ? auth.claims : claimsOf(auth.lambda))) return;
+      const identity = 'claims' in auth ? identityFromClaims(auth.claims as never) : identityFromContext(auth.lambda);
+      if (await fallback(request, response, body, identity ?? { subject: 'unknown', admin: false })) return;
     }
     const method = (request.method ?? 'GET').toUpperCase();
     const candidates = compiled.map((route) => ({ route, params: route.match(url.pathname) })).filter((c) => c.params);

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { SimCloud } from '../functions/adapters/sim-cloud.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../functions/core/errors.js';
 import { describeIssues, hostName, instanceId, projectId } from '../functions/core/schemas.js';
-import { identityFromClaims } from '../functions/shared/auth.js';
+import type { Identity } from '../functions/shared/auth.js';
 import { errorResponse } from '../functions/shared/http.js';
 import { parseStrictJson } from '../functions/shared/json.js';
 
@@ -21,12 +21,7 @@ const moveInstance = z.strictObject({ host: hostName.optional() });
  */
 export const simApi =
   (cloud: SimCloud) =>
-  async (
-    request: IncomingMessage,
-    response: ServerResponse,
-    body: string,
-    claims: Record<string, unknown>,
-  ): Promise<boolean> => {
+  async (request: IncomingMessage, response: ServerResponse, body: string, identity: Identity): Promise<boolean> => {
     const url = new URL(request.url ?? '/', 'http://localhost');
     if (!url.pathname.startsWith('/sim/v1/')) return false;
     const send = (status: number, payload: unknown) => {
@@ -40,7 +35,6 @@ export const simApi =
     };
     const path = url.pathname.replace(/\/+$/, '');
     // An admin may act on any instance, a VNFM only on its own project's.
-    const identity = identityFromClaims(claims as never);
     const mayActFor = (project: string) => {
       if (!identity.admin && identity.project !== project)
         throw new ForbiddenError("this token may act only on its own project's instances");

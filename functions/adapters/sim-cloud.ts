@@ -194,32 +194,40 @@ export class SimCloud implements CloudDriver {
   }
 
   async disableHost(name: string, reason: string): Promise<boolean> {
-    return this.updateHost(name, 'SET disabled = :true, disabled_reason = :reason', 'disabled = :false', reason);
+    return this.updateHost(name, 'SET disabled = :yes, disabled_reason = :reason', 'disabled = :no', {
+      ':yes': true,
+      ':no': false,
+      ':reason': reason,
+    });
   }
 
   async enableHost(name: string, reason: string): Promise<boolean> {
     // Enabled again by a Fenix session = maintained (the placement preference of §6).
     return this.updateHost(
       name,
-      'SET disabled = :false, maintained = :true REMOVE disabled_reason',
-      'disabled = :true AND disabled_reason = :reason',
-      reason,
+      'SET disabled = :no, maintained = :yes REMOVE disabled_reason',
+      'disabled = :yes AND disabled_reason = :reason',
+      { ':yes': true, ':no': false, ':reason': reason },
     );
   }
 
-  /** An operator's own disable or enable, whatever the host's state (tests, the sim API). */
+  /** An operator's own disable or enable, whatever the host's state (tests). */
   async setDisabled(name: string, disabled: boolean, reason = 'operator'): Promise<void> {
-    await this.updateHost(
-      name,
-      disabled ? 'SET disabled = :true, disabled_reason = :reason' : 'SET disabled = :false REMOVE disabled_reason',
-      undefined,
-      reason,
-    );
+    await (disabled
+      ? this.updateHost(name, 'SET disabled = :yes, disabled_reason = :reason', undefined, {
+          ':yes': true,
+          ':reason': reason,
+        })
+      : this.updateHost(name, 'SET disabled = :no REMOVE disabled_reason', undefined, { ':no': false }));
   }
 
-  private async updateHost(name: string, update: string, condition: string | undefined, reason: string) {
-    const values: Record<string, unknown> = { ':true': true, ':false': false, ':reason': reason };
-    for (const key of Object.keys(values)) if (!`${update} ${condition ?? ''}`.includes(key)) delete values[key];
+  /** One conditional update of a host item; false when the condition failed (the host exists). */
+  private async updateHost(
+    name: string,
+    update: string,
+    condition: string | undefined,
+    values: Record<string, unknown>,
+  ): Promise<boolean> {
     try {
       await this.db.send(
         new UpdateCommand({

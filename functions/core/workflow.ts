@@ -551,31 +551,28 @@ const pollRound = async (session: Session, round: Round, deps: WorkflowDeps): Pr
     actions[id] = { ...action, ...progress };
     changed = true;
   }
-  if (changed) await deps.store.setRoundActions(session.session_id, round.seq, actions);
-  return actionsStep(session, { ...round, actions }, deps);
+  return actionsStep(session, { ...round, actions }, deps, changed);
 };
 
 /**
- * Where a round's actions stand: a failure ends them (PREPARE falls back to SCALE_IN, PLANNED fails,
- * naming the server and the cloud's fault); each action done is recorded and told to its owner
+ * Where a round's actions stand: each action done is recorded and told to its owner
  * (INSTANCE_ACTION_DONE, numbered from one block reserved on the round, so a retry re-sends the
- * same); while any runs, wait; when all are done, check that the host emptied.
+ * same); then a failure ends the round (PREPARE falls back to SCALE_IN, PLANNED fails, naming the
+ * server and the cloud's fault); while any runs, wait; when all are done, check that the host
+ * emptied. The round's actions are written once, when a poll (`changed`) or a telling changed them.
  */
-const actionsStep = async (session: Session, round: Round, deps: WorkflowDeps): Promise<Step> => {
+const actionsStep = async (session: Session, round: Round, deps: WorkflowDeps, changed = false): Promise<Step> => {
   const actions = Object.values(round.actions ?? {});
-  const failed = actions.find((action) => action.status === 'FAILED');
-  if (failed)
-    return cannotEmpty(session.session_id, round.state, failed.reason ?? actionFailure(failed, 'failed'), deps);
-  const done = actions.filter((action) => action.status === 'DONE');
-  if (done.length > 0) {
+  const untold = actions.filter((action) => action.status === 'DONE' && !action.told);
+  if (untold.length > 0) {
+    const order = Object.keys(round.actions ?? {});
     const firstSeq = await deps.store.stampEventSeq(
       session.session_id,
       { round: round.seq },
       'actions_first_event_seq',
-      Math.max(1, Object.keys(round.actions ?? {}).length),
+      Math.max(1, order.length),
     );
-    const order = Object.keys(round.actions ?? {});
-    for (const action of done.filter((a) => !a.told)) {
+    for (const action of untold) {
       await deps.store.updateInstance(session.session_id, action.project_id, action.instance_id, {
         action_done: true,
         ...(action.host ? { host: action.host } : {}),
@@ -584,8 +581,12 @@ const actionsStep = async (session: Session, round: Round, deps: WorkflowDeps): 
       await publish([actionDoneEvent(session, action, firstSeq + order.indexOf(action.instance_id), deps)], deps);
       action.told = true;
     }
-    await deps.store.setRoundActions(session.session_id, round.seq, round.actions ?? {});
   }
+  if (changed || untold.length > 0)
+    await deps.store.setRoundActions(session.session_id, round.seq, round.actions ?? {});
+  const failed = actions.find((action) => action.status === 'FAILED');
+  if (failed)
+    return cannotEmpty(session.session_id, round.state, failed.reason ?? actionFailure(failed, 'failed'), deps);
   const running = actions.filter((action) => action.status === 'RUNNING');
   if (running.length > 0) return { next: 'WAIT_ACTIONS', wait_seconds: pollWait(running, deps) };
   return emptied(session.session_id, round.state, deps);

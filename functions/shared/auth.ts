@@ -58,7 +58,7 @@ export const identityOf = (event: APIGatewayProxyEventV2): Identity | undefined 
 };
 
 /** The Lambda authorizer's context back into an Identity (values may arrive as strings). */
-const identityFromContext = (context: Record<string, unknown>): Identity | undefined => {
+export const identityFromContext = (context: Record<string, unknown>): Identity | undefined => {
   const { subject, admin, project } = context;
   if (typeof subject !== 'string' || subject === '') return undefined;
   return {

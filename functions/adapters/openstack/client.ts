@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { CloudConfig } from './clouds.js';
+import { identityEndpoint } from './keystone-tokens.js';
 
 /**
  * A small OpenStack REST client (there is no maintained Node SDK): Keystone v3 tokens (password or
@@ -208,8 +209,7 @@ export class OpenStackClient {
               ? { id: auth.project_id }
               : { name: auth.project_name, domain: domain(auth.project_domain_name, auth.project_domain_id) },
           };
-    const base = auth.auth_url.replace(/\/+$/, '');
-    const url = `${base.endsWith('/v3') ? base : `${base}/v3`}/auth/tokens`;
+    const url = `${identityEndpoint(auth.auth_url)}/auth/tokens`;
     const response = await this.send<{
       token: { expires_at: string; catalog?: Catalog; user: { id: string }; project?: { id: string } };
     }>('keystone', 'POST', url, '/v3/auth/tokens', {
