@@ -1,3 +1,5 @@
+import { parseFenixTime } from '../functions/core/time.js';
+
 /**
  * Human output: aligned tables, key/value blocks, the progress bar and one-line descriptions of
  * history entries. Pure functions from data to text; the commands decide where it goes.
@@ -48,6 +50,20 @@ export const progressBar = (done: number, total: number, width = 24, unicode = t
 /** The time part of a Fenix time "YYYY-MM-DD HH:MM:SS" (the date is noise in a live view). */
 export const clock = (time: string | null | undefined): string => (time ? (time.split(' ')[1] ?? time) : '');
 
+/** "8s", "2m05s", "1h02m". */
+export const duration = (ms: number): string => {
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  if (seconds < 60) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  return minutes < 60
+    ? `${minutes}m${String(seconds % 60).padStart(2, '0')}s`
+    : `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
+};
+
+/** "a, b, c and 7 more": a list that stays one short line however long it is. */
+export const someNames = (names: string[], max = 3): string =>
+  names.length <= max ? names.join(', ') : `${names.slice(0, max).join(', ')} and ${names.length - max} more`;
+
 // ---------------------------------------------------------------- the detail view
 
 /** The parts of `GET …/detail` the CLI reads (everything else is passed through by --json). */
@@ -66,6 +82,7 @@ export interface Detail {
     /** Why the session failed, one sentence; its data in `failure_details`. */
     failure?: string | null;
     failure_details?: Record<string, unknown> | null;
+    rollout?: Rollout | null;
     policy?: {
       on_no_reply: string;
       default_action: string;
@@ -81,9 +98,13 @@ export interface Detail {
       error?: string;
     }[];
   };
+  /** Where the rollout limits may also sit (read by {@link rolloutOf}, wherever the server puts them). */
+  rollout?: Rollout | null;
   round?: {
     state: string;
     host?: string | null;
+    /** Every host the round empties (a rollout drains several at once). */
+    hosts?: string[] | null;
     status: string;
     outcome?: string | null;
     reply_at?: string;
@@ -127,6 +148,14 @@ export interface Detail {
   instances_next?: string | null;
   history_next?: string | null;
 }
+
+/** The session's rollout limits (DESIGN §12). */
+export interface Rollout {
+  max_parallel_hosts: number;
+  max_failed_hosts: number;
+}
+
+export type DetailHost = NonNullable<Detail['hosts']>[number];
 
 export interface HistoryEntry {
   at?: string;
@@ -191,20 +220,114 @@ export const describeHistory = (entry: HistoryEntry): string => {
   }
 };
 
-export const hostsMaintained = (detail: Detail): { done: number; total: number } => {
+export const hostsMaintained = (detail: Detail): { done: number; failed: number; total: number } => {
   const hosts = detail.hosts ?? [];
-  return { done: hosts.filter((host) => host.maintained).length, total: hosts.length };
+  return {
+    done: hosts.filter((host) => host.maintained).length,
+    failed: hosts.filter((host) => host.phase === 'FAILED').length,
+    total: hosts.length,
+  };
 };
 
 /** "PLANNED_MAINTENANCE on compute-2, waiting for vnf-a, vnf-b (reply by 12:00:21)". */
 export const roundText = (round: Detail['round']): string | undefined => {
   if (!round) return undefined;
-  const where = round.host ? ` on ${round.host}` : '';
+  const hosts = round.hosts?.length ? round.hosts : round.host ? [round.host] : [];
+  const where = hosts.length ? ` on ${someNames(hosts)}` : '';
   if (round.status === 'OPEN') {
     const waiting = round.waiting_for?.length ? `waiting for ${round.waiting_for.join(', ')}` : 'all replies in';
     return `${round.state}${where}, ${waiting}${round.reply_at ? ` (reply by ${clock(round.reply_at)})` : ''}`;
   }
   return `${round.state}${where}, closed${round.outcome ? ` (${round.outcome})` : ''}`;
+};
+
+// ---------------------------------------------------------------- the rollout
+
+/** Hosts being emptied or maintained (DESIGN §12). */
+const IN_FLIGHT = new Set(['DRAINING', 'IN_MAINTENANCE']);
+const HELD_BACK = /^held back:\s*/;
+
+export interface RolloutView {
+  /** The limits, when the server reports them. */
+  limits?: Rollout;
+  /** Oldest first. */
+  inFlight: DetailHost[];
+  failed: DetailHost[];
+  /** PENDING hosts that cannot start now, by reason ("no room", a group's budget), largest group first. */
+  heldBack: { reason: string; hosts: string[] }[];
+}
+
+const startedMs = (host: DetailHost) => (host.started_at ? (parseFenixTime(host.started_at)?.getTime() ?? 0) : 0);
+
+export const rolloutOf = (detail: Detail): RolloutView => {
+  const hosts = detail.hosts ?? [];
+  const limits = detail.session.rollout ?? detail.rollout ?? undefined;
+  const groups = new Map<string, string[]>();
+  for (const host of hosts) {
+    if (host.phase !== 'PENDING' || !host.blocking_reason) continue;
+    const reason = host.blocking_reason.replace(HELD_BACK, '');
+    groups.set(reason, [...(groups.get(reason) ?? []), host.name]);
+  }
+  return {
+    ...(limits ? { limits } : {}),
+    inFlight: hosts.filter((host) => IN_FLIGHT.has(host.phase ?? '')).sort((a, b) => startedMs(a) - startedMs(b)),
+    failed: hosts.filter((host) => host.phase === 'FAILED'),
+    heldBack: [...groups]
+      .map(([reason, names]) => ({ reason, hosts: names }))
+      .sort((a, b) => b.hosts.length - a.hosts.length),
+  };
+};
+
+/** "in flight 3/3, failed 0/1" (the counts alone when the limits are not known). */
+export const rolloutText = ({ limits, inFlight, failed }: RolloutView): string =>
+  limits
+    ? `in flight ${inFlight.length}/${limits.max_parallel_hosts}, failed ${failed.length}/${limits.max_failed_hosts}`
+    : `in flight ${inFlight.length}${failed.length ? `, failed ${failed.length}` : ''}`;
+
+/** Lines kept short: past these, the rest is counted and `session show` has it all. */
+const MAX_IN_FLIGHT_LINES = 10;
+const MAX_REASON_LINES = 3;
+
+/**
+ * The rollout as a few lines for the live view, or none when no host is in flight, failed or held
+ * back. `live`: one line per host in flight with how long it has been at it (a terminal redraws
+ * them); otherwise one line for them all with the time each started, so that the text changes only
+ * when the rollout does (a piped watch prints it again only then).
+ */
+export const rolloutLines = (detail: Detail, options: { now: number; live: boolean }): string[] => {
+  const view = rolloutOf(detail);
+  const { inFlight, failed, heldBack } = view;
+  if (!inFlight.length && !failed.length && !heldBack.length) return [];
+  const lines: string[] = [];
+  const since = (host: DetailHost) =>
+    host.started_at ? (options.live ? duration(options.now - startedMs(host)) : `since ${clock(host.started_at)}`) : '';
+  if (options.live) {
+    lines.push(rolloutText(view));
+    const shown = inFlight.slice(0, MAX_IN_FLIGHT_LINES);
+    const nameWidth = Math.max(0, ...shown.map((host) => host.name.length));
+    const phaseWidth = Math.max(0, ...shown.map((host) => (host.phase ?? '').length));
+    for (const host of shown)
+      lines.push(
+        `  ${host.name.padEnd(nameWidth)}  ${(host.phase ?? '').padEnd(phaseWidth)}  ${since(host)}`.trimEnd(),
+      );
+    if (inFlight.length > shown.length) lines.push(`  … and ${inFlight.length - shown.length} more`);
+  } else {
+    lines.push(
+      `${rolloutText(view)}${inFlight.length ? `: ${inFlight.map((host) => `${host.name} ${host.phase} ${since(host)}`.trimEnd()).join(', ')}` : ''}`,
+    );
+  }
+  for (const host of failed.slice(0, MAX_REASON_LINES))
+    lines.push(`failed: ${host.name}${host.blocking_reason ? `: ${host.blocking_reason}` : ''}`);
+  if (failed.length > MAX_REASON_LINES) lines.push(`failed: … and ${failed.length - MAX_REASON_LINES} more hosts`);
+  for (const group of heldBack.slice(0, MAX_REASON_LINES))
+    lines.push(
+      `held back: ${group.reason} (${group.hosts.length === 1 ? '' : `${group.hosts.length} hosts: `}${someNames(group.hosts)})`,
+    );
+  if (heldBack.length > MAX_REASON_LINES) {
+    const rest = heldBack.slice(MAX_REASON_LINES).reduce((sum, group) => sum + group.hosts.length, 0);
+    lines.push(`held back: … and ${rest} more hosts for ${heldBack.length - MAX_REASON_LINES} other reasons`);
+  }
+  return lines;
 };
 
 /** The failure sentence, with its details as data. */
@@ -214,7 +337,8 @@ export const failureText = ({ failure, failure_details: details }: Detail['sessi
 /** `session show`: the whole detail as tables. */
 export const renderDetail = (detail: Detail): string => {
   const { session } = detail;
-  const { done, total } = hostsMaintained(detail);
+  const { done, failed, total } = hostsMaintained(detail);
+  const rollout = rolloutOf(detail);
   const parts: string[] = [
     keyValues([
       ['Session', session.session_id],
@@ -224,9 +348,19 @@ export const renderDetail = (detail: Detail): string => {
       ],
       [
         'Progress',
-        `${progressBar(done, total, 20, false)} ${done}/${total} hosts maintained (${session.percent_done ?? Math.floor((100 * done) / Math.max(1, total))}%)`,
+        `${progressBar(done, total, 20, false)} ${done}/${total} hosts maintained${failed ? `, ${failed} failed` : ''} (${session.percent_done ?? Math.floor((100 * done) / Math.max(1, total))}%)`,
       ],
       ['Failure', failureText(session)],
+      [
+        'Rollout',
+        rollout.limits
+          ? `max_parallel_hosts ${rollout.limits.max_parallel_hosts}, max_failed_hosts ${rollout.limits.max_failed_hosts}; ${rolloutText(rollout)}${
+              rollout.heldBack.length
+                ? `, held back ${rollout.heldBack.reduce((sum, group) => sum + group.hosts.length, 0)}`
+                : ''
+            }`
+          : undefined,
+      ],
       ['Round', roundText(detail.round)],
       ['Workflow', session.workflow],
       ['Maintenance at', session.maintenance_at],

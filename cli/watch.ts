@@ -5,11 +5,14 @@ import {
   clock,
   type Detail,
   describeHistory,
+  duration,
   failureText,
   type HistoryEntry,
   historyKey,
   hostsMaintained,
   progressBar,
+  rolloutLines,
+  rolloutOf,
   roundText,
 } from './render.js';
 import { fetchView, type View } from './session.js';
@@ -18,7 +21,9 @@ import { fetchView, type View } from './session.js';
  * `fenix session watch <id>`: a live view. There is no event stream to subscribe to from a shell,
  * so it polls `GET …/detail` (every `--interval` seconds, default 1) and shows what changed: new
  * history entries as lines, and below them a status block — state, a progress bar over the hosts,
- * the hosts in maintenance and the round with the projects it still waits on. On a terminal the
+ * the rollout (hosts in flight against max_parallel_hosts with how long each has been at it, failed
+ * hosts against max_failed_hosts, the hosts held back and why) and the round with the projects it
+ * still waits on. On a terminal the
  * block is redrawn in place; piped, a status line is printed only when it changes. `--json` prints
  * one JSON object per line (history entries, status changes, the end). Exit 0 on MAINTENANCE_DONE,
  * 1 on MAINTENANCE_FAILED (the reason goes to stderr).
@@ -33,9 +38,11 @@ const BACKLOG = 15;
 interface Status {
   state: string;
   done: number;
+  failed: number;
   total: number;
   percent: number;
-  inMaintenance: string[];
+  /** The detail itself, for the rollout lines (drawn at each poll: their durations move). */
+  detail?: Detail;
   round?: string;
   /** Before host work: when it may start. */
   startsAt?: string;
@@ -47,18 +54,19 @@ const statusOf = (view: View): Status => {
     return {
       state: view.state.state,
       done: 0,
+      failed: 0,
       total: 0,
       percent: view.state.state === 'MAINTENANCE_DONE' ? 100 : 0,
-      inMaintenance: [],
     };
   const detail: Detail = view.detail;
-  const { done, total } = hostsMaintained(detail);
+  const { done, failed, total } = hostsMaintained(detail);
   return {
     state: detail.session.state,
     done,
+    failed,
     total,
     percent: detail.session.percent_done ?? Math.floor((100 * done) / Math.max(1, total)),
-    inMaintenance: (detail.hosts ?? []).filter((host) => host.phase === 'IN_MAINTENANCE').map((host) => host.name),
+    detail,
     round: detail.round?.status === 'OPEN' ? roundText(detail.round) : undefined,
     startsAt:
       detail.session.state === 'MAINTENANCE' && detail.round?.status !== 'OPEN'
@@ -66,11 +74,6 @@ const statusOf = (view: View): Status => {
         : undefined,
     failure: failureText(detail.session),
   };
-};
-
-const elapsed = (ms: number) => {
-  const seconds = Math.floor(ms / 1000);
-  return seconds < 60 ? `${seconds}s` : `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s`;
 };
 
 export const watchSession = async (ctx: Context): Promise<number> => {
@@ -109,12 +112,13 @@ export const watchSession = async (ctx: Context): Promise<number> => {
   const statusBlock = (status: Status, note?: string): string[] => {
     const hosts =
       status.total > 0
-        ? `${progressBar(status.done, status.total, 24, tty)} ${status.done}/${status.total} hosts maintained (${status.percent}%)`
+        ? `${progressBar(status.done, status.total, 24, tty)} ${status.done}/${status.total} hosts maintained${status.failed ? `, ${status.failed} failed` : ''} (${status.percent}%)`
         : undefined;
+    const rollout = status.detail ? rolloutLines(status.detail, { now: Date.now(), live: tty }) : [];
     return [
-      `${status.state}${tty ? `  · ${elapsed(Date.now() - started)}` : ''}${note ? `  · ${note}` : ''}`,
+      `${status.state}${tty ? `  · ${duration(Date.now() - started)}` : ''}${note ? `  · ${note}` : ''}`,
       ...(hosts ? [`  ${hosts}`] : []),
-      ...(status.inMaintenance.length ? [`  in maintenance: ${status.inMaintenance.join(', ')}`] : []),
+      ...rollout.map((line) => `  ${line}`),
       ...(status.round ? [`  round: ${status.round}`] : []),
       ...(status.startsAt ? [`  host work starts at ${clock(status.startsAt)} (maintenance_at)`] : []),
     ];
@@ -158,14 +162,29 @@ export const watchSession = async (ctx: Context): Promise<number> => {
     const status = statusOf(view);
     if (ctx.json) {
       for (const entry of shown) io.stdout(`${JSON.stringify({ type: 'history', ...entry })}\n`);
+      const rollout = status.detail ? rolloutOf(status.detail) : undefined;
       const statusLine = JSON.stringify({
         type: 'status',
         session_id: id,
         state: status.state,
         hosts_maintained: status.done,
+        hosts_failed: status.failed,
         hosts: status.total,
         percent_done: status.percent,
-        in_maintenance: status.inMaintenance,
+        in_maintenance: (rollout?.inFlight ?? [])
+          .filter((host) => host.phase === 'IN_MAINTENANCE')
+          .map((host) => host.name),
+        rollout: rollout?.limits ?? null,
+        in_flight: (rollout?.inFlight ?? []).map(({ name, phase, started_at }) => ({
+          name,
+          phase,
+          started_at: started_at ?? null,
+        })),
+        failed: (rollout?.failed ?? []).map(({ name, blocking_reason }) => ({
+          name,
+          reason: blocking_reason ?? null,
+        })),
+        held_back: rollout?.heldBack ?? [],
         round: status.round ?? null,
       });
       if (statusLine !== lastStatusLine) io.stdout(`${statusLine}\n`);
@@ -185,7 +204,7 @@ export const watchSession = async (ctx: Context): Promise<number> => {
 
     if (TERMINAL.has(status.state)) {
       drawn = 0; // the last status block stays on screen
-      const took = elapsed(Date.now() - started);
+      const took = duration(Date.now() - started);
       if (status.state === 'MAINTENANCE_DONE') {
         if (ctx.json) io.stdout(`${JSON.stringify({ type: 'end', session_id: id, state: status.state })}\n`);
         else
