@@ -218,6 +218,13 @@ const API_ROUTES = [
   ['GET', '/v1/maintenance/{session_id}/detail', () => import('../functions/api/get-session-detail.js')],
   ['GET', '/v1/maintenance/{session_id}/{project_id}', () => import('../functions/api/get-project.js')],
   ['PUT', '/v1/maintenance/{session_id}/{project_id}', () => import('../functions/api/put-project-reply.js')],
+  // Instance constraints (DESIGN §12), apart from sessions.
+  ['PUT', '/v1/instance/{instance_id}', () => import('../functions/api/put-instance-constraint.js')],
+  ['GET', '/v1/instance/{instance_id}', () => import('../functions/api/get-instance-constraint.js')],
+  ['DELETE', '/v1/instance/{instance_id}', () => import('../functions/api/delete-instance-constraint.js')],
+  ['PUT', '/v1/instance_group/{group_id}', () => import('../functions/api/put-instance-group.js')],
+  ['GET', '/v1/instance_group/{group_id}', () => import('../functions/api/get-instance-group.js')],
+  ['DELETE', '/v1/instance_group/{group_id}', () => import('../functions/api/delete-instance-group.js')],
   ['GET', '/v1/openapi.json', () => import('../functions/api/get-openapi.js')],
 ] as const;
 

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { SimCloud } from '../functions/adapters/sim-cloud.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../functions/core/errors.js';
-import { describeIssues, hostName, instanceId, projectId } from '../functions/core/schemas.js';
+import { describeIssues, groupId, hostName, instanceId, projectId } from '../functions/core/schemas.js';
 import type { Identity } from '../functions/shared/auth.js';
 import { errorResponse } from '../functions/shared/http.js';
 import { parseStrictJson } from '../functions/shared/json.js';
@@ -12,6 +12,8 @@ const createInstance = z.strictObject({
   project_id: projectId,
   vcpus: z.number().int().min(1).max(1024),
   host: hostName.optional(),
+  /** A stored instance group of the project whose placement rules the new instance keeps. */
+  group_id: groupId.optional(),
 });
 const moveInstance = z.strictObject({ host: hostName.optional() });
 

@@ -8,12 +8,21 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
+import {
+  type ConstraintStore,
+  type GroupConstraint,
+  groupMembersPlaced,
+  limitsPlacement,
+  placementConflict,
+  placementGroupOf,
+} from '../core/constraints.js';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
 import type { CloudAction, CloudHost, CloudInstance } from '../core/model.js';
 import { pickTarget } from '../core/placement.js';
 import type { ActionProgress, CloudDriver } from '../core/ports.js';
 import type { HostType } from '../core/states.js';
 import { mapLimit } from '../shared/concurrency.js';
+import { DynamoConstraintStore } from './dynamo/constraints.js';
 import { batchWrite, deleteRequests, isConditionFailure, putRequests, queryAll } from './dynamo/helpers.js';
 
 /**
@@ -21,9 +30,20 @@ import { batchWrite, deleteRequests, isConditionFailure, putRequests, queryAll }
  * the same DynamoDB table so every Lambda (and the local sim API) sees one durable cloud.
  *   SIM#HOST / <name>        a host; `used_vcpus` is a counter kept with every placement change
  *   SIM#INSTANCE / <id>      an instance (gsi1: by host, gsi2: by project)
+ *   SIM#LOCK / GROUP#<id>    a short lease on an instance group's placement, held while a member is
+ *                            placed (see `placing`)
+ * Placement keeps the stored instance constraints (DESIGN §12): a move or a creation that would put
+ * two members of an anti-affinity group on one host, or more than the group's
+ * `max_instances_per_host`, is refused with 409 `placement_constraint`; without a host named, one
+ * that keeps them is chosen (409 `no_capacity` when none does).
  */
 const HOST_PK = 'SIM#HOST';
 const INSTANCE_PK = 'SIM#INSTANCE';
+const LOCK_PK = 'SIM#LOCK';
+/** How long a placement lease lasts if its holder dies (a placement takes a few table calls). */
+const LEASE_SECONDS = 10;
+/** How long a placement waits for another one of the same group before giving up (409). */
+const LEASE_WAIT_MS = 5000;
 const byHost = (host: string) => `SIMHOST#${host}`;
 const byProject = (project: string) => `SIMPROJECT#${project}`;
 
@@ -71,6 +91,9 @@ const toInstance = (item: Record<string, unknown>): CloudInstance => ({
   vcpus: item.vcpus as number,
 });
 
+/** Why putting the instance being placed on `host` would break its group's rules; undefined when it would not. */
+type Fits = (host: string) => string | undefined;
+
 export interface SimCloudOptions {
   /**
    * How long an instance action takes, in seconds: 0 (default) finishes at once; more makes the
@@ -80,11 +103,16 @@ export interface SimCloudOptions {
 }
 
 export class SimCloud implements CloudDriver {
+  /** The instance constraints, on the same table: what placement must keep. */
+  private readonly constraints: ConstraintStore;
+
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
     private readonly options: SimCloudOptions = {},
-  ) {}
+  ) {
+    this.constraints = DynamoConstraintStore(db, tableName);
+  }
 
   /** Replaces the whole simulated cloud with `input` (validated: a bad inventory changes nothing). */
   async load(input: unknown): Promise<Inventory> {
@@ -267,25 +295,43 @@ export class SimCloud implements CloudDriver {
     return typeof host === 'string' ? { status: 'DONE', host } : { status: 'DONE' };
   }
 
-  /** Places a new instance: on `host` when given (it must be enabled and have room), else anywhere that fits. */
+  /**
+   * Places a new instance: on `host` when given (it must be enabled and have room), else anywhere
+   * that fits. With `group_id` (a stored group of the same project), the group's placement rules
+   * apply as for a move; the new instance becomes a member once its own constraint names the group.
+   */
   async createInstance(input: {
     name: string;
     project_id: string;
     vcpus: number;
     host?: string;
+    group_id?: string;
   }): Promise<CloudInstance> {
-    const host = input.host ?? (await this.pickHost(input.vcpus, 'compute'));
-    if (!host) throw new ConflictError(`no enabled compute host has ${input.vcpus} free vCPUs`, 'no_capacity');
-    await this.reserve(host, input.vcpus);
-    const instance: CloudInstance = {
-      id: randomUUID(),
-      name: input.name,
-      project_id: input.project_id,
-      host,
-      vcpus: input.vcpus,
-    };
-    await this.db.send(new PutCommand({ TableName: this.tableName, Item: this.instanceItem(instance) }));
-    return instance;
+    const id = randomUUID();
+    let group: GroupConstraint | undefined;
+    if (input.group_id !== undefined) {
+      const stored = await this.constraints.getGroup(input.group_id);
+      if (stored?.project_id !== input.project_id)
+        throw new NotFoundError(`no instance group ${input.group_id} in project ${input.project_id}`);
+      if (limitsPlacement(stored, input.project_id)) group = stored;
+    }
+    return this.placing(group, id, async (fits) => {
+      const host =
+        input.host ??
+        (await this.pickHost(
+          input.vcpus,
+          'compute',
+          undefined,
+          fits,
+          `no enabled compute host has ${input.vcpus} free vCPUs`,
+        ));
+      const refused = fits(host);
+      if (refused) throw new ConflictError(`no new instance on ${host}: ${refused}`, 'placement_constraint');
+      await this.reserve(host, input.vcpus);
+      const instance: CloudInstance = { id, name: input.name, project_id: input.project_id, host, vcpus: input.vcpus };
+      await this.db.send(new PutCommand({ TableName: this.tableName, Item: this.instanceItem(instance) }));
+      return instance;
+    });
   }
 
   async deleteInstance(id: string): Promise<void> {
@@ -310,16 +356,29 @@ export class SimCloud implements CloudDriver {
   /**
    * Moves an instance to `target`, or to the best enabled host of the same type with room: one
    * already maintained first (as Fenix does, so an instance moves once), then the most free vCPUs.
+   * Either way the instance's group placement rules hold (see the class comment).
    */
   async moveInstance(id: string, target?: string): Promise<CloudInstance> {
     const instance = await this.getInstance(id);
     if (!instance) throw new NotFoundError(`no instance ${id}`);
+    const group = await placementGroupOf(instance, this.constraints);
+    return this.placing(group, id, (fits) => this.moveUnder(instance, target, fits));
+  }
+
+  private async moveUnder(instance: CloudInstance, target: string | undefined, fits: Fits): Promise<CloudInstance> {
+    const { id } = instance;
     const to =
       target ??
-      (await this.pickHost(instance.vcpus, (await this.getHost(instance.host))?.type ?? 'compute', instance.host));
-    if (!to)
-      throw new ConflictError(`no enabled host has ${instance.vcpus} free vCPUs for instance ${id}`, 'no_capacity');
+      (await this.pickHost(
+        instance.vcpus,
+        (await this.getHost(instance.host))?.type ?? 'compute',
+        instance.host,
+        fits,
+        `no enabled host has ${instance.vcpus} free vCPUs for instance ${id}`,
+      ));
     if (to === instance.host) throw new ConflictError(`instance ${id} is already on ${to}`, 'same_host');
+    const refused = fits(to);
+    if (refused) throw new ConflictError(`instance ${id} may not move to ${to}: ${refused}`, 'placement_constraint');
     await this.reserve(to, instance.vcpus);
     try {
       await this.db.send(
@@ -341,8 +400,85 @@ export class SimCloud implements CloudDriver {
     return { ...instance, host: to };
   }
 
-  private async pickHost(vcpus: number, type: HostType, exclude?: string): Promise<string | undefined> {
-    return pickTarget(await this.listHosts(), vcpus, type, exclude)?.name;
+  /**
+   * The best host for `vcpus` (see pickTarget) among those where the group's rules let the instance
+   * go; 409 `no_capacity` naming the rule when only the rules stand in the way, `full` otherwise.
+   */
+  private async pickHost(
+    vcpus: number,
+    type: HostType,
+    exclude: string | undefined,
+    fits: Fits,
+    full: string,
+  ): Promise<string> {
+    const hosts = await this.listHosts();
+    const allowed = pickTarget(
+      hosts.filter((host) => fits(host.name) === undefined),
+      vcpus,
+      type,
+      exclude,
+    );
+    if (allowed) return allowed.name;
+    const roomy = pickTarget(hosts, vcpus, type, exclude);
+    throw new ConflictError(
+      roomy ? `no host with room keeps the placement rules: ${fits(roomy.name)}` : full,
+      'no_capacity',
+    );
+  }
+
+  /**
+   * Runs the placement of instance `instanceId`, a member of `group`, holding the group's lease (a
+   * conditional put of a lock item that expires), so that two placements into one group cannot both
+   * pass the check and land together; `work` gets the check, over the members as they are once the
+   * lease is held. Without a group (or one without placement rules) no lease is taken and anything fits.
+   */
+  private async placing<T>(
+    group: GroupConstraint | undefined,
+    instanceId: string,
+    work: (fits: Fits) => Promise<T>,
+  ): Promise<T> {
+    if (!group) return work(() => undefined);
+    const key = { pk: LOCK_PK, sk: `GROUP#${group.group_id}` };
+    const holder = randomUUID();
+    const waitUntil = Date.now() + LEASE_WAIT_MS;
+    for (let attempt = 0; ; attempt++) {
+      const now = Math.floor(Date.now() / 1000);
+      try {
+        await this.db.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: { ...key, holder, expires_at: now + LEASE_SECONDS },
+            ConditionExpression: 'attribute_not_exists(pk) OR expires_at < :now',
+            ExpressionAttributeValues: { ':now': now },
+          }),
+        );
+        break;
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+        if (Date.now() > waitUntil)
+          throw new ConflictError(`instance group ${group.group_id} is busy placing another member`, 'placement_busy');
+        await new Promise((resolve) => setTimeout(resolve, Math.min(20 * 2 ** attempt, 200)));
+      }
+    }
+    try {
+      const members = await groupMembersPlaced(group, this.constraints, async (ids) =>
+        (await mapLimit(ids, 16, (id) => this.getInstance(id))).map((instance) => instance?.host),
+      );
+      return await work((target) => placementConflict({ instanceId, group, members, target }));
+    } finally {
+      await this.db
+        .send(
+          new DeleteCommand({
+            TableName: this.tableName,
+            Key: key,
+            ConditionExpression: 'holder = :holder',
+            ExpressionAttributeValues: { ':holder': holder },
+          }),
+        )
+        .catch((error: unknown) => {
+          if (!isConditionFailure(error)) throw error; // the lease expired and another holds it now
+        });
+    }
   }
 
   /**

@@ -1,3 +1,4 @@
+import type { ConstraintStore } from './constraints.js';
 import type {
   ArtifactStore,
   Clock,
@@ -23,6 +24,8 @@ export interface Settings {
 /** Everything a use case may touch, passed in (tests build it from real or in-memory parts). */
 export interface Deps {
   store: SessionStore;
+  /** Instance and instance-group constraints (DESIGN §12), apart from sessions. */
+  constraints: ConstraintStore;
   events: EventPublisher;
   engine: WorkflowEngine;
   cloud: CloudDriver;

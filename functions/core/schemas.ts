@@ -177,3 +177,6 @@ export const detailQuery = z.strictObject({
   history_limit: limit('history_limit', 500),
   history_next: token,
 });
+
+/** The id of an instance group (constraints, DESIGN §12): a Nova server-group UUID, or any name the VNFM picks. */
+export const groupId = name('group_id', 128);

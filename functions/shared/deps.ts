@@ -1,5 +1,6 @@
 import { LocalArtifacts } from '../adapters/artifacts/local-artifacts.js';
 import { S3Artifacts } from '../adapters/artifacts/s3-artifacts.js';
+import { DynamoConstraintStore } from '../adapters/dynamo/constraints.js';
 import { DynamoSessionStore } from '../adapters/dynamo/session-store.js';
 import { EventBridgePublisher } from '../adapters/eventbridge-publisher.js';
 import { EventBridgeRules } from '../adapters/eventbridge-rules.js';
@@ -17,6 +18,9 @@ export const defaultDeps = (): Deps => {
   return {
     get store() {
       return DynamoSessionStore(dynamo(), config.tableName);
+    },
+    get constraints() {
+      return DynamoConstraintStore(dynamo(), config.tableName);
     },
     get cloud() {
       if (config.cloud === 'openstack') return novaCloud();

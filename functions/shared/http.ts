@@ -124,7 +124,8 @@ export const httpHandler = <
         }
         const query = validate(spec.query ?? noQuery, event.queryStringParameters ?? {}, 'query');
         const rawBody = readBody(event);
-        const body = spec.body ? validate(spec.body, rawBody ?? {}, 'body') : undefined;
+        // No body reads as `{}`; a JSON `null` is a body, and not an object.
+        const body = spec.body ? validate(spec.body, rawBody === undefined ? {} : rawBody, 'body') : undefined;
         if (!spec.body && rawBody !== undefined) throw new ValidationError('this request takes no body');
         return await run({ params, body: body as never, query: query as never, identity, event });
       } catch (error) {

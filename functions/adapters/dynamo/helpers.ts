@@ -1,4 +1,5 @@
 import {
+  BatchGetCommand,
   BatchWriteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
@@ -86,6 +87,35 @@ export const batchPut = (table: Table, items: Record<string, unknown>[]) =>
 
 export const batchDelete = (table: Table, keys: Record<string, unknown>[]) =>
   batchWrite(table.db, table.tableName, deleteRequests(keys));
+
+/**
+ * BatchGetItem (strongly consistent) in chunks of 100, retrying unprocessed keys with a short
+ * backoff. Answers the items (key attributes stripped) aligned with `keys`, undefined where none.
+ */
+export const batchGet = async <T>(
+  table: Table,
+  keys: readonly { pk: string; sk: string }[],
+): Promise<(T | undefined)[]> => {
+  const unique = [...new Map(keys.map((key) => [`${key.pk}\u0000${key.sk}`, key])).values()];
+  const found = new Map<string, T>();
+  const chunks: { pk: string; sk: string }[][] = [];
+  for (let i = 0; i < unique.length; i += 100) chunks.push(unique.slice(i, i + 100));
+  await mapLimit(chunks, 4, async (chunk) => {
+    let pending: Record<string, unknown>[] = chunk;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt > 8) throw new Error(`BatchGetItem left ${pending.length} keys unprocessed`);
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 20 * 2 ** attempt));
+      const result = await table.db.send(
+        new BatchGetCommand({ RequestItems: { [table.tableName]: { Keys: pending, ConsistentRead: true } } }),
+      );
+      for (const item of result.Responses?.[table.tableName] ?? []) {
+        found.set(`${item.pk}\u0000${item.sk}`, strip<T>(item));
+      }
+      pending = result.UnprocessedKeys?.[table.tableName]?.Keys ?? [];
+    }
+  });
+  return keys.map((key) => found.get(`${key.pk}\u0000${key.sk}`));
+};
 
 /**
  * One page of a session's items whose sort key starts with `prefix`; `next` is the last sort key of

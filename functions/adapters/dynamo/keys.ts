@@ -12,6 +12,9 @@ import type { PluginRun, Session, SessionHost } from '../../core/model.js';
  *   SESSION#<id> / PLUGINRUN#<phase>#<host>#<plugin>  one run of a plug-in
  *   HOSTLOCK#<host> / #LOCK                 which session holds the host
  *   IDEMPOTENCY#<key> / #KEY                a claimed Idempotency-Key (expires after a day)
+ *   CONSTRAINT#INSTANCE#<id> / #CONSTRAINT  an instance constraint (gsi1, when it names a group:
+ *                                           CONSTRAINT#MEMBERS#<group> / <project>#<id>)
+ *   CONSTRAINT#GROUP#<id> / #CONSTRAINT     an instance-group constraint
  * No item grows with the number of instances or projects: lists are items, read with Query.
  * Every module of the store builds its keys here, so the layout above stays the whole truth.
  */
@@ -40,6 +43,26 @@ export const pluginRunSk = (run: Pick<PluginRun, 'phase' | 'host' | 'plugin'>) =
 export const lockPk = (host: string) => `HOSTLOCK#${host}`;
 export const LOCK_SK = '#LOCK';
 export const idempotencyKey = (key: string) => ({ pk: `IDEMPOTENCY#${key}`, sk: '#KEY' });
+
+/**
+ * Constraints (DESIGN §12) live apart from sessions, one partition each, all under `CONSTRAINT#`
+ * (the constraint routes' IAM policy names that prefix). A group's members are found on gsi1, sorted
+ * by project so that only the group's own project's instances are read as members.
+ */
+export const CONSTRAINT_PREFIX = 'CONSTRAINT#';
+export const CONSTRAINT_SK = '#CONSTRAINT';
+export const instanceConstraintKey = (instanceId: string) => ({
+  pk: `${CONSTRAINT_PREFIX}INSTANCE#${instanceId}`,
+  sk: CONSTRAINT_SK,
+});
+export const groupConstraintKey = (groupId: string) => ({
+  pk: `${CONSTRAINT_PREFIX}GROUP#${groupId}`,
+  sk: CONSTRAINT_SK,
+});
+export const groupMembersKey = (groupId: string) => `${CONSTRAINT_PREFIX}MEMBERS#${groupId}`;
+export const groupMembersProjectPrefix = (projectId: string) => `${projectId}#`;
+export const groupMemberSk = (projectId: string, instanceId: string) =>
+  `${groupMembersProjectPrefix(projectId)}${instanceId}`;
 
 /** gsi1 of a session item: every session, by creation. */
 export const ALL_SESSIONS_PK = 'SESSIONS';
