@@ -63,11 +63,13 @@ const afterRound = {
   PREPARE_MAINTENANCE: {
     ...pick('START_MAINTENANCE', 'SCALE_IN', 'MAINTENANCE_FAILED'),
     WAIT_ACTIONS: 'WaitPrepareMaintenanceActions',
+    WAIT_REPLIES: 'AwaitPrepareMaintenanceInstanceReplies',
     WAIT_EMPTY: 'WaitPrepareMaintenanceHostEmpty',
   },
   PLANNED_MAINTENANCE: {
     ...pick('START_MAINTENANCE', 'MAINTENANCE_FAILED'),
     WAIT_ACTIONS: 'WaitPlannedMaintenanceActions',
+    WAIT_REPLIES: 'AwaitPlannedMaintenanceInstanceReplies',
     WAIT_EMPTY: 'WaitPlannedMaintenanceHostEmpty',
   },
   MAINTENANCE_COMPLETE: pick('MAINTENANCE_DONE', 'MAINTENANCE_FAILED'),
@@ -109,11 +111,42 @@ for (const [state, name] of Object.entries(names)) {
   states[`After${name}`] = choice(afterRound[state]);
 }
 
+/**
+ * Parks the execution until something it waits for happens (rollout.ts `wake`: a host ended, an
+ * instance replied) or $.step.data.wait_seconds pass; either way it goes on to `next`.
+ */
+const awaitWake = (comment, next) => ({
+  Type: 'Task',
+  Comment: comment,
+  Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+  Parameters: {
+    FunctionName: fn,
+    Payload: {
+      action: 'await_wake',
+      'session_id.$': '$.session_id',
+      'token.$': '$$.Task.Token',
+      'wake_seq.$': '$.step.data.wake_seq',
+      // Unused by the Lambda; lets the local runtime read the timeout (see local/sfn-shim.ts).
+      'timeout_seconds.$': '$.step.data.wait_seconds',
+    },
+  },
+  TimeoutSecondsPath: '$.step.data.wait_seconds',
+  ResultPath: null,
+  Retry: retry,
+  Catch: [{ ErrorEquals: ['States.Timeout'], ResultPath: null, Next: next }, ...catchAll],
+  Next: next,
+});
+
 // After a host round: the instance actions, which the cloud carries out asynchronously, are polled
 // from Wait states (never a Lambda that sleeps; FENIX_ACTION_POLL_SECONDS / _TIMEOUT_SECONDS), then
-// the host is checked until empty (OWN_ACTION).
+// the host is checked until empty (OWN_ACTION). In `vnf`, a round waiting for instance replies parks
+// until a reply wakes it.
 for (const state of ['PREPARE_MAINTENANCE', 'PLANNED_MAINTENANCE']) {
   const name = names[state];
+  states[`Await${name}InstanceReplies`] = awaitWake(
+    'vnf: parks until an instance reply, a reply_at or a recovery time, then carries the round on.',
+    `Poll${name}Actions`,
+  );
   for (const [wait, step, action] of [
     ['Actions', `Poll${name}Actions`, 'poll_actions'],
     ['HostEmpty', `Check${name}HostEmpty`, 'check_empty'],
@@ -137,13 +170,63 @@ Object.assign(states, {
   EnterStartMaintenance: task('enter', { state: 'START_MAINTENANCE' }, 'NextHost'),
   NextHost: task('next_host', {}, 'AfterNextHost'),
   AfterNextHost: choice({
+    START_HOSTS: 'StartHosts',
+    WAIT_HOSTS: 'AwaitHosts',
     MAINTAIN_HOST: 'MaintainHost',
     CONTINUE_AS_NEW: 'ContinueAsNew',
     ...pick('PLANNED_MAINTENANCE', 'MAINTENANCE_COMPLETE', 'MAINTENANCE_FAILED'),
   }),
+  StartHosts: {
+    Type: 'Map',
+    Comment:
+      'Starts one execution per host the rollout let go (they run on their own and wake this one when they end).',
+    ItemsPath: '$.step.data.children',
+    ItemSelector: { 'session_id.$': '$.session_id', 'child.$': '$$.Map.Item.Value' },
+    ItemProcessor: {
+      ProcessorConfig: { Mode: 'INLINE' },
+      StartAt: 'StartHost',
+      States: {
+        StartHost: {
+          Type: 'Task',
+          Resource: 'arn:aws:states:::states:startExecution',
+          Parameters: {
+            StateMachineArn: '${HostStateMachineArn}',
+            'Name.$': '$.child.execution_name',
+            Input: {
+              'session_id.$': '$.session_id',
+              'host.$': '$.child.host',
+              'phase.$': '$.child.phase',
+              'AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$': '$$.Execution.Id',
+            },
+          },
+          Retry: [
+            {
+              ErrorEquals: [
+                'StepFunctions.SdkClientException',
+                'StepFunctions.StepFunctionsException',
+                'States.TaskFailed',
+              ],
+              IntervalSeconds: 1,
+              MaxAttempts: 4,
+              BackoffRate: 2,
+            },
+          ],
+          End: true,
+        },
+      },
+    },
+    ResultPath: null,
+    Catch: catchAll,
+    Next: 'NextHostAfterStart',
+  },
+  NextHostAfterStart: task('next_host', { started: true }, 'AfterNextHost'),
+  AwaitHosts: awaitWake(
+    'Parks until a host in flight ends (or a minute passes), then fills the freed slots.',
+    'NextHost',
+  ),
   MaintainHost: {
     Type: 'Task',
-    Comment: 'One child execution per host keeps this history small whatever the host count.',
+    Comment: 'The pre and post plug-in phases, each as a child execution this one waits for.',
     Resource: 'arn:aws:states:::states:startExecution.sync:2',
     Parameters: {
       StateMachineArn: '${HostStateMachineArn}',
@@ -217,10 +300,14 @@ const session = {
   },
 };
 
-/** The per-host child: IN_MAINTENANCE, the action plug-ins in order, MAINTENANCE_COMPLETE, enable. */
+/**
+ * The per-host child: IN_MAINTENANCE, the action plug-ins in order, MAINTENANCE_COMPLETE, enable. A
+ * failure anywhere is recorded by HostFailed (the host fails alone; a pre/post phase fails the session).
+ */
+const hostCatch = [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'HostFailed' }];
 const hostTask = (action, extra, next) => ({
   ...task(action, { 'host.$': '$.host', 'phase.$': '$.phase', ...extra }, next),
-  Catch: undefined,
+  Catch: hostCatch,
 });
 const host = {
   Comment: 'Fenix host maintenance: one execution per host (or per pre/post plug-in phase).',
@@ -258,6 +345,7 @@ const host = {
               { 'plugin.$': '$.plugin.payload.plugin', 'outcome.$': '$.outcome' },
               'PluginSucceeded?',
             ),
+            Catch: undefined,
           },
           'PluginSucceeded?': {
             Type: 'Choice',
@@ -269,9 +357,19 @@ const host = {
         },
       },
       ResultPath: null,
+      Catch: hostCatch,
       Next: 'EndHost',
     },
     EndHost: { ...hostTask('host_end', {}, undefined), Next: undefined, End: true },
+    HostFailed: {
+      ...task('host_failed', { 'host.$': '$.host', 'error.$': '$.error' }, 'HostFailedEnd'),
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.recording_error', Next: 'HostFailedEnd' }],
+    },
+    HostFailedEnd: {
+      Type: 'Fail',
+      Error: 'HostFailed',
+      Cause: 'The host is FAILED; GET /v1/maintenance/{session_id}/detail says why.',
+    },
   },
 };
 

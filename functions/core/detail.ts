@@ -1,6 +1,7 @@
 import type { Deps } from './deps.js';
 import type { HistoryEntry, SessionInstance } from './model.js';
 import { projectPolicy, sessionPolicy } from './policy.js';
+import { rolloutOf } from './rollout.js';
 import { currentRound } from './rounds.js';
 import { getSessionOrThrow } from './sessions.js';
 import { toFenixTime } from './time.js';
@@ -50,6 +51,8 @@ export const getSessionDetail = async (sessionId: string, paging: DetailPaging, 
       ...(session.download ? { download: session.download } : {}),
       downloads: session.downloads ?? [],
       policy: sessionPolicy(session),
+      rollout: rolloutOf(session),
+      hosts_in_flight: [...(session.in_flight ?? [])].sort(),
       created_at: toFenixTime(session.created_at),
       updated_at: toFenixTime(session.updated_at),
       percent_done: percentDone(session),
@@ -60,6 +63,7 @@ export const getSessionDetail = async (sessionId: string, paging: DetailPaging, 
       ? {
           state: round.state,
           host: round.host ?? null,
+          hosts: round.hosts ?? (round.host ? [round.host] : []),
           status: round.status,
           outcome: round.outcome ?? null,
           reply_at: toFenixTime(round.deadline),
@@ -77,7 +81,7 @@ export const getSessionDetail = async (sessionId: string, paging: DetailPaging, 
       finished_at: host.finished_at ? toFenixTime(host.finished_at) : null,
       blocking_reason:
         host.blocking_reason ??
-        (waiting && round?.host === host.name
+        (waiting && (round?.hosts ?? [round?.host]).includes(host.name)
           ? `waiting for ${round.state} replies from ${members
               .filter((m) => m.status === 'EXPECTED')
               .map((m) => m.project_id)

@@ -9,7 +9,7 @@ export interface ScheduledDetail {
   session_id: string;
   project_id: string;
   state: RoundState | 'INSTANCE_ACTION_DONE';
-  /** URL of the project GET, or a one-id list for INSTANCE_ACTION_DONE. */
+  /** URL of the project GET, or a one-id list (INSTANCE_ACTION_DONE, and the `vnf` workflow's per-instance notifications). */
   instance_ids: string | string[];
   reply_url: string;
   allowed_actions: string[];
@@ -23,7 +23,7 @@ export interface HostDetail {
   service: 'fenix';
   session_id: string;
   host: string;
-  state: 'IN_MAINTENANCE' | 'MAINTENANCE_COMPLETE';
+  state: 'IN_MAINTENANCE' | 'MAINTENANCE_COMPLETE' | 'MAINTENANCE_FAILED';
   event_seq: number;
 }
 
@@ -104,13 +104,39 @@ const instanceActionDone = z
     'Fenix carried out the action asked for one instance, or the default action it chose for a project that did not answer (no reply expected).',
   );
 
-export const scheduledDetailSchema = z.discriminatedUnion('state', [roundNotification, instanceActionDone]);
+const instanceNotification = z
+  .strictObject({
+    service,
+    session_id: eventSessionId,
+    project_id: z.string().min(1).describe('The project that owns the instance.'),
+    state: z.enum(['PREPARE_MAINTENANCE', 'PLANNED_MAINTENANCE']).describe('The state the instance is moved in.'),
+    instance_ids: z.array(z.string().min(1)).length(1).describe('The one instance this notification is about.'),
+    reply_url: z
+      .url()
+      .describe('URL of PUT /v1/maintenance/{session_id}/{project_id}/{instance_id}, where the reply goes.'),
+    allowed_actions: z.array(z.enum(INSTANCE_ACTIONS)).describe('Actions the reply may ask for.'),
+    actions_at: fenixTimeText.describe('When Fenix acts on the instance at the latest (now + its lead_time).'),
+    reply_at: fenixTimeText.describe(
+      "Reply deadline (now + the instance's lead_time). Silent by then: the instance's migration_type, or the session fails (on_no_reply FAIL).",
+    ),
+    metadata: z.record(z.string(), z.unknown()).describe('The session metadata, as given at creation.'),
+    event_seq: eventSeq,
+  })
+  .describe(
+    'Workflow "vnf": one instance is about to be moved, as its group budget allows. Its project replies {instance_action, state} on reply_url; an instance of a non-interacting project gets this for information as its action starts.',
+  );
+
+export const scheduledDetailSchema = z.union([roundNotification, instanceNotification, instanceActionDone]);
 
 export const hostDetailSchema = z.strictObject({
   service,
   session_id: eventSessionId,
   host: z.string().min(1).describe('The host entering or leaving maintenance.'),
-  state: z.enum(['IN_MAINTENANCE', 'MAINTENANCE_COMPLETE']),
+  state: z
+    .enum(['IN_MAINTENANCE', 'MAINTENANCE_COMPLETE', 'MAINTENANCE_FAILED'])
+    .describe(
+      'MAINTENANCE_FAILED: its maintenance failed (a plug-in, or an instance that could not be moved off it); it stays disabled.',
+    ),
   event_seq: eventSeq,
 });
 
@@ -146,7 +172,7 @@ export const EVENT_SCHEMAS = {
     'Fenix asks a project to act on a maintenance step (or tells it an instance action is done). Sent per project.',
   ),
   'maintenance.host': envelopeOf('maintenance.host', hostDetailSchema).describe(
-    'A host of the session enters or leaves maintenance.',
+    'A host of the session enters maintenance, leaves it, or fails.',
   ),
   'maintenance.session': envelopeOf('maintenance.session', sessionDetailSchema).describe(
     'The session entered a new state.',

@@ -39,17 +39,39 @@ export interface Session {
   empty_checks?: number;
   /** How many executions ran this session (resume and continue-as-new start new ones). */
   execution_count?: number;
-  /** `maintained_count` when the current execution started (it hands over after a budget of hosts). */
-  execution_base?: number;
   /** START_MAINTENANCE's first pass (maintaining every compute that was already empty) is over. */
   first_pass_done?: boolean;
   pre_done?: boolean;
   post_done?: boolean;
+  /** How many hosts may be in flight at once, and how many may fail before no new one starts (DESIGN §12). */
+  rollout?: Rollout;
+  /** Hosts in flight (DRAINING or IN_MAINTENANCE): a DynamoDB string set, added and removed atomically. */
+  in_flight?: Set<string>;
+  /** Hosts whose maintenance failed in this run (a string set; `continue` retries them). */
+  failed_hosts?: Set<string>;
+  /** Child executions the last rollout step asked to start (kept until started, so a retried step starts the same). */
+  starting?: { host: string; phase: 'host'; execution_name: string }[];
+  /** The computes the next PLANNED round drains (the rollout picked them). */
+  drain_hosts?: string[];
+  /** Bumped by whatever the parked execution waits for (a host ending, an instance reply); see rollout.ts. */
+  wake_seq?: number;
+  /** The task token of the parked execution, if one is parked. */
+  wake_token?: string;
+  /** Bumped by every fresh execution that resumes the session (restart, continue): children of older epochs are gone. */
+  epoch?: number;
+  /** Step Functions history events this execution has used, roughly (it hands over before the limit). */
+  execution_events?: number;
   /** Why the session failed, when it did. */
   failure?: { reason: string; details?: Record<string, unknown> };
 }
 
-export type HostPhase = 'PENDING' | 'IN_MAINTENANCE' | 'MAINTAINED' | 'FAILED';
+export interface Rollout {
+  max_parallel_hosts: number;
+  max_failed_hosts: number;
+}
+
+/** DRAINING: its instances are being moved off; IN_MAINTENANCE: its plug-ins run. Both are "in flight". */
+export type HostPhase = 'PENDING' | 'DRAINING' | 'IN_MAINTENANCE' | 'MAINTAINED' | 'FAILED';
 
 export interface SessionHost {
   name: string;
@@ -61,7 +83,10 @@ export interface SessionHost {
   phase?: HostPhase;
   started_at?: string;
   finished_at?: string;
+  /** Why a FAILED host failed, or why a PENDING host is held back. */
   blocking_reason?: string;
+  /** The session epoch whose execution started this host's child (a restart restarts older ones). */
+  epoch?: number;
 }
 
 /** One step of a session's history (GET …/detail). */
@@ -136,6 +161,8 @@ export interface CloudAction {
   reason?: string;
   /** INSTANCE_ACTION_DONE went out for it. */
   told?: boolean;
+  /** Its failure has failed its host (once). */
+  host_failed?: boolean;
   /** The driver's own bookkeeping (e.g. that a resize was already confirmed). */
   driver?: Record<string, string | number | boolean>;
 }
@@ -147,8 +174,10 @@ export interface Round {
   session_id: string;
   seq: number;
   state: RoundState;
-  /** The host being emptied, for PREPARE/PLANNED rounds. */
+  /** The host being emptied, for PREPARE/PLANNED rounds (the first of `hosts`). */
   host?: string;
+  /** Every host the round empties (a rollout drains several at once). */
+  hosts?: string[];
   status: RoundStatus;
   /** How the round ended: every project ACKed, one NACKed, or the deadline passed. */
   outcome?: 'ACK' | 'NACK' | 'TIMEOUT';
@@ -166,6 +195,34 @@ export interface Round {
   first_event_seq?: number;
   /** The instance actions carried out on the round's host, by instance id (PREPARE/PLANNED). */
   actions?: Record<string, CloudAction>;
+  /** Each instance to move off the round's hosts and where it stands (paced by its group's budget). */
+  instances?: Record<string, InstanceStep>;
+}
+
+/**
+ * One instance of a host round: its group and budget, when it was notified (`vnf`) and until when its
+ * owner may answer, which action it gets and when that was done. An instance is impacted from its
+ * notification (or its action's start) until `done_at` + its group's recovery time.
+ */
+export interface InstanceStep {
+  instance_id: string;
+  project_id: string;
+  host: string;
+  group_id: string;
+  /** Its group's budget and recovery, read once when the round began. */
+  max_impacted: number;
+  recovery_seconds: number;
+  lead_seconds: number;
+  /** What the engine does when nobody says otherwise (the constraint's migration_type or the policy's default). */
+  default_action: InstanceAction;
+  /** The owner is asked per instance (`vnf`, interacting project). */
+  ask: boolean;
+  notified_at?: string;
+  reply_at?: string;
+  event_seq?: number;
+  action?: InstanceAction;
+  started_at?: string;
+  done_at?: string;
 }
 
 /** INFORMED: a non-interacting project, notified but not waited for (its instances get the default action). */
@@ -186,6 +243,10 @@ export interface RoundMember {
   instance_actions?: Record<string, InstanceAction>;
   replied_at?: string;
   replied_by?: string;
+  /** A per-instance reply (`vnf`): the instance it answers for. */
+  instance_id?: string;
+  /** Host rounds: the project's instances on the round's hosts when it opened (what its GET lists). */
+  instance_ids?: string[];
 }
 
 /** A host of the (simulated or real) cloud, as the driver reports it. */

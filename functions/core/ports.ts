@@ -5,6 +5,7 @@ import type {
   CloudHost,
   CloudInstance,
   HistoryEntry,
+  InstanceStep,
   PluginRun,
   Round,
   RoundMember,
@@ -55,9 +56,16 @@ export interface SessionRecords {
   /** Atomically adds `by` to a numeric session field; returns the new value. */
   increment(
     sessionId: string,
-    field: 'scale_in_rounds' | 'empty_checks' | 'maintained_count',
+    field: 'scale_in_rounds' | 'empty_checks' | 'maintained_count' | 'wake_seq' | 'execution_events',
     by?: number,
   ): Promise<number>;
+  /** Atomically adds hosts to, or removes them from, one of the session's host sets. */
+  changeHostSet(
+    sessionId: string,
+    field: 'in_flight' | 'failed_hosts',
+    change: 'add' | 'delete',
+    hosts: string[],
+  ): Promise<void>;
   /**
    * Returns the first `event_seq` recorded under `field` of a host or round item, reserving `count`
    * new ones on the first call: the outbox that makes a retried step re-send the same events.
@@ -78,6 +86,8 @@ export interface InventoryRecords {
   getHost(sessionId: string, name: string): Promise<SessionHost | undefined>;
   /** The first host of `type` (by name) not yet maintained — one small Query, whatever the session size. */
   firstPendingHost(sessionId: string, type: SessionHost['type']): Promise<string | undefined>;
+  /** Up to `limit` hosts of `type` not yet maintained, by name (one Query). */
+  pendingHosts(sessionId: string, type: SessionHost['type'], limit: number): Promise<string[]>;
   updateHost(sessionId: string, name: string, changes: Partial<SessionHost>): Promise<void>;
 
   /** Host item: PENDING → ... ; `maintained` false → true happens once (returns whether this call did it). */
@@ -97,6 +107,8 @@ export interface InventoryRecords {
   listProjects(sessionId: string): Promise<SessionProject[]>;
   getProject(sessionId: string, projectId: string): Promise<SessionProject | undefined>;
   listProjectInstances(sessionId: string, projectId: string): Promise<SessionInstance[]>;
+  /** The project's session instances among `instanceIds` (one batch read; unknown ids are left out). */
+  getProjectInstances(sessionId: string, projectId: string, instanceIds: string[]): Promise<SessionInstance[]>;
 }
 
 /** What a session did: history entries and plug-in runs. */
@@ -119,7 +131,13 @@ export interface RoundRecords {
    * Creates round `seq` (conditional: fails with ConflictError if it exists) with its members: the
    * projects it waits for (EXPECTED), then those it only informs (INFORMED), indexed in that order.
    */
-  createRound(round: Round, projectIds: string[], informedIds?: string[]): Promise<void>;
+  createRound(
+    round: Round,
+    projectIds: string[],
+    informedIds?: string[],
+    /** For a host round: each member's instances on the round's hosts (what its GET and reply concern). */
+    instancesByProject?: Map<string, string[]>,
+  ): Promise<void>;
   getRound(sessionId: string, seq: number): Promise<Round | undefined>;
   setRoundToken(sessionId: string, seq: number, token: string, firstEventSeq: number): Promise<Round>;
   /** OPEN → CLOSED with an outcome; false when someone else closed it first. */
@@ -128,6 +146,8 @@ export interface RoundRecords {
   getMember(sessionId: string, seq: number, projectId: string): Promise<RoundMember | undefined>;
   /** EXPECTED → REPLIED (before the deadline); returns false when the member was no longer EXPECTED. */
   recordReply(member: RoundMember, deadline: string, now: string): Promise<boolean>;
+  /** Files a per-instance reply (`vnf`) as a REPLIED member item; false when one is already filed. */
+  recordInstanceReply(member: RoundMember & { instance_id: string }): Promise<boolean>;
   /**
    * Records the default actions for a member that did not reply (INFORMED or SILENT); the first
    * record stands, so a retried step carries out the same actions.
@@ -140,8 +160,12 @@ export interface RoundRecords {
   ): Promise<void>;
   /** EXPECTED → SILENT; false when the project replied first. */
   markSilent(sessionId: string, seq: number, projectId: string): Promise<boolean>;
-  /** Replaces the round's instance actions (only the workflow writes them, one step at a time). */
-  setRoundActions(sessionId: string, seq: number, actions: Record<string, CloudAction>): Promise<void>;
+  /** Replaces the round's instance actions and steps (only the workflow writes them, one step at a time). */
+  setRoundProgress(
+    sessionId: string,
+    seq: number,
+    progress: { actions?: Record<string, CloudAction>; instances?: Record<string, InstanceStep> },
+  ): Promise<void>;
 }
 
 export interface EventPublisher {

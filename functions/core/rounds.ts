@@ -2,7 +2,7 @@ import type { Deps } from './deps.js';
 import { ConflictError, NotFoundError, NotReadyError, ValidationError } from './errors.js';
 import { type FenixEvent, projectUrl } from './events.js';
 import { historyKey, publish } from './history.js';
-import type { Round, RoundMember, Session, SessionInstance } from './model.js';
+import type { Round, RoundMember, Session } from './model.js';
 import { projectPolicy } from './policy.js';
 import { type ProjectReply, parseReplyState } from './schemas.js';
 import { getSessionOrThrow } from './sessions.js';
@@ -31,9 +31,9 @@ export const lastNotificationSeq = (round: Round): number =>
 export const currentRound = async (session: Session, deps: Pick<Deps, 'store'>): Promise<Round | undefined> =>
   session.round_seq > 0 ? deps.store.getRound(session.session_id, session.round_seq) : undefined;
 
-/** The instances of a project that the current state concerns: those on the host being emptied, or all. */
-const concernedInstances = (instances: SessionInstance[], round: Round | undefined): SessionInstance[] =>
-  round?.host ? instances.filter((instance) => instance.host === round.host) : instances;
+/** The hosts a PREPARE/PLANNED round empties (none for the project-wide rounds). */
+export const roundHosts = (round: Pick<Round, 'host' | 'hosts'> | undefined): string[] =>
+  round?.hosts ?? (round?.host ? [round.host] : []);
 
 /**
  * A project the session does not list: 404 once the session has listed the instances on its hosts,
@@ -44,20 +44,24 @@ const projectMissing = (session: Session, projectId: string) =>
     ? new NotFoundError(`project ${projectId} has no instances in session ${session.session_id}`)
     : new NotReadyError(`session ${session.session_id} has not listed its instances yet; retry in a second`);
 
-/** `GET /v1/maintenance/{s}/{p}`: the project's instances affected by the current state. */
+/**
+ * `GET /v1/maintenance/{s}/{p}`: the project's instances affected by the current state. A host round
+ * lists them on the project's membership (written when the round opened), so the read costs the
+ * same whatever the size of the session; a project-wide round concerns all of them.
+ */
 export const getProjectInstances = async (sessionId: string, projectId: string, deps: Deps): Promise<string[]> => {
-  // Independent reads in parallel: this is the hottest read path (every VNFM, every round).
   const { store } = deps;
-  const [session, project, instances] = await Promise.all([
+  const [session, project] = await Promise.all([
     getSessionOrThrow(sessionId, { store }),
     store.getProject(sessionId, projectId),
-    store.listProjectInstances(sessionId, projectId),
   ]);
   if (!project) throw projectMissing(session, projectId);
   const round = await currentRound(session, deps);
-  return concernedInstances(instances, round)
-    .map((instance) => instance.instance_id)
-    .sort();
+  if (round && roundHosts(round).length > 0) {
+    const member = await store.getMember(sessionId, round.seq, projectId);
+    return [...(member?.instance_ids ?? [])].sort();
+  }
+  return (await store.listProjectInstances(sessionId, projectId)).map((instance) => instance.instance_id).sort();
 };
 
 const sameReply = (member: RoundMember, reply: ProjectReply): boolean =>
@@ -115,7 +119,7 @@ export const replyToRound = async (
     );
   }
 
-  await validateInstanceActions(session, round, projectId, reply, answered.verdict, deps);
+  await validateInstanceActions(session, round, member, reply, answered.verdict, deps);
 
   if (member.status === 'REPLIED') {
     if (!sameReply(member, reply)) {
@@ -179,10 +183,14 @@ const recordInHistory = async (
   ]);
 };
 
+/**
+ * Every named instance must be the project's (a batch read of just those), every action allowed in
+ * the round, and an ACK of a host round must name every instance of the project on its hosts.
+ */
 const validateInstanceActions = async (
   session: Session,
   round: Round,
-  projectId: string,
+  member: RoundMember,
   reply: ProjectReply,
   verdict: 'ACK' | 'NACK',
   deps: Deps,
@@ -190,13 +198,20 @@ const validateInstanceActions = async (
   const named = Object.entries(reply.instance_actions);
   const needsActions = verdict === 'ACK' && ALLOWED_ACTIONS[round.state].length > 0;
   if (named.length === 0 && !needsActions) return;
-  const instances = await deps.store.listProjectInstances(session.session_id, projectId);
-  const known = new Set(instances.map((instance) => instance.instance_id));
+  const concerned = roundHosts(round).length > 0 ? (member.instance_ids ?? []) : undefined;
+  const inRound = new Set(concerned ?? []);
+  const others = named.map(([id]) => id).filter((id) => !inRound.has(id));
+  const known = new Set([
+    ...inRound,
+    ...(others.length ? await deps.store.getProjectInstances(session.session_id, member.project_id, others) : []).map(
+      (instance) => instance.instance_id,
+    ),
+  ]);
   const allowed = ALLOWED_ACTIONS[round.state];
   for (const [instanceId, action] of named) {
     if (!known.has(instanceId)) {
       throw new ValidationError(
-        `instance_actions: instance ${instanceId} is not an instance of project ${projectId} in this session`,
+        `instance_actions: instance ${instanceId} is not an instance of project ${member.project_id} in this session`,
       );
     }
     if (!allowed.includes(action)) {
@@ -205,13 +220,11 @@ const validateInstanceActions = async (
       );
     }
   }
-  if (needsActions) {
-    const missing = concernedInstances(instances, round).filter(
-      (instance) => !(instance.instance_id in reply.instance_actions),
-    );
+  if (needsActions && concerned) {
+    const missing = concerned.filter((id) => !(id in reply.instance_actions));
     if (missing.length > 0) {
       throw new ValidationError(
-        `instance_actions: every instance on ${round.host} needs an action; missing ${missing.map((i) => i.instance_id).join(', ')}`,
+        `instance_actions: every instance on ${roundHosts(round).join(', ')} needs an action; missing ${missing.join(', ')}`,
       );
     }
   }
@@ -249,11 +262,17 @@ export const openRound = async (
   state: RoundState,
   projectIds: string[],
   deps: Deps,
-  options: { host?: string; actionsAt?: Date; informed?: string[] } = {},
+  options: { hosts?: string[]; actionsAt?: Date; informed?: string[]; instancesByProject?: Map<string, string[]> } = {},
 ): Promise<Round> => {
   const existing = await currentRound(session, deps);
+  const hosts = options.hosts ?? [];
   // A retried task finds the round it opened before, still open, and reuses it.
-  if (existing && existing.status === 'OPEN' && existing.state === state && existing.host === options.host)
+  if (
+    existing &&
+    existing.status === 'OPEN' &&
+    existing.state === state &&
+    roundHosts(existing).join() === hosts.join()
+  )
     return existing;
   const now = deps.clock.now();
   const window = replyWindowSeconds(state, deps);
@@ -262,7 +281,7 @@ export const openRound = async (
     session_id: session.session_id,
     seq: session.round_seq + 1,
     state,
-    ...(options.host ? { host: options.host } : {}),
+    ...(hosts[0] ? { host: hosts[0], hosts } : {}),
     status: 'OPEN',
     expected_count: projectIds.length,
     ...(options.informed?.length ? { informed_count: options.informed.length } : {}),
@@ -270,7 +289,7 @@ export const openRound = async (
     deadline: deadline.toISOString(),
     actions_at: (options.actionsAt && options.actionsAt > deadline ? options.actionsAt : deadline).toISOString(),
   };
-  await deps.store.createRound(round, projectIds, options.informed ?? []);
+  await deps.store.createRound(round, projectIds, options.informed ?? [], options.instancesByProject);
   await deps.store.updateSession(session.session_id, { round_seq: round.seq, updated_at: now.toISOString() });
   if (projectIds.length === 0 && (await deps.store.closeRound(session.session_id, round.seq, 'ACK'))) {
     return { ...round, status: 'CLOSED', outcome: 'ACK' };

@@ -81,6 +81,25 @@ export const policySchema = z.strictObject({
 });
 export type SessionPolicy = z.infer<typeof policySchema>;
 
+/** `default`: Fenix's project-level rounds; `vnf`: PREPARE/PLANNED per instance, paced by the instance constraints. */
+export const WORKFLOWS = ['default', 'vnf'] as const;
+
+/** How many hosts are maintained at once, and how many may fail before no new one starts (DESIGN §12). */
+export const rolloutSchema = z.strictObject({
+  max_parallel_hosts: z
+    .number({ error: 'max_parallel_hosts must be a whole number from 1 to 1000' })
+    .int('max_parallel_hosts must be a whole number from 1 to 1000')
+    .min(1, 'max_parallel_hosts must be at least 1')
+    .max(1000, 'max_parallel_hosts must be at most 1000')
+    .default(1),
+  max_failed_hosts: z
+    .number({ error: 'max_failed_hosts must be a whole number ≥ 0' })
+    .int('max_failed_hosts must be a whole number ≥ 0')
+    .min(0, 'max_failed_hosts must be ≥ 0')
+    .max(MAX_HOSTS, `max_failed_hosts must be at most ${MAX_HOSTS}`)
+    .default(0),
+});
+
 export const createSessionSchema = z.strictObject({
   state: z.literal('MAINTENANCE', { error: 'state must be "MAINTENANCE" (the initial state)' }),
   maintenance_at: fenixTime,
@@ -89,13 +108,12 @@ export const createSessionSchema = z.strictObject({
     .max(MAX_HOSTS, `at most ${MAX_HOSTS} hosts per session`)
     .refine((hosts) => new Set(hosts).size === hosts.length, 'hosts must not repeat a name')
     .default([]),
-  workflow: z
-    .literal('default', { error: 'workflow must be "default" (the only workflow installed)' })
-    .default('default'),
+  workflow: z.enum(WORKFLOWS, { error: `workflow must be one of ${WORKFLOWS.join(', ')}` }).default('default'),
   metadata: metadata.default({}),
   download: downloadListSchema.optional(),
   actions: z.array(actionPluginSchema).max(100).default([]),
   policy: policySchema.default(() => policySchema.parse({})),
+  rollout: rolloutSchema.default(() => rolloutSchema.parse({})),
 });
 export type CreateSessionRequest = z.infer<typeof createSessionSchema>;
 
@@ -134,6 +152,21 @@ export const projectReplySchema = z.strictObject({
     .default({}),
 });
 export type ProjectReply = z.infer<typeof projectReplySchema>;
+
+/** `PUT /v1/maintenance/{s}/{p}/{instance_id}` (`vnf`): one instance's action and verdict. */
+export const instanceReplySchema = z.strictObject({
+  instance_action: z.enum(INSTANCE_ACTIONS, {
+    error: `instance_action must be one of ${INSTANCE_ACTIONS.join(', ')}`,
+  }),
+  state: z
+    .string({ error: 'state must be a string such as "ACK_PLANNED_MAINTENANCE"' })
+    .max(64)
+    .regex(
+      /^(ACK|NACK)_(PREPARE_MAINTENANCE|PLANNED_MAINTENANCE)$/,
+      'state must be ACK_ or NACK_ followed by PREPARE_MAINTENANCE or PLANNED_MAINTENANCE',
+    ),
+});
+export type InstanceReply = z.infer<typeof instanceReplySchema>;
 
 /** Splits a validated reply state into its verdict and the state it answers. */
 export const parseReplyState = (state: string) => {

@@ -80,6 +80,7 @@ export const createSession = async (request: CreateSessionRequest, deps: Deps): 
     ...(download ? { download } : {}),
     actions: request.actions,
     policy: request.policy,
+    rollout: request.rollout,
     host_count: hosts.length,
     created_at: now,
     updated_at: now,
@@ -176,10 +177,14 @@ export const deleteSession = async (sessionId: string, deps: Deps): Promise<void
 export const startExecutionFrom = async (session: Session, state: Session['state'], deps: Deps): Promise<string> => {
   const count = (session.execution_count ?? 1) + 1;
   const name = `${session.session_id}-${count}`;
+  // A new epoch: host executions an earlier one started are gone (a restart) or over (a continue).
   await deps.store.updateSession(session.session_id, {
     execution_name: name,
     execution_count: count,
-    execution_base: session.maintained_count ?? 0,
+    execution_events: 0,
+    epoch: (session.epoch ?? 0) + 1,
+    starting: [],
+    wake_token: undefined,
   });
   await deps.engine.start(session.session_id, name, { session_id: session.session_id, resume_from: state });
   return name;
@@ -203,6 +208,16 @@ export const continueSession = async (sessionId: string, request: UpdateSessionR
     );
   }
   const hosts = await deps.store.listHosts(sessionId);
+  // Hosts of a parallel rollout finish on their own after the session failed: wait for them.
+  const busy = [...(session.in_flight ?? [])].filter((name) =>
+    hosts.some((host) => host.name === name && host.phase === 'IN_MAINTENANCE'),
+  );
+  if (busy.length > 0) {
+    throw new ConflictError(
+      `host${busy.length === 1 ? '' : 's'} ${busy.sort().join(', ')} still in maintenance; continue once ${busy.length === 1 ? 'it ends' : 'they end'}`,
+      'hosts_in_flight',
+    );
+  }
   const started = hosts.some(
     (host) =>
       (host.disabled && host.disabled_before === undefined) ||
@@ -222,12 +237,23 @@ export const continueSession = async (sessionId: string, request: UpdateSessionR
     sessionId,
     hosts.map((host) => host.name),
   );
-  for (const host of hosts.filter((h) => h.phase === 'FAILED')) {
+  // Failed hosts are tried again (they are still disabled, and empty unless an action failed on them).
+  const failed = hosts.filter((h) => h.phase === 'FAILED');
+  for (const host of failed) {
     await deps.store.updateHost(sessionId, host.name, {
       phase: host.maintained ? 'MAINTAINED' : 'PENDING',
-      blocking_reason: '',
+      blocking_reason: undefined,
     });
   }
+  await deps.store.changeHostSet(
+    sessionId,
+    'failed_hosts',
+    'delete',
+    failed.map((h) => h.name),
+  );
+  const stillFlying = [...(session.in_flight ?? [])];
+  await deps.store.changeHostSet(sessionId, 'in_flight', 'delete', stillFlying);
+  for (const name of stillFlying) await deps.store.updateHost(sessionId, name, { phase: 'PENDING' });
   const moved = await moveTo(sessionId, request.state, deps, {
     failure: undefined,
     scale_in_rounds: 0,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Deps } from './deps.js';
 import { type DownloadRecord, fetchDownload } from './downloads.js';
 import { ConflictError } from './errors.js';
@@ -7,6 +8,7 @@ import type {
   CloudAction,
   CloudHost,
   CloudInstance,
+  InstanceStep,
   Round,
   RoundMember,
   Session,
@@ -17,10 +19,29 @@ import type {
 import { pickTarget } from './placement.js';
 import { projectPolicy, splitByInteraction, withInteraction } from './policy.js';
 import type { ActionProgress } from './ports.js';
-import { awaitRound, currentRound, expireRound, lastNotificationSeq, openRound, secondsLeft } from './rounds.js';
+import {
+  failForHosts,
+  groupsOf,
+  hostEvent,
+  hostSet,
+  impactedByGroup,
+  markHostFailed,
+  pickHostsToDrain,
+  rolloutOf,
+  wake,
+} from './rollout.js';
+import {
+  awaitRound,
+  currentRound,
+  expireRound,
+  lastNotificationSeq,
+  openRound,
+  roundHosts,
+  secondsLeft,
+} from './rounds.js';
 import type { ActionPlugin } from './schemas.js';
 import { disableReason, getSessionOrThrow } from './sessions.js';
-import { ROUND_STATES, type RoundState, type SessionState } from './states.js';
+import { ALLOWED_ACTIONS, ROUND_STATES, type RoundState, type SessionState } from './states.js';
 import { toFenixTime } from './time.js';
 import { errorText, failSession, moveTo } from './transitions.js';
 
@@ -37,8 +58,8 @@ export interface WorkflowSettings {
   /** How often, and how many times, to check that a host emptied after the instance actions. */
   emptyCheckSeconds: number;
   emptyCheckAttempts: number;
-  /** Hosts one execution maintains before handing over to a fresh one (bounds its history). */
-  hostsPerExecution: number;
+  /** Step Functions history events one execution may use before handing over to a fresh one (AWS allows 25,000). */
+  historyEvents: number;
   /** Longest wait between polls of running instance actions, and how long one may take before it fails. */
   actionPollSeconds: number;
   actionTimeoutSeconds: number;
@@ -165,7 +186,7 @@ const roundStep = async (
   state: RoundState,
   projects: string[],
   deps: Deps,
-  options: { host?: string; actionsAt?: Date } = {},
+  options: { actionsAt?: Date } = {},
 ): Promise<Step> => {
   if (projects.length === 0) return { next: 'SKIP', round_seq: 0 };
   return openRoundStep(session, state, await splitByInteraction(session, projects, deps), deps, options);
@@ -177,7 +198,7 @@ const openRoundStep = async (
   state: RoundState,
   { expected, informed }: { expected: string[]; informed: string[] },
   deps: Deps,
-  options: { host?: string; actionsAt?: Date } = {},
+  options: { hosts?: string[]; actionsAt?: Date; instancesByProject?: Map<string, string[]> } = {},
 ): Promise<Step> => {
   const round = await openRound(session, state, expected, deps, { ...options, informed });
   // A round that waits for nobody is already decided; awaiting it sends its notifications and ends at once.
@@ -195,6 +216,26 @@ const hostToEmpty = async (hosts: SessionHost[], deps: Deps) => {
   ).filter((host) => host !== undefined);
   candidates.sort((a, b) => a.used_vcpus - b.used_vcpus || a.name.localeCompare(b.name));
   return candidates[0];
+};
+
+/**
+ * The computes a PLANNED round drains: those the rollout picked (DESIGN §12), or, when an admin
+ * continues a session at PLANNED_MAINTENANCE, the first compute still pending. They are in flight
+ * from now on.
+ */
+const hostsToDrain = async (session: Session, deps: Deps): Promise<string[]> => {
+  const sessionId = session.session_id;
+  const picked = await Promise.all((session.drain_hosts ?? []).map((name) => deps.store.getHost(sessionId, name)));
+  let hosts = picked.filter((h) => h && !h.maintained && h.phase !== 'FAILED').map((h) => (h as SessionHost).name);
+  if (hosts.length === 0) {
+    const first = await deps.store.firstPendingHost(sessionId, 'compute');
+    hosts = first ? [first] : [];
+  }
+  for (const name of hosts) {
+    await deps.store.updateHost(sessionId, name, { phase: 'DRAINING', epoch: undefined });
+  }
+  await deps.store.changeHostSet(sessionId, 'in_flight', 'add', hosts);
+  return hosts;
 };
 
 /**
@@ -259,16 +300,30 @@ export const enter = async (sessionId: string, state: SessionState, deps: Workfl
     }
     case 'PREPARE_MAINTENANCE':
     case 'PLANNED_MAINTENANCE': {
-      const host =
+      const hosts =
         state === 'PREPARE_MAINTENANCE'
-          ? (await hostToEmpty(await deps.store.listHosts(sessionId), deps))?.name
-          : await deps.store.firstPendingHost(sessionId, 'compute');
-      if (!host) return failSession(sessionId, `${state}: no compute is left to empty`, deps);
+          ? [(await hostToEmpty(await deps.store.listHosts(sessionId), deps))?.name].filter((h) => h !== undefined)
+          : await hostsToDrain(session, deps);
+      if (hosts.length === 0) return failSession(sessionId, `${state}: no compute is left to empty`, deps);
       await deps.store.updateSession(sessionId, { empty_checks: 0 });
-      // The projects to ask are those with instances on that host now (one Query by host).
-      const onHost = await deps.cloud.listInstancesOnHost(host);
-      const projects = [...new Set(onHost.map((instance) => instance.project_id))].sort();
-      return { ...(await roundStep(session, state, projects, deps, { host })), host };
+      // The projects to ask are those with instances on those hosts now (one Query by host).
+      const onHosts = (await Promise.all(hosts.map((host) => deps.cloud.listInstancesOnHost(host)))).flat();
+      const instancesByProject = new Map<string, string[]>();
+      for (const instance of onHosts)
+        instancesByProject.set(instance.project_id, [
+          ...(instancesByProject.get(instance.project_id) ?? []),
+          instance.id,
+        ]);
+      const projects = [...instancesByProject.keys()].sort();
+      const host = hosts[0];
+      if (session.workflow === 'vnf') {
+        // Asked per instance, as budgets allow (advanceRound): the round itself waits for nobody.
+        const round = await openRound(session, state, [], deps, { hosts });
+        return { next: 'SKIP', round_seq: round.seq, host };
+      }
+      if (projects.length === 0) return { next: 'SKIP', round_seq: 0, host };
+      const split = await splitByInteraction(session, projects, deps);
+      return { ...(await openRoundStep(session, state, split, deps, { hosts, instancesByProject })), host };
     }
     case 'MAINTENANCE_COMPLETE': {
       await refreshSnapshot(sessionId, deps);
@@ -328,7 +383,7 @@ export const afterRound = async (sessionId: string, state: RoundState, deps: Wor
       );
     }
     if (silent.length > 0) await treatAsNonInteracting(session, round, silent, deps);
-    if (round.host) await assignDefaultActions(session, round, members, deps);
+    if (roundHosts(round).length > 0) await assignDefaultActions(session, round, members, deps);
   }
   switch (state) {
     case 'MAINTENANCE':
@@ -343,7 +398,9 @@ export const afterRound = async (sessionId: string, state: RoundState, deps: Wor
     }
     case 'PREPARE_MAINTENANCE':
     case 'PLANNED_MAINTENANCE':
-      return round?.host ? startActions(session, round, deps) : emptied(sessionId, state, deps);
+      return roundHosts(round).length > 0 && round
+        ? startActions(session, round, deps)
+        : emptied(sessionId, state, deps);
     case 'MAINTENANCE_COMPLETE':
       await moveTo(sessionId, 'MAINTENANCE_DONE', deps);
       await deps.store.releaseHosts(
@@ -385,16 +442,10 @@ const treatAsNonInteracting = async (session: Session, round: Round, projectIds:
  * it had replied, so carrying them out (and a retry of that) is the same path as for a reply.
  */
 const assignDefaultActions = async (session: Session, round: Round, members: RoundMember[], deps: Deps) => {
-  const host = round.host;
-  if (!host) return;
   const unheard = members.filter((m) => m.status !== 'REPLIED' && m.instance_actions === undefined);
-  if (unheard.length === 0) return;
-  const onHost = await deps.cloud.listInstancesOnHost(host);
   for (const member of unheard) {
     const action = projectPolicy(session, member.project_id).default_action;
-    const actions = Object.fromEntries(
-      onHost.filter((i) => i.project_id === member.project_id).map((i) => [i.id, action] as const),
-    );
+    const actions = Object.fromEntries((member.instance_ids ?? []).map((id) => [id, action] as const));
     await deps.store.setDefaultActions(session.session_id, round.seq, member.project_id, actions);
   }
 };
@@ -458,73 +509,344 @@ const actionDoneEvent = (
   },
 });
 
+/** `vnf`: the notification about one instance, answered on its own reply URL before `reply_at`. */
+const instanceEvent = (session: Session, round: Round, step: InstanceStep, seq: number, deps: Deps): FenixEvent => {
+  const url = `${projectUrl(deps.settings.apiBaseUrl, session.session_id, step.project_id)}/${encodeURIComponent(step.instance_id)}`;
+  return {
+    detailType: 'maintenance.scheduled',
+    detail: {
+      service: 'fenix',
+      session_id: session.session_id,
+      project_id: step.project_id,
+      state: round.state,
+      instance_ids: [step.instance_id],
+      reply_url: url,
+      allowed_actions: [...ALLOWED_ACTIONS[round.state]],
+      actions_at: toFenixTime(step.reply_at ?? deps.clock.now().toISOString()),
+      reply_at: toFenixTime(step.reply_at ?? deps.clock.now().toISOString()),
+      metadata: session.metadata,
+      event_seq: seq,
+    },
+  };
+};
+
 /**
- * Starts the instance actions of a PREPARE/PLANNED round on its host: MIGRATE and LIVE_MIGRATE move
- * the instance (to a maintained host first, as Fenix does), EVICTION removes it, OWN_ACTION leaves it
- * to the project. The cloud carries them out asynchronously; `pollActions` follows them. Each
- * started action is recorded on the round before the next one starts, so a retried step starts
- * only what is not yet started. The host list is read once and kept current here.
+ * The instances a PREPARE/PLANNED round moves off its hosts, each with its group's budget. In
+ * `default`, each has the action its project replied (or the default action); in `vnf`, an
+ * interacting project is asked per instance, the others get the instance's `migration_type`.
  */
-const startActions = async (session: Session, round: Round, deps: WorkflowDeps): Promise<Step> => {
-  const host = round.host as string;
-  const members = await deps.store.listMembers(session.session_id, round.seq);
-  const actions = { ...round.actions };
-  const onHost = new Map((await deps.cloud.listInstancesOnHost(host)).map((i) => [i.id, i]));
-  const maintained = new Set(
-    (await deps.store.listHosts(session.session_id)).filter((h) => h.maintained).map((h) => h.name),
-  );
-  const hosts = (await deps.cloud.listHosts()).map((h) => ({
-    ...h,
-    maintained: h.maintained || maintained.has(h.name),
-  }));
-  const type = hosts.find((h) => h.name === host)?.type ?? 'compute';
-  const asked = members.flatMap((member) =>
-    Object.entries(member.instance_actions ?? {}).map(([instance_id, action]) => ({
-      instance_id,
-      project_id: member.project_id,
-      action,
-    })),
-  );
-  for (const { instance_id, project_id, action } of asked) {
-    const instance = onHost.get(instance_id);
-    if (!instance || actions[instance_id]) continue;
-    await deps.store.updateInstance(session.session_id, project_id, instance_id, { action, action_done: false });
-    if (action === 'OWN_ACTION') continue;
-    const started: CloudAction = {
-      instance_id,
-      project_id,
-      action,
-      from: host,
-      started_at: deps.clock.now().toISOString(),
+const planSteps = async (session: Session, round: Round, deps: WorkflowDeps): Promise<Record<string, InstanceStep>> => {
+  const hosts = roundHosts(round);
+  const onHosts = (await Promise.all(hosts.map((host) => deps.cloud.listInstancesOnHost(host))))
+    .flat()
+    .sort((a, b) => a.host.localeCompare(b.host) || a.id.localeCompare(b.id));
+  const vnf = session.workflow === 'vnf';
+  const members = vnf ? [] : await deps.store.listMembers(session.session_id, round.seq);
+  const replied = new Map(members.flatMap((member) => Object.entries(member.instance_actions ?? {})));
+  const asked = vnf
+    ? new Set((await splitByInteraction(session, [...new Set(onHosts.map((i) => i.project_id))].sort(), deps)).expected)
+    : new Set<string>();
+  const groups = await groupsOf(session, onHosts, deps);
+  const steps: Record<string, InstanceStep> = {};
+  for (const instance of onHosts) {
+    const info = groups.get(instance.id);
+    const action = vnf ? undefined : replied.get(instance.id);
+    if (!info || (!vnf && !action)) continue;
+    const ask = asked.has(instance.project_id);
+    steps[instance.id] = {
+      instance_id: instance.id,
+      project_id: instance.project_id,
+      host: instance.host,
+      group_id: info.group_id,
+      max_impacted: info.max_impacted,
+      recovery_seconds: info.recovery_seconds,
+      lead_seconds: info.lead_seconds,
+      default_action: info.default_action,
+      ask,
+      ...(action ? { action } : vnf && !ask ? { action: info.default_action } : {}),
+    };
+  }
+  return steps;
+};
+
+/**
+ * Carries a PREPARE/PLANNED round forward by one step (after its replies, then after each wait):
+ * 1. follow the running cloud actions; 2. a failed action fails its host (PLANNED: it stays
+ *    disabled, the others go on) or sends PREPARE back to SCALE_IN;
+ * 3. `vnf`: take each instance's reply, or at its `reply_at` the default (or fail, on_no_reply FAIL);
+ * 4. start every decided action its group's budget allows (impacted = from the notification or the
+ *    start until done + recovery_time), and in `vnf` notify the next instances as budgets allow;
+ * 5. tell each action done to its owner; 6. when every instance is on its way, check the hosts empty,
+ *    else wait: for the cloud (a Wait state) or, in `vnf`, for replies (woken by each reply).
+ * Each step's outcome is written on the round before anything is announced, so a retried step
+ * neither starts nor sends anything twice.
+ */
+const advanceRound = async (session: Session, round: Round, deps: WorkflowDeps): Promise<Step> => {
+  const sessionId = session.session_id;
+  const vnf = session.workflow === 'vnf';
+  const steps: Record<string, InstanceStep> = { ...(round.instances ?? (await planSteps(session, round, deps))) };
+  const actions: Record<string, CloudAction> = { ...round.actions };
+  const order = Object.keys(steps);
+  const now = () => deps.clock.now();
+  const dirty = { value: round.instances === undefined || (await pollCloudActions(actions, deps)) };
+
+  // 2. Failed actions: their host fails (PLANNED) or the round falls back to SCALE_IN (PREPARE).
+  const failedActions = Object.values(actions).filter((action) => action.status === 'FAILED');
+  if (failedActions.length > 0 && round.state === 'PREPARE_MAINTENANCE') {
+    await deps.store.setRoundProgress(sessionId, round.seq, { actions, instances: steps });
+    const [first] = failedActions;
+    return cannotEmpty(sessionId, round.state, first?.reason ?? 'an instance action failed', deps);
+  }
+  const dead = new Set(failedActions.map((action) => action.from));
+  for (const action of failedActions) {
+    if (action.host_failed) continue;
+    await markHostFailed(
+      sessionId,
+      action.from,
+      `${round.state}: ${action.reason ?? actionFailure(action, 'failed')}`,
+      deps,
+    );
+    action.host_failed = true;
+    dirty.value = true;
+  }
+  const live = (step: InstanceStep) => !dead.has(step.host);
+
+  for (const step of Object.values(steps)) {
+    const action = actions[step.instance_id];
+    if (action?.status === 'DONE' && !step.done_at) {
+      step.done_at = now().toISOString();
+      dirty.value = true;
+    }
+  }
+
+  // 3. vnf: replies, and the defaults of those silent at their reply_at.
+  if (vnf) {
+    const waiting = Object.values(steps).filter((s) => live(s) && s.ask && s.notified_at && !s.action);
+    if (waiting.length > 0) {
+      const replies = new Map(
+        (await deps.store.listMembers(sessionId, round.seq))
+          .filter((m) => m.instance_id)
+          .map((m) => [m.instance_id as string, m]),
+      );
+      for (const step of waiting) {
+        const reply = replies.get(step.instance_id);
+        if (reply?.reply_state?.startsWith('NACK_')) {
+          await deps.store.setRoundProgress(sessionId, round.seq, { actions, instances: steps });
+          return failSession(
+            sessionId,
+            `${round.state}: project ${step.project_id} replied ${reply.reply_state} for instance ${step.instance_id}`,
+            deps,
+            { nacked_by: [step.project_id], instance_id: step.instance_id, round: round.seq },
+          );
+        }
+        const chosen = reply?.instance_actions?.[step.instance_id];
+        if (chosen) {
+          step.action = chosen;
+          dirty.value = true;
+        } else if (step.reply_at && now().getTime() >= Date.parse(step.reply_at)) {
+          if (projectPolicy(session, step.project_id).on_no_reply === 'FAIL') {
+            await deps.store.setRoundProgress(sessionId, round.seq, { actions, instances: steps });
+            return failSession(
+              sessionId,
+              `${round.state}: no reply before ${toFenixTime(step.reply_at)} from project ${step.project_id} for instance ${step.instance_id} (on_no_reply FAIL)`,
+              deps,
+              { silent_projects: [step.project_id], instance_id: step.instance_id, round: round.seq },
+            );
+          }
+          step.action = step.default_action;
+          dirty.value = true;
+        }
+      }
+    }
+  }
+
+  // 4. Start what the budgets allow, then (vnf) notify what they allow.
+  const started: InstanceStep[] = [];
+  const notified: InstanceStep[] = [];
+  let hosts: CloudHost[] | undefined;
+  for (const step of Object.values(steps)) {
+    if (!live(step) || step.started_at || !step.action) continue;
+    if (!step.notified_at) {
+      const impacted = impactedByGroup(Object.values(steps), now().getTime()).get(step.group_id) ?? 0;
+      if (impacted >= step.max_impacted) continue;
+    }
+    step.started_at = now().toISOString();
+    dirty.value = true;
+    started.push(step);
+    if (vnf && !step.notified_at) {
+      // Told, though not asked: an instance of a non-interacting project hears what happens to it.
+      step.notified_at = step.started_at;
+      step.reply_at = step.started_at;
+      notified.push(step);
+    }
+    await deps.store.updateInstance(sessionId, step.project_id, step.instance_id, {
+      action: step.action,
+      action_done: false,
+    });
+    if (step.action === 'OWN_ACTION') continue;
+    hosts ??= await targetHosts(sessionId, deps);
+    const instance = await deps.cloud.getInstance(step.instance_id);
+    const action: CloudAction = {
+      instance_id: step.instance_id,
+      project_id: step.project_id,
+      action: step.action,
+      from: step.host,
+      started_at: step.started_at,
       status: 'RUNNING',
     };
     try {
-      Object.assign(started, await startAction(instance, action, hosts, type, deps));
+      if (!instance || instance.host !== step.host) throw new Error(`the instance is no longer on ${step.host}`);
+      Object.assign(action, await startAction(instance, step.action, hosts, deps));
     } catch (error) {
-      Object.assign(started, { status: 'FAILED', reason: actionFailure(started, errorMessage(error)) });
+      Object.assign(action, { status: 'FAILED', reason: actionFailure(action, errorMessage(error)) });
     }
-    actions[instance_id] = started;
-    await deps.store.setRoundActions(session.session_id, round.seq, actions);
-    // The round fails on it: starting more would only move instances off a host that stays busy.
-    if (started.status === 'FAILED') break;
+    actions[step.instance_id] = action;
+    // Recorded before the next one starts: a retried step starts only what is not yet started.
+    await deps.store.setRoundProgress(sessionId, round.seq, { actions, instances: steps });
+    if (action.status !== 'FAILED') continue;
+    if (round.state === 'PREPARE_MAINTENANCE')
+      return cannotEmpty(sessionId, round.state, action.reason ?? 'an instance action failed', deps);
+    // Moving more off a host that stays disabled would only disturb them: its other instances stay.
+    await markHostFailed(sessionId, step.host, `${round.state}: ${action.reason}`, deps);
+    action.host_failed = true;
+    dead.add(step.host);
   }
-  // One look at once: an action the cloud finished already (the simulated cloud's, or a fast one)
-  // goes on without a Wait state.
-  return pollRound(session, { ...round, actions }, deps);
+  if (vnf) {
+    for (const step of Object.values(steps)) {
+      if (!live(step) || step.notified_at || step.action) continue;
+      const impacted = impactedByGroup(Object.values(steps), now().getTime()).get(step.group_id) ?? 0;
+      if (impacted >= step.max_impacted) continue;
+      step.notified_at = now().toISOString();
+      step.reply_at = new Date(now().getTime() + step.lead_seconds * 1000).toISOString();
+      notified.push(step);
+      dirty.value = true;
+    }
+  }
+  if (notified.length > 0) {
+    // One number per instance of the round, reserved once: a retried step re-sends the same events.
+    const first = await deps.store.stampEventSeq(
+      sessionId,
+      { round: round.seq },
+      'notify_first_event_seq',
+      order.length,
+    );
+    for (const step of notified) step.event_seq = first + order.indexOf(step.instance_id);
+  }
+  if (dirty.value) await deps.store.setRoundProgress(sessionId, round.seq, { actions, instances: steps });
+  if (notified.length > 0) {
+    await publish(
+      notified.map((step) => instanceEvent(session, round, step, step.event_seq ?? 0, deps)),
+      deps,
+    );
+  }
+  // 5. Tell each action done to its owner, at once (the owner may be waiting to re-point traffic).
+  await tellDone(session, round, actions, order, deps);
+
+  // 6. Where the round stands.
+  const pending = Object.values(steps).filter(
+    (s) => live(s) && (!s.started_at || (s.action !== 'OWN_ACTION' && !s.done_at)),
+  );
+  if (pending.length === 0) return emptied(sessionId, round.state, deps);
+  return waitFor(pending, Object.values(steps), actions, vnf, session, deps);
 };
 
-/** Follows the round's running actions one poll further (a Step Functions Wait state sits between polls). */
+/** How long to wait, and on what: replies wake a `vnf` round; cloud actions and recovery are timed. */
+const waitFor = (
+  pending: InstanceStep[],
+  all: InstanceStep[],
+  actions: Record<string, CloudAction>,
+  vnf: boolean,
+  session: Session,
+  deps: WorkflowDeps,
+): Step => {
+  const now = deps.clock.now().getTime();
+  const running = Object.values(actions).filter((action) => action.status === 'RUNNING');
+  const times: number[] = [];
+  if (running.length > 0) times.push(pollWait(running, deps));
+  for (const step of pending) if (step.reply_at && !step.action) times.push((Date.parse(step.reply_at) - now) / 1000);
+  for (const step of all) {
+    if (!step.done_at) continue;
+    const free = (Date.parse(step.done_at) + step.recovery_seconds * 1000 - now) / 1000;
+    if (free > 0) times.push(free);
+  }
+  const wait = Math.max(1, Math.ceil(Math.min(deps.workflow.actionTimeoutSeconds, ...times)));
+  const awaitingReply = vnf && pending.some((step) => step.ask && step.notified_at && !step.action);
+  return awaitingReply
+    ? { next: 'WAIT_REPLIES', wait_seconds: wait, wake_seq: session.wake_seq ?? 0 }
+    : { next: 'WAIT_ACTIONS', wait_seconds: wait };
+};
+
+/**
+ * INSTANCE_ACTION_DONE for each action the engine finished, numbered from one block reserved on the
+ * round (one number per instance of the round), so a retried step re-sends the same events.
+ */
+const tellDone = async (
+  session: Session,
+  round: Round,
+  actions: Record<string, CloudAction>,
+  order: string[],
+  deps: Deps,
+) => {
+  const untold = Object.values(actions).filter((action) => action.status === 'DONE' && !action.told);
+  if (untold.length === 0) return;
+  const firstSeq = await deps.store.stampEventSeq(
+    session.session_id,
+    { round: round.seq },
+    'actions_first_event_seq',
+    Math.max(1, order.length),
+  );
+  for (const action of untold) {
+    await deps.store.updateInstance(session.session_id, action.project_id, action.instance_id, {
+      action_done: true,
+      ...(action.host ? { host: action.host } : {}),
+    });
+    await publish([actionDoneEvent(session, action, firstSeq + order.indexOf(action.instance_id), deps)], deps);
+    action.told = true;
+  }
+  await deps.store.setRoundProgress(session.session_id, round.seq, { actions });
+};
+
+/** The hosts moves may land on, read once per step and kept current as moves are started. */
+const targetHosts = async (sessionId: string, deps: Deps): Promise<CloudHost[]> => {
+  const maintained = new Set((await deps.store.listHosts(sessionId)).filter((h) => h.maintained).map((h) => h.name));
+  return (await deps.cloud.listHosts()).map((h) => ({ ...h, maintained: h.maintained || maintained.has(h.name) }));
+};
+
+/** Starts (or, after the replies, takes up again) the instance actions of a PREPARE/PLANNED round. */
+const startActions = (session: Session, round: Round, deps: WorkflowDeps): Promise<Step> =>
+  advanceRound(session, round, deps);
+
+/**
+ * The hosts an instance may move to without breaking its group's placement rules (DESIGN §12:
+ * `anti_affinity_group`, `max_instances_per_host`), from where the other members are now.
+ */
+const placementFilter = async (instance: CloudInstance, deps: Deps): Promise<(host: string) => boolean> => {
+  const constraint = await deps.constraints.getInstance(instance.id);
+  if (!constraint?.group_id) return () => true;
+  const group = await deps.constraints.getGroup(constraint.group_id);
+  const cap = group?.anti_affinity_group ? 1 : group?.max_instances_per_host || 0;
+  if (!group || cap === 0) return () => true;
+  const others = (await deps.constraints.listGroupInstances(group.group_id)).filter(
+    (member) => member.instance_id !== instance.id,
+  );
+  const count = new Map<string, number>();
+  for (const member of await Promise.all(others.map((m) => deps.cloud.getInstance(m.instance_id))))
+    if (member) count.set(member.host, (count.get(member.host) ?? 0) + 1);
+  return (host) => (count.get(host) ?? 0) < cap;
+};
+
+/** Follows the round one step further (a Wait state, or a wake, sits between steps). */
 export const pollActions = async (sessionId: string, state: RoundState, deps: WorkflowDeps): Promise<Step> => {
   const session = await getSessionOrThrow(sessionId, deps);
   if (session.state !== state)
     return { next: session.state === 'MAINTENANCE_FAILED' ? 'MAINTENANCE_FAILED' : 'UNEXPECTED' };
   const round = await roundOfThisStep(session, state, deps);
-  if (!round?.actions) return emptied(sessionId, state, deps);
-  return pollRound(session, round, deps);
+  if (!round?.instances) return emptied(sessionId, state, deps);
+  return advanceRound(session, round, deps);
 };
 
-const pollRound = async (session: Session, round: Round, deps: WorkflowDeps): Promise<Step> => {
-  const actions = { ...round.actions };
+/** Polls each running action once; true when any changed. */
+const pollCloudActions = async (actions: Record<string, CloudAction>, deps: WorkflowDeps): Promise<boolean> => {
   const timeoutMs = deps.workflow.actionTimeoutSeconds * 1000;
   const overdue = (action: CloudAction) => deps.clock.now().getTime() - Date.parse(action.started_at) > timeoutMs;
   let changed = false;
@@ -551,45 +873,7 @@ const pollRound = async (session: Session, round: Round, deps: WorkflowDeps): Pr
     actions[id] = { ...action, ...progress };
     changed = true;
   }
-  return actionsStep(session, { ...round, actions }, deps, changed);
-};
-
-/**
- * Where a round's actions stand: each action done is recorded and told to its owner
- * (INSTANCE_ACTION_DONE, numbered from one block reserved on the round, so a retry re-sends the
- * same); then a failure ends the round (PREPARE falls back to SCALE_IN, PLANNED fails, naming the
- * server and the cloud's fault); while any runs, wait; when all are done, check that the host
- * emptied. The round's actions are written once, when a poll (`changed`) or a telling changed them.
- */
-const actionsStep = async (session: Session, round: Round, deps: WorkflowDeps, changed = false): Promise<Step> => {
-  const actions = Object.values(round.actions ?? {});
-  const untold = actions.filter((action) => action.status === 'DONE' && !action.told);
-  if (untold.length > 0) {
-    const order = Object.keys(round.actions ?? {});
-    const firstSeq = await deps.store.stampEventSeq(
-      session.session_id,
-      { round: round.seq },
-      'actions_first_event_seq',
-      Math.max(1, order.length),
-    );
-    for (const action of untold) {
-      await deps.store.updateInstance(session.session_id, action.project_id, action.instance_id, {
-        action_done: true,
-        ...(action.host ? { host: action.host } : {}),
-      });
-      // Told at once, not at the end of the host: the owner may be waiting to re-point traffic.
-      await publish([actionDoneEvent(session, action, firstSeq + order.indexOf(action.instance_id), deps)], deps);
-      action.told = true;
-    }
-  }
-  if (changed || untold.length > 0)
-    await deps.store.setRoundActions(session.session_id, round.seq, round.actions ?? {});
-  const failed = actions.find((action) => action.status === 'FAILED');
-  if (failed)
-    return cannotEmpty(session.session_id, round.state, failed.reason ?? actionFailure(failed, 'failed'), deps);
-  const running = actions.filter((action) => action.status === 'RUNNING');
-  if (running.length > 0) return { next: 'WAIT_ACTIONS', wait_seconds: pollWait(running, deps) };
-  return emptied(session.session_id, round.state, deps);
+  return changed;
 };
 
 /**
@@ -610,18 +894,25 @@ const actionFailure = (action: Pick<CloudAction, 'action' | 'instance_id' | 'fro
   `${action.action} of instance ${action.instance_id} (on ${action.from}) failed: ${why}`;
 
 /**
- * Starts an instance action; a move goes to the best host of the (locally kept) host list, and when
- * the cloud finds our copy stale (another session took the room) it chooses itself.
+ * Starts an instance action; a move goes to the best host of the (locally kept) host list that keeps
+ * the instance's group within its placement rules, and when the cloud finds our copy stale (another
+ * session took the room) it chooses itself.
  */
 const startAction = async (
   instance: CloudInstance,
   action: CloudAction['action'],
   hosts: CloudHost[],
-  type: CloudHost['type'],
   deps: Deps,
 ): Promise<Pick<CloudAction, 'target' | 'driver'>> => {
   if (action === 'EVICTION') return deps.cloud.startAction(instance, action);
-  const target = pickTarget(hosts, instance.vcpus, type, instance.host);
+  const type = hosts.find((h) => h.name === instance.host)?.type ?? 'compute';
+  const allowed = await placementFilter(instance, deps);
+  const target = pickTarget(
+    hosts.filter((host) => allowed(host.name)),
+    instance.vcpus,
+    type,
+    instance.host,
+  );
   let started: Pick<CloudAction, 'target' | 'driver'>;
   try {
     started = await deps.cloud.startAction(instance, action, target?.name);
@@ -662,20 +953,32 @@ const refreshMoved = async (round: Round, deps: Deps): Promise<void> => {
   await deps.store.deleteInstances(round.session_id, gone);
 };
 
-/** Is the round's host empty yet? If not, wait (bounded) for OWN_ACTION projects to move their instances. */
+/**
+ * Are the round's hosts empty yet (those that did not fail)? If not, wait (bounded) for OWN_ACTION
+ * projects to move their instances; a PLANNED host still holding instances then fails alone.
+ */
 export const emptied = async (sessionId: string, state: RoundState, deps: WorkflowDeps): Promise<Step> => {
   const session = await getSessionOrThrow(sessionId, deps);
   const round = await roundOfThisStep(session, state, deps);
-  const host = round?.host;
-  const left = host ? await deps.cloud.listInstancesOnHost(host) : [];
+  const failed = hostSet((await getSessionOrThrow(sessionId, deps)).failed_hosts);
+  const hosts = roundHosts(round).filter((host) => !failed.has(host));
+  const left = (await Promise.all(hosts.map((host) => deps.cloud.listInstancesOnHost(host)))).flat();
   if (left.length === 0) {
     if (round) await refreshMoved(round, deps);
     return { next: 'START_MAINTENANCE' };
   }
   const checks = await deps.store.increment(sessionId, 'empty_checks');
   if (checks > deps.workflow.emptyCheckAttempts) {
-    const names = left.map((i) => `${i.id} (${i.project_id})`).join(', ');
-    return cannotEmpty(sessionId, state, `host ${host} still holds ${names}`, deps);
+    const full = [...new Set(left.map((i) => i.host))];
+    const holds = (host: string) =>
+      `host ${host} still holds ${left
+        .filter((i) => i.host === host)
+        .map((i) => `${i.id} (${i.project_id})`)
+        .join(', ')}`;
+    if (state === 'PREPARE_MAINTENANCE') return cannotEmpty(sessionId, state, full.map(holds).join('; '), deps);
+    for (const host of full) await markHostFailed(sessionId, host, `${state}: ${holds(host)}`, deps);
+    if (round) await refreshMoved(round, deps);
+    return { next: 'START_MAINTENANCE' };
   }
   return { next: 'WAIT_EMPTY', wait_seconds: deps.workflow.emptyCheckSeconds };
 };
@@ -685,73 +988,175 @@ export const emptied = async (sessionId: string, state: RoundState, deps: Workfl
 const sortedPlugins = (actions: ActionPlugin[], type: string) =>
   actions.filter((a) => a.type === type).sort((a, b) => a.plugin.localeCompare(b.plugin));
 
+/** A host's child execution: its name is unique per host and epoch (AWS allows 80 characters). */
+export interface HostChild {
+  host: string;
+  phase: 'host';
+  execution_name: string;
+}
+const childOf = (session: Session, host: string): HostChild => ({
+  host,
+  phase: 'host',
+  execution_name: `${session.session_id}-${session.epoch ?? 0}-${createHash('sha256').update(host).digest('hex').slice(0, 12)}`,
+});
+
+/** Sends the execution to start `children`, remembered on the session so a retried step starts the same ones. */
+const startChildren = async (session: Session, children: HostChild[], deps: Deps): Promise<Step> => {
+  const epoch = session.epoch ?? 0;
+  for (const { host } of children) {
+    await deps.store.updateHost(session.session_id, host, { phase: 'DRAINING', epoch, blocking_reason: undefined });
+  }
+  await deps.store.changeHostSet(
+    session.session_id,
+    'in_flight',
+    'add',
+    children.map((c) => c.host),
+  );
+  await deps.store.updateSession(session.session_id, { starting: children });
+  return { next: 'START_HOSTS', children };
+};
+
 /**
- * Picks what START_MAINTENANCE does next: `pre` plug-ins once, then each empty compute, then
- * PLANNED for a compute still holding instances; when every compute is maintained, the controllers,
- * then `post` plug-ins once, then MAINTENANCE_COMPLETE. Hands over to a fresh execution when this
- * one has maintained its budget of hosts.
+ * What START_MAINTENANCE does next (the rollout, DESIGN §12): `pre` plug-ins once; then, while
+ * fewer than `max_parallel_hosts` hosts are in flight and no more than `max_failed_hosts` failed,
+ * a child execution for each emptied compute (every compute empty from the start first), or a
+ * PLANNED round draining the computes that may start now; otherwise park until a host ends. When
+ * every compute is done: fail naming the failed hosts, or the controllers, `post` plug-ins once,
+ * then MAINTENANCE_COMPLETE. Hands over to a fresh execution before the history grows too long.
+ * `started`: the execution has just started the children of the previous step.
  */
-export const nextHost = async (sessionId: string, deps: WorkflowDeps): Promise<Step> => {
+export const nextHost = async (sessionId: string, deps: WorkflowDeps, started = false): Promise<Step> => {
+  if (started) await deps.store.updateSession(sessionId, { starting: [] });
   const session = await getSessionOrThrow(sessionId, deps);
+  if (session.state === 'MAINTENANCE_FAILED' || session.state === 'MAINTENANCE_DONE') return { next: session.state };
+  if (session.starting?.length) return { next: 'START_HOSTS', children: session.starting };
   const attempt = session.execution_count ?? 1;
-  const child = (host: string, phase: string) => ({
+  const phaseChild = (phase: 'pre' | 'post') => ({
     next: 'MAINTAIN_HOST',
-    host,
+    host: '',
     phase,
-    execution_name: `${sessionId}-${attempt}-${phase === 'host' ? `h${(session.maintained_count ?? 0) + 1}` : phase}`,
+    execution_name: `${sessionId}-${attempt}-${phase}`,
   });
-  if (!session.pre_done && sortedPlugins(session.actions, 'pre').length > 0) return child('', 'pre');
-  const [compute, controller] = await Promise.all([
-    deps.store.firstPendingHost(sessionId, 'compute'),
-    deps.store.firstPendingHost(sessionId, 'controller'),
-  ]);
-  if (
-    (compute || controller) &&
-    (session.maintained_count ?? 0) - (session.execution_base ?? 0) >= deps.workflow.hostsPerExecution
-  ) {
+  if (!session.pre_done && sortedPlugins(session.actions, 'pre').length > 0) return phaseChild('pre');
+  if ((session.execution_events ?? 0) >= deps.workflow.historyEvents) {
     const name = `${sessionId}-${attempt + 1}`;
     await deps.store.updateSession(sessionId, {
       execution_name: name,
       execution_count: attempt + 1,
-      execution_base: session.maintained_count ?? 0,
+      execution_events: 0,
     });
     return { next: 'CONTINUE_AS_NEW', execution_name: name, resume_from: 'START_MAINTENANCE' };
   }
-  if (compute) {
-    const empty = await emptyPendingCompute(session, deps);
-    if (empty) return child(empty, 'host');
-    return { next: 'PLANNED_MAINTENANCE' };
+  const rollout = rolloutOf(session);
+  const epoch = session.epoch ?? 0;
+  const inFlight = hostSet(session.in_flight);
+  const failed = hostSet(session.failed_hosts);
+
+  // Hosts in flight: a drained one gets its child; one whose child an earlier epoch started (the
+  // runtime restarted) gets a new one; a drain that did not finish (the round failed) is undone.
+  const children: HostChild[] = [];
+  for (const name of inFlight) {
+    const host = await deps.store.getHost(sessionId, name);
+    if (!host || host.maintained || host.phase === 'FAILED') {
+      await deps.store.changeHostSet(sessionId, 'in_flight', 'delete', [name]);
+      inFlight.delete(name);
+    } else if (host.phase === 'DRAINING' && host.epoch !== epoch) {
+      if ((await deps.cloud.listInstancesOnHost(name)).length === 0) children.push(childOf(session, name));
+      else {
+        await deps.store.updateHost(sessionId, name, { phase: 'PENDING' });
+        await deps.store.changeHostSet(sessionId, 'in_flight', 'delete', [name]);
+        inFlight.delete(name);
+      }
+    } else if (host.phase === 'IN_MAINTENANCE' && host.epoch !== epoch) children.push(childOf(session, name));
   }
-  if (controller) return child(controller, 'host');
-  if (!session.post_done && sortedPlugins(session.actions, 'post').length > 0) return child('', 'post');
+  if (children.length > 0) return startChildren(session, children, deps);
+
+  const stopped = failed.size > rollout.max_failed_hosts;
+  const slots = stopped ? 0 : rollout.max_parallel_hosts - inFlight.size;
+  if (slots > 0 && !session.first_pass_done) {
+    // First pass: every compute that is empty (from the start, or emptied by PREPARE).
+    const used = new Map((await deps.cloud.listHosts()).map((h) => [h.name, h.used_vcpus]));
+    const empty = computes(await deps.store.listHosts(sessionId))
+      .filter((h) => !h.maintained && !inFlight.has(h.name) && !failed.has(h.name) && used.get(h.name) === 0)
+      .map((h) => h.name)
+      .sort();
+    if (empty.length <= slots) await deps.store.updateSession(sessionId, { first_pass_done: true });
+    if (empty.length > 0)
+      return startChildren(
+        session,
+        empty.slice(0, slots).map((name) => childOf(session, name)),
+        deps,
+      );
+  }
+  if (slots > 0) {
+    const names = (
+      await deps.store.pendingHosts(sessionId, 'compute', inFlight.size + failed.size + slots + PENDING_LOOKAHEAD)
+    ).filter((name) => !inFlight.has(name) && !failed.has(name));
+    const candidates = await Promise.all(
+      names.map(async (name) => ({ name, instances: await deps.cloud.listInstancesOnHost(name) })),
+    );
+    const { picked, held } = await pickHostsToDrain(session, candidates, slots, deps);
+    for (const [name, reason] of held) await deps.store.updateHost(sessionId, name, { blocking_reason: reason });
+    const empty = picked.filter((c) => c.instances.length === 0);
+    if (empty.length > 0)
+      return startChildren(
+        session,
+        empty.map((c) => childOf(session, c.name)),
+        deps,
+      );
+    if (picked.length > 0) {
+      const drain = picked.map((c) => c.name);
+      for (const name of drain)
+        await deps.store.updateHost(sessionId, name, {
+          phase: 'DRAINING',
+          blocking_reason: undefined,
+          started_at: deps.clock.now().toISOString(),
+        });
+      await deps.store.changeHostSet(sessionId, 'in_flight', 'add', drain);
+      await deps.store.updateSession(sessionId, { drain_hosts: drain });
+      return { next: 'PLANNED_MAINTENANCE' };
+    }
+    if (inFlight.size === 0 && held.size > 0 && failed.size === 0) {
+      return failSession(
+        sessionId,
+        `START_MAINTENANCE: no compute can start: ${[...held]
+          .map(([name, why]) => `${name} ${why}`)
+          .slice(0, 3)
+          .join('; ')}`,
+        deps,
+      );
+    }
+  }
+  if (inFlight.size > 0)
+    return { next: 'WAIT_HOSTS', wake_seq: session.wake_seq ?? 0, wait_seconds: WAKE_CHECK_SECONDS };
+  const pendingComputes = (await deps.store.pendingHosts(sessionId, 'compute', failed.size + 1)).filter(
+    (name) => !failed.has(name),
+  );
+  if (failed.size > 0 && (stopped || pendingComputes.length === 0))
+    return failForHosts(session, [...failed].sort(), deps);
+  if (pendingComputes.length > 0)
+    return failSession(
+      sessionId,
+      `START_MAINTENANCE: no compute can start (${pendingComputes[0]} is still pending)`,
+      deps,
+    );
+  const controllers = (await deps.store.pendingHosts(sessionId, 'controller', rollout.max_parallel_hosts)).filter(
+    (name) => !failed.has(name),
+  );
+  if (controllers.length > 0)
+    return startChildren(
+      session,
+      controllers.map((name) => childOf(session, name)),
+      deps,
+    );
+  if (!session.post_done && sortedPlugins(session.actions, 'post').length > 0) return phaseChild('post');
   return { next: 'MAINTENANCE_COMPLETE' };
 };
 
-/**
- * An empty compute still to maintain. The first pass looks at every session compute (those that
- * were empty from the start); after it, a compute only empties through a PREPARE/PLANNED round, so
- * only that round's host is checked — a constant cost per host. (A compute a project emptied by
- * itself meanwhile is still found: its PLANNED round asks nobody and goes straight on.)
- */
-const emptyPendingCompute = async (session: Session, deps: Deps): Promise<string | undefined> => {
-  const sessionId = session.session_id;
-  if (!session.first_pass_done) {
-    const pending = computes(await deps.store.listHosts(sessionId))
-      .filter((h) => !h.maintained)
-      .sort((a, b) => a.name.localeCompare(b.name));
-    const used = new Map((await deps.cloud.listHosts()).map((h) => [h.name, h.used_vcpus]));
-    const empty = pending.find((host) => used.get(host.name) === 0)?.name;
-    if (!empty) await deps.store.updateSession(sessionId, { first_pass_done: true });
-    return empty;
-  }
-  const round = await currentRound(session, deps);
-  if (!round?.host) return undefined;
-  const [host, cloudHost] = await Promise.all([
-    deps.store.getHost(sessionId, round.host),
-    deps.cloud.getHost(round.host),
-  ]);
-  return host && !host.maintained && host.type === 'compute' && cloudHost?.used_vcpus === 0 ? round.host : undefined;
-};
+/** Pending computes read beyond the free slots, so hosts held back by a budget do not stall the rollout. */
+const PENDING_LOOKAHEAD = 20;
+/** A parked execution looks again after this long even if nothing woke it (a lost wake costs a minute, not a session). */
+const WAKE_CHECK_SECONDS = 60;
 
 /**
  * Disables a session host with the session's reason. One already disabled by someone else (after the
@@ -768,28 +1173,6 @@ const disableHost = async (sessionId: string, host: SessionHost, deps: Deps) => 
   });
 };
 
-const hostEvent = async (
-  sessionId: string,
-  host: string,
-  state: 'IN_MAINTENANCE' | 'MAINTENANCE_COMPLETE',
-  deps: Deps,
-) => {
-  const seq = await deps.store.stampEventSeq(
-    sessionId,
-    { host },
-    state === 'IN_MAINTENANCE' ? 'in_seq' : 'complete_seq',
-  );
-  await publish(
-    [
-      {
-        detailType: 'maintenance.host',
-        detail: { service: 'fenix', session_id: sessionId, host, state, event_seq: seq },
-      },
-    ],
-    deps,
-  );
-};
-
 /** Starts a host (or a pre/post phase): checks it is empty, announces it, returns its plug-ins in order. */
 export const hostBegin = async (sessionId: string, host: string, phase: string, deps: WorkflowDeps): Promise<Step> => {
   const session = await getSessionOrThrow(sessionId, deps);
@@ -804,7 +1187,10 @@ export const hostBegin = async (sessionId: string, host: string, phase: string, 
         'host_not_empty',
       );
     if (!hostItem.disabled) await disableHost(sessionId, hostItem, deps);
-    await deps.store.updateHost(sessionId, host, { phase: 'IN_MAINTENANCE', started_at: new Date().toISOString() });
+    await deps.store.updateHost(sessionId, host, {
+      phase: 'IN_MAINTENANCE',
+      started_at: hostItem.started_at ?? deps.clock.now().toISOString(),
+    });
     await hostEvent(sessionId, host, 'IN_MAINTENANCE', deps);
     plugins = [...sortedPlugins(session.actions, 'host'), ...sortedPlugins(session.actions, hostItem.type)];
   } else {
@@ -855,7 +1241,7 @@ export const pluginResult = async (
   return { next: state };
 };
 
-/** Ends a host: MAINTENANCE_COMPLETE, enable it, mark it maintained (once). */
+/** Ends a host: MAINTENANCE_COMPLETE, enable it, mark it maintained (once), free its slot. */
 export const hostEnd = async (sessionId: string, host: string, phase: string, deps: Deps): Promise<Step> => {
   if (phase !== 'host') {
     await deps.store.updateSession(sessionId, phase === 'pre' ? { pre_done: true } : { post_done: true });
@@ -867,12 +1253,17 @@ export const hostEnd = async (sessionId: string, host: string, phase: string, de
   if (await deps.cloud.enableHost(host, disableReason(sessionId)))
     await deps.store.updateHost(sessionId, host, { disabled: false });
   if (await deps.store.markHostMaintained(sessionId, host)) await deps.store.increment(sessionId, 'maintained_count');
+  await deps.store.changeHostSet(sessionId, 'in_flight', 'delete', [host]);
+  await wake(sessionId, deps);
   const started = (await deps.store.getHost(sessionId, host))?.started_at;
   // Reported for the host-maintenance-duration metric (a CloudWatch metric filter on the logs).
   return { next: 'DONE', ...(started ? { host_duration_ms: Date.now() - new Date(started).getTime() } : {}) };
 };
 
-/** A host's child execution failed: record which plug-in (or step) and why, then fail the session. */
+/**
+ * A child execution failed: record which plug-in (or step) and why. A host fails alone (it stays
+ * disabled; the rollout decides what follows); a failed `pre`/`post` phase fails the session.
+ */
 export const hostFailed = async (
   sessionId: string,
   host: string,
@@ -885,8 +1276,11 @@ export const hostFailed = async (
   const reason = failedRun
     ? `plug-in ${failedRun.plugin} failed on ${host || failedRun.phase}: ${failedRun.message ?? 'no message'}`
     : `maintenance of ${host || 'plug-in phase'} failed: ${errorText(error)}`;
-  if (host) await deps.store.updateHost(sessionId, host, { phase: 'FAILED', blocking_reason: reason });
-  return failSession(sessionId, reason, deps, { host, ...(failedRun ? { plugin: failedRun.plugin } : {}) });
+  if (!host) return failSession(sessionId, reason, deps, { host, ...(failedRun ? { plugin: failedRun.plugin } : {}) });
+  const item = await deps.store.getHost(sessionId, host);
+  if (item && !item.maintained && item.phase !== 'FAILED') await markHostFailed(sessionId, host, reason, deps);
+  await wake(sessionId, deps);
+  return { next: 'HOST_FAILED', reason };
 };
 
 export { awaitRound, expireRound };

@@ -77,8 +77,9 @@ export const config = {
     return seconds('FENIX_SIM_ACTION_SECONDS', 0, 0);
   },
   /** Hosts one execution maintains before it hands the session to a fresh one (history bound). */
-  get hostsPerExecution() {
-    return integer('FENIX_HOSTS_PER_EXECUTION', 100);
+  /** Step Functions history events one session execution uses before a fresh one takes over (AWS caps it at 25,000). */
+  get historyEvents() {
+    return integer('FENIX_HISTORY_EVENTS', 10000, 100);
   },
   /** `host:port` entries that downloads may reach over http or at private addresses (DESIGN §11). */
   get downloadAllow(): string[] {

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { awaitWake } from '../core/rollout.js';
 import { ROUND_STATES, SESSION_STATES } from '../core/states.js';
 import { errorText, failSession } from '../core/transitions.js';
 import {
@@ -46,7 +47,13 @@ const taskSchema = z.discriminatedUnion('action', [
     ...base,
     state: z.enum(['PREPARE_MAINTENANCE', 'PLANNED_MAINTENANCE']),
   }),
-  z.object({ action: z.literal('next_host'), ...base }),
+  z.object({ action: z.literal('next_host'), ...base, started: z.boolean().optional() }),
+  z.object({
+    action: z.literal('await_wake'),
+    ...base,
+    token: z.string().min(1),
+    wake_seq: z.number().int().min(0),
+  }),
   z.object({ action: z.literal('host_begin'), ...base, ...hostFields }),
   z.object({
     action: z.literal('plugin_result'),
@@ -65,7 +72,7 @@ export const workflowSettings = () => ({
   maxScaleInRounds: config.maxScaleInRounds,
   emptyCheckSeconds: config.emptyCheckSeconds,
   emptyCheckAttempts: config.emptyCheckAttempts,
-  hostsPerExecution: config.hostsPerExecution,
+  historyEvents: config.historyEvents,
   actionPollSeconds: config.actionPollSeconds,
   actionTimeoutSeconds: config.actionTimeoutSeconds,
   plugins: config.plugins,
@@ -92,7 +99,10 @@ export const runTask = async (task: WorkflowTask, deps: WorkflowDeps): Promise<S
     case 'poll_actions':
       return pollActions(id, task.state, deps);
     case 'next_host':
-      return nextHost(id, deps);
+      return nextHost(id, deps, task.started === true);
+    case 'await_wake':
+      await awaitWake(id, task.token, task.wake_seq, deps);
+      return { next: 'WAITING' };
     case 'host_begin':
       return hostBegin(id, task.host, task.phase, deps);
     case 'plugin_result':
@@ -106,6 +116,21 @@ export const runTask = async (task: WorkflowTask, deps: WorkflowDeps): Promise<S
   }
 };
 
+/** Steps of the per-host executions; every other step belongs to the session execution. */
+const HOST_STEPS = new Set(['host_begin', 'plugin_result', 'host_end']);
+
+/**
+ * Roughly how many history events the session execution's step used (the task's five, the Choice
+ * after it, a Wait's two, a Map of child starts), kept on the session so `next_host` hands over to a
+ * fresh execution well before Step Functions' 25,000 (FENIX_HISTORY_EVENTS).
+ */
+const countHistory = async (task: WorkflowTask, step: Step, deps: WorkflowDeps) => {
+  if (HOST_STEPS.has(task.action) || (task.action === 'host_failed' && task.host)) return;
+  const children = Array.isArray(step.children) ? step.children.length : 0;
+  const events = 7 + (step.wait_seconds !== undefined ? 2 : 0) + (children ? 6 + 6 * children : 0);
+  await deps.store.increment(task.session_id, 'execution_events', events);
+};
+
 export const makeHandler =
   (deps: WorkflowDeps) =>
   async (event: unknown): Promise<Step> => {
@@ -113,6 +138,7 @@ export const makeHandler =
     logger.appendKeys({ session_id: task.session_id });
     try {
       const step = await runTask(task, deps);
+      await countHistory(task, step, deps);
       logger.info('workflow step', { action: task.action, next: step.next });
       // Lines the stack's metric filters count: host maintenance duration and failed rounds.
       if (typeof step.host_duration_ms === 'number')

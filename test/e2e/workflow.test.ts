@@ -230,7 +230,7 @@ describe('default workflow', () => {
     expect(session?.failure?.reason).toContain('broken');
     expect(session?.failure?.reason).toContain('c-1');
     expect(session?.failure?.reason).toContain('firmware refused');
-    expect(hostEvents(t, id)).toEqual(['c-1 IN_MAINTENANCE']);
+    expect(hostEvents(t, id)).toEqual(['c-1 IN_MAINTENANCE', 'c-1 MAINTENANCE_FAILED']);
     expect((await t.runtime.store.listPluginRuns(id))[0]).toMatchObject({
       plugin: 'broken',
       host: 'c-1',

@@ -167,12 +167,22 @@ export const updateIf = async (table: Table, input: Omit<UpdateCommandInput, 'Ta
 };
 
 /** `SET #a = :a, #b = :b` for each changed attribute, with its names and values. */
+/** SET every field of `changes`; a field given as `undefined` is REMOVEd. */
 export const setChanges = (changes: object) => {
   const entries = Object.entries(changes);
+  const set = entries.filter(([, value]) => value !== undefined);
+  const remove = entries.filter(([, value]) => value === undefined);
   return {
-    UpdateExpression: `SET ${entries.map(([key]) => `#${key} = :${key}`).join(', ')}`,
+    UpdateExpression: [
+      set.length ? `SET ${set.map(([key]) => `#${key} = :${key}`).join(', ')}` : '',
+      remove.length ? `REMOVE ${remove.map(([key]) => `#${key}`).join(', ')}` : '',
+    ]
+      .filter(Boolean)
+      .join(' '),
     ExpressionAttributeNames: Object.fromEntries(entries.map(([key]) => [`#${key}`, key])),
-    ExpressionAttributeValues: Object.fromEntries(entries.map(([key, value]) => [`:${key}`, value])),
+    ...(set.length
+      ? { ExpressionAttributeValues: Object.fromEntries(set.map(([key, value]) => [`:${key}`, value])) }
+      : {}),
   };
 };
 

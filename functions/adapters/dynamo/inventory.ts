@@ -1,7 +1,7 @@
 import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { SessionHost, SessionInstance, SessionProject } from '../../core/model.js';
 import type { InventoryRecords } from '../../core/ports.js';
-import { batchDelete, batchPut, getItem, listPrefix, setChanges, type Table, updateIf } from './helpers.js';
+import { batchDelete, batchGet, batchPut, getItem, listPrefix, setChanges, type Table, updateIf } from './helpers.js';
 import {
   HOST_PREFIX,
   hostSk,
@@ -29,23 +29,26 @@ export const inventoryRecords = (table: Table): InventoryRecords => {
       }),
     );
   };
+  const pendingHosts = async (sessionId: string, type: SessionHost['type'], limit: number): Promise<string[]> => {
+    const page = await db.send(
+      new QueryCommand({
+        TableName: tableName,
+        IndexName: 'gsi1',
+        KeyConditionExpression: 'gsi1pk = :pk AND begins_with(gsi1sk, :type)',
+        ExpressionAttributeValues: { ':pk': pendingHostsKey(sessionId), ':type': pendingHostsTypePrefix(type) },
+        Limit: limit,
+      }),
+    );
+    return (page.Items ?? []).map((item) => item.name as string);
+  };
   return {
     listHosts: async (sessionId) => listPrefix<SessionHost>(table, sessionId, HOST_PREFIX),
 
     getHost: async (sessionId, name) => getItem<SessionHost>(table, { pk: sessionPk(sessionId), sk: hostSk(name) }),
 
-    async firstPendingHost(sessionId, type) {
-      const page = await db.send(
-        new QueryCommand({
-          TableName: tableName,
-          IndexName: 'gsi1',
-          KeyConditionExpression: 'gsi1pk = :pk AND begins_with(gsi1sk, :type)',
-          ExpressionAttributeValues: { ':pk': pendingHostsKey(sessionId), ':type': pendingHostsTypePrefix(type) },
-          Limit: 1,
-        }),
-      );
-      return page.Items?.[0]?.name as string | undefined;
-    },
+    firstPendingHost: async (sessionId, type) => (await pendingHosts(sessionId, type, 1))[0],
+
+    pendingHosts,
 
     updateHost: async (sessionId, name, changes) =>
       updateExisting({ pk: sessionPk(sessionId), sk: hostSk(name) }, changes),
@@ -114,5 +117,13 @@ export const inventoryRecords = (table: Table): InventoryRecords => {
 
     listProjectInstances: async (sessionId, projectId) =>
       listPrefix<SessionInstance>(table, sessionId, projectInstancesPrefix(projectId)),
+
+    getProjectInstances: async (sessionId, projectId, instanceIds) =>
+      (
+        await batchGet<SessionInstance>(
+          table,
+          instanceIds.map((id) => ({ pk: sessionPk(sessionId), sk: instanceSk(projectId, id) })),
+        )
+      ).filter((item): item is SessionInstance => item !== undefined),
   };
 };

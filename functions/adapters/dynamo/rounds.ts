@@ -9,7 +9,7 @@ import { memberSk, membersPrefix, roundSk, sessionPk, strip } from './keys.js';
 export const roundRecords = (table: Table): RoundRecords => {
   const { db, tableName } = table;
   return {
-    async createRound(round, projectIds, informedIds = []) {
+    async createRound(round, projectIds, informedIds = [], instancesByProject) {
       const pk = sessionPk(round.session_id);
       const members = [
         ...projectIds.map((projectId) => ({ projectId, status: 'EXPECTED' })),
@@ -27,6 +27,7 @@ export const roundRecords = (table: Table): RoundRecords => {
           project_id: projectId,
           status,
           index,
+          ...(instancesByProject ? { instance_ids: instancesByProject.get(projectId) ?? [] } : {}),
         })),
       );
       try {
@@ -93,6 +94,27 @@ export const roundRecords = (table: Table): RoundRecords => {
         },
       }),
 
+    async recordInstanceReply(member) {
+      try {
+        await db.send(
+          new PutCommand({
+            TableName: tableName,
+            Item: {
+              pk: sessionPk(member.session_id),
+              sk: memberSk(member.seq, `${member.project_id}#${member.instance_id}`),
+              kind: 'member',
+              ...member,
+            },
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (isConditionFailure(error)) return false;
+        throw error;
+      }
+    },
+
     async setDefaultActions(sessionId, seq, projectId, actions) {
       await updateIf(table, {
         Key: { pk: sessionPk(sessionId), sk: memberSk(seq, projectId) },
@@ -112,14 +134,16 @@ export const roundRecords = (table: Table): RoundRecords => {
         ExpressionAttributeValues: { ':silent': 'SILENT', ':expected': 'EXPECTED' },
       }),
 
-    async setRoundActions(sessionId, seq, actions) {
+    async setRoundProgress(sessionId, seq, progress) {
+      const fields = Object.entries(progress).filter(([, value]) => value !== undefined);
+      if (fields.length === 0) return;
       await db.send(
         new UpdateCommand({
           TableName: tableName,
           Key: { pk: sessionPk(sessionId), sk: roundSk(seq) },
-          UpdateExpression: 'SET actions = :actions',
+          UpdateExpression: `SET ${fields.map(([key]) => `${key} = :${key}`).join(', ')}`,
           ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':actions': actions },
+          ExpressionAttributeValues: Object.fromEntries(fields.map(([key, value]) => [`:${key}`, value])),
         }),
       );
     },

@@ -328,6 +328,21 @@ export const sessionRecords = (table: Table): SessionRecords => {
 
     increment: async (sessionId, field, by = 1) => add(sessionId, field, by),
 
+    async changeHostSet(sessionId, field, change, hosts) {
+      if (hosts.length === 0) return;
+      // ADD and DELETE on a string set are atomic: parallel host executions never lose each other's change.
+      await db.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { pk: sessionPk(sessionId), sk: SESSION_SK },
+          UpdateExpression: `${change === 'add' ? 'ADD' : 'DELETE'} #field :hosts`,
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#field': field },
+          ExpressionAttributeValues: { ':hosts': new Set(hosts) },
+        }),
+      );
+    },
+
     // Stamps a host or round item, but the conditional write is the session item's counter (allocateEventSeq).
     async stampEventSeq(sessionId, item, field, count = 1) {
       const key = { pk: sessionPk(sessionId), sk: 'host' in item ? hostSk(item.host) : roundSk(item.round) };
