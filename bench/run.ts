@@ -2,7 +2,12 @@
  * `npm run bench` — the performance and scale benchmark (issue 6). Writes bench/results/latest.json
  * and bench/results/latest.md.
  *   --quick              the small session size only (10 hosts × 100 instances × 5 projects)
- *   --sizes a,b          pick sizes by name: small, medium, large (default: all three)
+ *   --sizes a,b          pick sizes by name: small, medium, large, fleet (default: all four)
+ *   --fleet-only         only the fleet scenario (a parallel rollout, DESIGN §12), written to
+ *                        bench/results/fleet.json and fleet.md (latest.* keep the full run)
+ *   --fleet-hosts <n>    computes in the fleet (default 100; a tenth of them empty)
+ *   --fleet-seconds <s>  the dummy plug-in's seconds on each fleet host (default 10)
+ *   --out <name>         write bench/results/<name>.json and <name>.md (default latest; fleet with --fleet-only)
  *   --cap <seconds>      time cap per workflow run after maintenance_at (default 1200)
  *   --api-seconds <s>    duration of each autocannon run (default 10; 5 with --quick)
  *   --skip-api, --skip-bundles, --skip-workflow
@@ -16,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type ApiBenchResult, benchApi } from './api.js';
 import { type BundleResult, benchBundles } from './bundles.js';
-import type { Size } from './lib/inventory.js';
+import { fleetSize, type Size } from './lib/inventory.js';
 import { priceSession } from './lib/price.js';
 import { renderMarkdown, type WorkflowRun } from './lib/report.js';
 
@@ -32,6 +37,10 @@ const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     sizes: { type: 'string' },
+    'fleet-only': { type: 'boolean', default: false },
+    'fleet-hosts': { type: 'string', default: '100' },
+    'fleet-seconds': { type: 'string', default: '10' },
+    out: { type: 'string' },
     cap: { type: 'string', default: '1200' },
     'api-seconds': { type: 'string' },
     'skip-api': { type: 'boolean', default: false },
@@ -41,13 +50,30 @@ const { values: args } = parseArgs({
   },
 });
 
+const fleetHosts = Number(args['fleet-hosts']);
+const fleetSeconds = Number(args['fleet-seconds']);
+if (!Number.isInteger(fleetHosts) || fleetHosts < 1) throw new Error(`--fleet-hosts must be ≥ 1, got ${fleetHosts}`);
+if (!Number.isFinite(fleetSeconds) || fleetSeconds < 0) throw new Error(`--fleet-seconds must be ≥ 0`);
+/** 10 at a time over a fleet with room: the wall time should be the waves of host time, little more. */
+const FLEET = fleetSize(fleetHosts, {
+  empty: Math.ceil(fleetHosts / 10),
+  instancesPerHost: 2,
+  maxParallel: 10,
+  pluginSeconds: fleetSeconds,
+  simActionSeconds: 0.5,
+});
+const SCENARIOS = [...SIZES, FLEET];
+
 const started = Date.now();
 const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
-const selected = args.quick
-  ? SIZES.slice(0, 1)
-  : args.sizes
-    ? SIZES.filter((s) => args.sizes?.split(',').includes(s.name))
-    : SIZES;
+const selected = args['fleet-only']
+  ? [FLEET]
+  : args.quick
+    ? SCENARIOS.slice(0, 1)
+    : args.sizes
+      ? SCENARIOS.filter((s) => args.sizes?.split(',').includes(s.name))
+      : SCENARIOS;
+const outName = args.out ?? (args['fleet-only'] ? 'fleet' : 'latest');
 mkdirSync(RESULTS, { recursive: true });
 
 /** One size, in a child process (its own heap, so peaks are per size), cut off at the cap. */
@@ -76,6 +102,7 @@ const runWorkflow = (size: Size): Promise<WorkflowRun> =>
           String(size.instances),
           '--projects',
           String(size.projects),
+          ...(size.fleet ? ['--fleet', JSON.stringify(size.fleet)] : []),
         ],
         ...['--out', out, '--cap', args.cap],
       ],
@@ -106,7 +133,13 @@ const runWorkflow = (size: Size): Promise<WorkflowRun> =>
 const workflow: WorkflowRun[] = [];
 if (!args['skip-workflow']) {
   for (const size of selected) {
-    log(`workflow ${size.name}: ${size.hosts} hosts × ${size.instances} instances × ${size.projects} projects`);
+    log(
+      `workflow ${size.name}: ${size.hosts} hosts × ${size.instances} instances × ${size.projects} projects${
+        size.fleet
+          ? `, ${size.fleet.maxParallel} hosts at a time, dummy plug-in ${size.fleet.pluginSeconds} s, instance actions ${size.fleet.simActionSeconds} s`
+          : ''
+      }`,
+    );
     const run = await runWorkflow(size);
     if (run.status === 'ok') {
       run.price = priceSession({
@@ -126,7 +159,7 @@ if (!args['skip-workflow']) {
 }
 
 let api: ApiBenchResult | undefined;
-if (!args['skip-api']) {
+if (!args['skip-api'] && !args['fleet-only']) {
   log('API: autocannon against the local runtime and a bare node:http server');
   const seconds = Number(args['api-seconds'] ?? (args.quick ? 5 : 10));
   api = await benchApi({
@@ -140,7 +173,7 @@ if (!args['skip-api']) {
 }
 
 let bundles: BundleResult[] | undefined;
-if (!args['skip-bundles']) {
+if (!args['skip-bundles'] && !args['fleet-only']) {
   log('Lambda bundles: esbuild as CDK does, cold import in fresh node processes (median of 5)');
   bundles = await benchBundles({ runs: 5, log });
 }
@@ -159,7 +192,7 @@ const report = {
   api,
   bundles,
 };
-writeFileSync(join(RESULTS, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
-writeFileSync(join(RESULTS, 'latest.md'), renderMarkdown(report));
+writeFileSync(join(RESULTS, `${outName}.json`), `${JSON.stringify(report, null, 2)}\n`);
+writeFileSync(join(RESULTS, `${outName}.md`), renderMarkdown(report));
 for (const size of selected) rmSync(join(RESULTS, `workflow-${size.name}.json.progress`), { force: true });
-log(`wrote bench/results/latest.json and bench/results/latest.md (${report.durationSeconds} s)`);
+log(`wrote bench/results/${outName}.json and bench/results/${outName}.md (${report.durationSeconds} s)`);

@@ -8,6 +8,10 @@
  * --interacting all (default): every project is subscribed (a catch-all subscription to a sink), so
  * the session waits for the VNFMs' replies; none: no subscription, so no project is waited for and
  * the engine gives every instance the default action (LIVE_MIGRATE).
+ * --fleet '<json>' (bench/lib/inventory.ts `Fleet`): the parallel rollout scenario instead — the fleet
+ * inventory, no project waited for, instance actions taking `simActionSeconds`, the dummy plug-in
+ * `pluginSeconds` on every compute, `rollout.max_parallel_hosts` = `maxParallel`; the result then
+ * has a `fleet` part: the wall time against the capacity bound and the hosts in flight at most.
  */
 process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -21,7 +25,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { EventEnvelope } from '../local/eventbridge-shim.js';
 import { attribute, instrument } from './lib/instrument.js';
-import { generateInventory, type Size } from './lib/inventory.js';
+import { type Fleet, generateFleetInventory, generateInventory, type Size } from './lib/inventory.js';
 import { countBy, mb, peakRss, round, summarize } from './lib/stats.js';
 import { AutoVnfms } from './lib/vnfms.js';
 
@@ -42,15 +46,20 @@ const { values: args } = parseArgs({
     'empty-check-seconds': { type: 'string', default: '0' },
     'host-plugins': { type: 'string', default: '0' },
     interacting: { type: 'string', default: 'all' },
+    fleet: { type: 'string' },
   },
 });
-if (args.interacting !== 'all' && args.interacting !== 'none')
+const fleet = args.fleet ? (JSON.parse(args.fleet) as Fleet) : undefined;
+// A fleet waits for no project: the default action applies to every instance.
+const interacting = fleet ? 'none' : args.interacting;
+if (interacting !== 'all' && interacting !== 'none')
   throw new Error(`--interacting must be all or none, got "${args.interacting}"`);
 const size: Size = {
   name: args.name,
   hosts: Number(args.hosts),
   instances: Number(args.instances),
   projects: Number(args.projects),
+  ...(fleet ? { fleet } : {}),
 };
 const capMs = Number(args.cap) * 1000;
 const replyWindow = Number(args['reply-window']);
@@ -58,7 +67,10 @@ const progress = (line: string) => process.stderr.write(`[${size.name}] ${line}\
 
 const dataDir = mkdtempSync(join(tmpdir(), `fenix-bench-${size.name}-`));
 const inventoryFile = join(dataDir, 'inventory.json');
-writeFileSync(inventoryFile, JSON.stringify(generateInventory(size)));
+writeFileSync(
+  inventoryFile,
+  JSON.stringify(fleet ? generateFleetInventory({ ...size, fleet }) : generateInventory(size)),
+);
 // The VNFMs answer in-process; a subscription is what makes the session wait for them.
 const sink = createServer((request, response) => request.resume().on('end', () => response.writeHead(204).end()));
 await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
@@ -66,7 +78,7 @@ const subscriptionsFile = join(dataDir, 'subscriptions.json');
 writeFileSync(
   subscriptionsFile,
   JSON.stringify(
-    args.interacting === 'all'
+    interacting === 'all'
       ? [
           {
             pattern: { source: ['fenix'], 'detail-type': ['maintenance.scheduled'] },
@@ -100,6 +112,8 @@ const runtime = await startRuntime({
     FENIX_PROJECT_SCALE_IN_REPLY: String(replyWindow),
     FENIX_EMPTY_CHECK_SECONDS: args['empty-check-seconds'],
     ...(args['hosts-per-execution'] ? { FENIX_HOSTS_PER_EXECUTION: args['hosts-per-execution'] } : {}),
+    // Instance actions that take time, polled as soon as the engine polls at all (after 1 s).
+    ...(fleet ? { FENIX_SIM_ACTION_SECONDS: String(fleet.simActionSeconds), FENIX_ACTION_POLL_SECONDS: '1' } : {}),
   },
   log: (line) => progress(line),
 });
@@ -130,6 +144,11 @@ const early: [EventEnvelope, number][] = [];
 let finished: (outcome: string) => void = () => undefined;
 const outcome = new Promise<string>((resolve) => (finished = resolve));
 let hostsDone = 0;
+/** Hosts between their IN_MAINTENANCE and their MAINTENANCE_COMPLETE / MAINTENANCE_FAILED events. */
+const inMaintenance = new Set<string>();
+const hostEventsSeen = new Set<string>();
+let peakInMaintenance = 0;
+let hostsFailed = 0;
 runtime.bus.onEvent((event) => {
   const at = t();
   if (!sessionId) {
@@ -147,7 +166,16 @@ const record = (event: EventEnvelope, at: number) => {
     state: String(detail.state),
     ...(detail.host ? { host: String(detail.host) } : {}),
   });
-  if (event['detail-type'] === 'maintenance.host' && detail.state === 'MAINTENANCE_COMPLETE') hostsDone++;
+  // A retried step repeats its event: each host's states count once.
+  if (event['detail-type'] === 'maintenance.host' && !hostEventsSeen.has(`${detail.host}|${detail.state}`)) {
+    hostEventsSeen.add(`${detail.host}|${detail.state}`);
+    const host = String(detail.host);
+    if (detail.state === 'IN_MAINTENANCE') inMaintenance.add(host);
+    else inMaintenance.delete(host);
+    if (detail.state === 'MAINTENANCE_COMPLETE') hostsDone++;
+    if (detail.state === 'MAINTENANCE_FAILED') hostsFailed++;
+    peakInMaintenance = Math.max(peakInMaintenance, inMaintenance.size);
+  }
   vnfms?.onEvent(event, at);
   if (
     event['detail-type'] === 'maintenance.session' &&
@@ -165,16 +193,28 @@ const created = await fetch(`${runtime.url}/v1/maintenance`, {
     state: 'MAINTENANCE',
     maintenance_at: maintenanceAt,
     hosts: [],
-    // Optional: the built-in dummy plug-in on every host, N times (to see what plug-ins cost in transitions).
-    ...(Number(args['host-plugins']) > 0
-      ? { actions: Array.from({ length: Number(args['host-plugins']) }, () => ({ plugin: 'dummy', type: 'host' })) }
+    // Optional: the built-in dummy plug-in on every host, N times (to see what plug-ins cost in transitions);
+    // in a fleet, once on every compute, taking its seconds.
+    ...(Number(args['host-plugins']) > 0 || fleet
+      ? {
+          actions: [
+            ...Array.from({ length: Number(args['host-plugins']) }, () => ({ plugin: 'dummy', type: 'host' })),
+            ...(fleet ? [{ plugin: 'dummy', type: 'compute', metadata: { seconds: fleet.pluginSeconds } }] : []),
+          ],
+        }
       : {}),
+    ...(fleet ? { rollout: { max_parallel_hosts: fleet.maxParallel, max_failed_hosts: 0 } } : {}),
   }),
 });
 const createMs = t() - createStarted;
 const createdBody = (await created.json()) as { session_id?: string; message?: string };
-if (created.status !== 200 || !createdBody.session_id)
-  throw new Error(`create session: ${created.status} ${JSON.stringify(createdBody)}`);
+if (created.status !== 200 || !createdBody.session_id) {
+  // One line for the parent's log (it records the run as crashed, with these last lines).
+  progress(`create session refused: ${created.status} ${JSON.stringify(createdBody)}`);
+  await runtime.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+  process.exit(1);
+}
 sessionId = createdBody.session_id;
 vnfms = new AutoVnfms(runtime, sessionId, (message) => progress(`VNFM error: ${message}`), {
   action: args.action as 'MIGRATE' | 'OWN_ACTION',
@@ -185,6 +225,23 @@ progress(
   `session ${sessionId} created in ${createMs.toFixed(0)} ms; maintenance_at ${maintenanceAt} (in ${((maintenanceAtMs - Date.now()) / 1000).toFixed(1)} s)`,
 );
 
+/**
+ * The hosts in flight as the session's own records say (DRAINING or IN_MAINTENANCE), sampled each
+ * second: the events show only the IN_MAINTENANCE part of a host's time in flight.
+ */
+let peakInFlightSampled = 0;
+const inFlightSampler = fleet
+  ? setInterval(() => {
+      void attribute('bench', () => runtime.store.listHosts(sessionId)).then(
+        (hosts) => {
+          const inFlight = hosts.filter((h) => h.phase === 'DRAINING' || h.phase === 'IN_MAINTENANCE').length;
+          peakInFlightSampled = Math.max(peakInFlightSampled, inFlight);
+        },
+        () => undefined,
+      );
+    }, 1000)
+  : undefined;
+
 const ticker = setInterval(() => {
   const sinceStart = (Date.now() - maintenanceAtMs) / 1000;
   const phase =
@@ -193,7 +250,7 @@ const ticker = setInterval(() => {
       : `${sinceStart.toFixed(1)} s since maintenance_at`;
   const last = sessionEvents.filter((e) => e.type === 'maintenance.session').at(-1)?.state ?? '-';
   progress(
-    `${hostsDone}/${size.hosts} hosts maintained, state ${last}, ${phase}, rss ${mb(process.memoryUsage().rss)} MB`,
+    `${hostsDone}/${size.hosts} hosts maintained${fleet ? `, ${inMaintenance.size} in maintenance (peak ${peakInMaintenance})` : ''}, state ${last}, ${phase}, rss ${mb(process.memoryUsage().rss)} MB`,
   );
   // If this process dies (out of memory …), the parent still knows how far it got.
   if (args.out) {
@@ -214,6 +271,7 @@ const capped = new Promise<string>((resolve) =>
 const result = await Promise.race([outcome, capped]);
 const endedAt = t();
 clearInterval(ticker);
+clearInterval(inFlightSampler);
 clearInterval(sampler);
 sampleMemory();
 // What stays after a full GC (with --expose-gc): retained memory, as opposed to garbage not yet collected.
@@ -363,7 +421,35 @@ const output = {
   ),
   instanceActionDone: vnfms.instanceActionDone,
   vnfmFailures: vnfms.failures.slice(0, 20),
+  ...(fleet ? { fleet: await fleetResult(fleet) } : {}),
 };
+
+/**
+ * The rollout against its capacity bound: `maxParallel` hosts at a time, each taking at least its
+ * plug-in's seconds plus one instance action, is ceil(hosts / maxParallel) waves of that.
+ */
+async function fleetResult(spec: Fleet) {
+  const hostSeconds = spec.pluginSeconds + spec.simActionSeconds;
+  const waves = Math.ceil(size.hosts / spec.maxParallel);
+  const boundMs = waves * hostSeconds * 1000;
+  const hosts = await attribute('bench', () => runtime.store.listHosts(sessionId));
+  const took = hosts
+    .filter((h) => h.started_at && h.finished_at)
+    .map((h) => Date.parse(h.finished_at as string) - Date.parse(h.started_at as string));
+  return {
+    ...spec,
+    hostSeconds,
+    waves,
+    boundMs,
+    /** maintenance_at → MAINTENANCE_DONE over the bound (target ≤ 1.2). */
+    ratio: result === 'MAINTENANCE_DONE' ? round(wallMs / boundMs, 3) : null,
+    peakInMaintenanceFromEvents: peakInMaintenance,
+    peakInFlightSampled,
+    hostsFailed,
+    /** A host's started_at → finished_at, as the session records them. */
+    hostMs: mapSummary(summarize(took)),
+  };
+}
 
 function mapSummary(s: ReturnType<typeof summarize>) {
   return {

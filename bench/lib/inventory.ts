@@ -10,7 +10,66 @@ export interface Size {
   hosts: number;
   instances: number;
   projects: number;
+  /** A parallel rollout (the `fleet` scenario) rather than the one-host-at-a-time sizes. */
+  fleet?: Fleet;
 }
+
+/**
+ * The fleet scenario (DESIGN §12): `empty` computes hold nothing, every other one
+ * `instancesPerHost` instances of 2 vCPUs on 8 — at most half full, so with `maxParallel` up to half
+ * the hosts emptied at once their instances fit on the others, and the rollout's only limit is its
+ * width.
+ * No project is subscribed (each gets the default action, LIVE_MIGRATE), every instance action
+ * takes `simActionSeconds` (FENIX_SIM_ACTION_SECONDS), and the dummy plug-in `pluginSeconds` on
+ * every compute.
+ */
+export interface Fleet {
+  empty: number;
+  instancesPerHost: number;
+  maxParallel: number;
+  pluginSeconds: number;
+  simActionSeconds: number;
+}
+
+const FLEET_HOST_VCPUS = 8;
+const FLEET_INSTANCE_VCPUS = 2;
+
+/** A fleet of `hosts` computes as {@link Fleet} says (the empty ones last). */
+export const fleetSize = (hosts: number, fleet: Fleet, projects = 10): Size => ({
+  name: 'fleet',
+  hosts,
+  instances: Math.max(0, hosts - fleet.empty) * fleet.instancesPerHost,
+  projects: Math.max(1, Math.min(projects, Math.max(0, hosts - fleet.empty) * fleet.instancesPerHost)),
+  fleet,
+});
+
+export const generateFleetInventory = (size: Size & { fleet: Fleet }): Inventory => {
+  const width = String(size.hosts).length;
+  const hostName = (index: number) => `compute-${pad(index + 1, width)}`;
+  const loaded = Math.max(0, size.hosts - size.fleet.empty);
+  const instances: Inventory['instances'] = [];
+  for (let host = 0; host < loaded; host++) {
+    for (let k = 0; k < size.fleet.instancesPerHost; k++) {
+      const i = instances.length;
+      instances.push({
+        name: `vm-${pad(i + 1, String(size.instances).length)}`,
+        project_id: projectName(i % size.projects),
+        host: hostName(host),
+        vcpus: FLEET_INSTANCE_VCPUS,
+      });
+    }
+  }
+  if (size.fleet.instancesPerHost * FLEET_INSTANCE_VCPUS * 2 > FLEET_HOST_VCPUS)
+    throw new Error(`fleet: ${size.fleet.instancesPerHost} instances per host would fill more than half a host`);
+  return {
+    hosts: Array.from({ length: size.hosts }, (_, index) => ({
+      name: hostName(index),
+      type: 'compute' as const,
+      vcpus: FLEET_HOST_VCPUS,
+    })),
+    instances,
+  };
+};
 
 export interface Inventory {
   hosts: { name: string; type: 'compute'; vcpus: number }[];

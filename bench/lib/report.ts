@@ -1,6 +1,6 @@
 import type { ApiBenchResult, LoadResult } from '../api.js';
 import type { BundleResult } from '../bundles.js';
-import type { Size } from './inventory.js';
+import type { Fleet, Size } from './inventory.js';
 import type { priceSession } from './price.js';
 import type { Summary } from './stats.js';
 
@@ -79,6 +79,8 @@ export type WorkflowRun =
         apiRequest: number;
       };
       price?: ReturnType<typeof priceSession>;
+      /** The fleet scenario only (bench/workflow.ts `fleetResult`). */
+      fleet?: FleetResult;
     }
   | {
       status: 'crashed';
@@ -87,6 +89,24 @@ export type WorkflowRun =
       progress: Record<string, unknown> | null;
       lastLines: string[];
     };
+
+/** A parallel rollout against its capacity bound (bench/workflow.ts --fleet). */
+export interface FleetResult extends Fleet {
+  /** Plug-in seconds + one instance action: the least a loaded host takes. */
+  hostSeconds: number;
+  waves: number;
+  /** waves × hostSeconds, in ms. */
+  boundMs: number;
+  /** Wall time over the bound; null when the session did not reach MAINTENANCE_DONE. */
+  ratio: number | null;
+  peakInMaintenanceFromEvents: number;
+  peakInFlightSampled: number;
+  hostsFailed: number;
+  hostMs: Dist;
+}
+
+/** The targets of the fleet scenario. */
+export const FLEET_MAX_RATIO = 1.2;
 
 type Ok = Extract<WorkflowRun, { status: 'ok' }>;
 
@@ -110,13 +130,15 @@ const done = (run: WorkflowRun): run is Ok => run.status === 'ok' && run.outcome
 export const renderMarkdown = (report: Report): string => {
   const out: string[] = [];
   const push = (...lines: string[]) => out.push(...lines);
-  const runs = report.workflow;
+  // The fleet is a parallel rollout with hosts that take real time: its own section and targets.
+  const runs = report.workflow.filter((run) => !run.size.fleet);
+  const fleets = report.workflow.filter((run) => run.size.fleet);
   const ok = runs.filter(done);
   push(
     '# Fenix Serverless — benchmark',
     '',
     `Generated ${report.generatedAt.slice(0, 19).replace('T', ' ')} UTC by \`npm run bench${report.options.quick ? ' -- --quick' : ''}\` on ${report.machine.cpus} × ${report.machine.cpuModel}, ${report.machine.memoryGb} GB, Node ${report.machine.node} (${report.durationSeconds} s). ` +
-      'Everything runs in one process per size: dynalite, the SFN and EventBridge shims, the API handlers and one auto-replying VNFM per project (ACK, MIGRATE every instance, replies sent as soon as the notification arrives). Migrations are instant, so the wall time is all engine.',
+      `Everything runs in one process per size: dynalite, the SFN and EventBridge shims, the API handlers and one auto-replying VNFM per project (ACK, MIGRATE every instance, replies sent as soon as the notification arrives). Migrations are instant, so the wall time is all engine${fleets.length ? ' (the fleet scenario excepted: see its section)' : ''}.`,
     '',
   );
 
@@ -187,27 +209,27 @@ export const renderMarkdown = (report: Report): string => {
       ? ((large.memory.peakRssMb - large.memory.baselineRssMb) * (large.size.hosts / large.hostsMaintained)) /
         Math.max(1, medium.memory.peakRssMb - medium.memory.baselineRssMb)
       : undefined;
-  push(
-    '## Targets',
-    '',
-    '| Target | Measured | |',
-    '|---|---|:-:|',
-    `| Engine overhead ≤ 50 ms per host | ${[...ok.map((r) => `${r.size.name} ${n(r.overheadPerHostMs)} ms`), ...(large && large.outcome !== 'MAINTENANCE_DONE' ? [`large ${n(large.overheadPerHostMs)} ms (capped, ${large.hostsMaintained} hosts)`] : [])].join(', ') || '–'} | ${verdict(overhead === undefined ? undefined : overhead <= 50 && (!large || large.overheadPerHostMs <= 50))} |`,
-    `| Reaction latency p50 ≤ 100 ms | ${ok.map((r) => `${r.size.name} ${n(r.reactionMs.p50)} ms (p99 ${n(r.reactionMs.p99)})`).join(', ') || '–'} | ${verdict(reactionP50 === undefined ? undefined : reactionP50 <= 100)} |`,
-    `| API p99 ≤ 20 ms at 200 req/s | ${rateGet && ratePut ? `2 connections: GET ${rateGet.p99Ms} ms, PUT reply ${ratePut.p99Ms} ms ${verdict(rateGet.p99Ms <= 20 && ratePut.p99Ms <= 20)}; ${report.api?.connections} connections (bursts): GET ${burstGet?.p99Ms} ms, PUT reply ${burstPut?.p99Ms} ms ${verdict((burstGet?.p99Ms ?? Infinity) <= 20 && (burstPut?.p99Ms ?? Infinity) <= 20)}` : '–'} | ${verdict(rateGet && ratePut ? rateGet.p99Ms <= 20 && ratePut.p99Ms <= 20 && (burstGet?.p99Ms ?? Infinity) <= 20 && (burstPut?.p99Ms ?? Infinity) <= 20 : undefined)} |`,
-    `| No execution history > 5,000 events at 1,000 hosts | ${large ? `${n(large.stepFunctions.largestHistory?.events ?? 0)} events (${large.hostsMaintained} hosts done)` : medium ? `not run; ${n(medium.stepFunctions.largestHistory?.events ?? 0)} at 100 hosts (one execution holds ≤ 100 hosts)` : '–'} | ${verdict(large ? (large.stepFunctions.largestHistory?.events ?? 0) <= 5000 : undefined)} |`,
-    `| ≤ 20 state transitions per host | ${
-      runs
-        .filter((r): r is Ok => r.status === 'ok')
-        .map((r) => `${r.size.name} ${n(r.stepFunctions.transitionsPerHost, 1)}`)
-        .join(', ') || '–'
-    } | ${verdict(perHost === undefined ? undefined : perHost <= 20)} |`,
-    `| Bundles ≤ 300 KB (SDK excluded) | ${bundleMax !== undefined ? `largest ${n(bundleMax, 1)} KB` : '–'} | ${verdict(bundleMax === undefined ? undefined : bundleMax <= 300)} |`,
-    `| Bundle cold import ≤ 150 ms | ${importMax !== undefined ? `slowest ${n(importMax)} ms (median of 5)` : '–'} | ${verdict(importMax === undefined ? undefined : importMax <= 150)} |`,
-    `| 10× hosts → ≤ 11× time | ${[...timeRatios.map((x, i) => `${i === 0 && small ? 'small → medium' : 'medium → large'} ${n(x, 1)}×`), ...(largeProjected ? [`medium → large ≥ ${n(largeProjected, 1)}× (projected from the capped run: wall × hosts / hosts done)`] : [])].join(', ') || '–'} | ${verdict(timeRatios.length || largeProjected ? [...timeRatios, largeProjected ?? 0].every((x) => x <= 11) : undefined)} |`,
-    `| 10× hosts → ≤ 11× memory (peak RSS above baseline, local runtime) | ${[...memRatios.map((x, i) => `${i === 0 && small ? 'small → medium' : 'medium → large'} ${n(x, 1)}×`), ...(memProjected ? [`medium → large ≈ ${n(memProjected, 1)}× (projected linearly from the capped run)`] : [])].join(', ') || '–'} | ${verdict(memRatios.length || memProjected ? [...memRatios, memProjected ?? 0].every((x) => x <= 11) : undefined)} |`,
-    '',
-  );
+  // A fleet-only run measured none of these.
+  const sizeTargets =
+    runs.length || report.api || report.bundles
+      ? [
+          `| Engine overhead ≤ 50 ms per host | ${[...ok.map((r) => `${r.size.name} ${n(r.overheadPerHostMs)} ms`), ...(large && large.outcome !== 'MAINTENANCE_DONE' ? [`large ${n(large.overheadPerHostMs)} ms (capped, ${large.hostsMaintained} hosts)`] : [])].join(', ') || '–'} | ${verdict(overhead === undefined ? undefined : overhead <= 50 && (!large || large.overheadPerHostMs <= 50))} |`,
+          `| Reaction latency p50 ≤ 100 ms | ${ok.map((r) => `${r.size.name} ${n(r.reactionMs.p50)} ms (p99 ${n(r.reactionMs.p99)})`).join(', ') || '–'} | ${verdict(reactionP50 === undefined ? undefined : reactionP50 <= 100)} |`,
+          `| API p99 ≤ 20 ms at 200 req/s | ${rateGet && ratePut ? `2 connections: GET ${rateGet.p99Ms} ms, PUT reply ${ratePut.p99Ms} ms ${verdict(rateGet.p99Ms <= 20 && ratePut.p99Ms <= 20)}; ${report.api?.connections} connections (bursts): GET ${burstGet?.p99Ms} ms, PUT reply ${burstPut?.p99Ms} ms ${verdict((burstGet?.p99Ms ?? Infinity) <= 20 && (burstPut?.p99Ms ?? Infinity) <= 20)}` : '–'} | ${verdict(rateGet && ratePut ? rateGet.p99Ms <= 20 && ratePut.p99Ms <= 20 && (burstGet?.p99Ms ?? Infinity) <= 20 && (burstPut?.p99Ms ?? Infinity) <= 20 : undefined)} |`,
+          `| No execution history > 5,000 events at 1,000 hosts | ${large ? `${n(large.stepFunctions.largestHistory?.events ?? 0)} events (${large.hostsMaintained} hosts done)` : medium ? `not run; ${n(medium.stepFunctions.largestHistory?.events ?? 0)} at 100 hosts (one execution holds ≤ 100 hosts)` : '–'} | ${verdict(large ? (large.stepFunctions.largestHistory?.events ?? 0) <= 5000 : undefined)} |`,
+          `| ≤ 20 state transitions per host | ${
+            runs
+              .filter((r): r is Ok => r.status === 'ok')
+              .map((r) => `${r.size.name} ${n(r.stepFunctions.transitionsPerHost, 1)}`)
+              .join(', ') || '–'
+          } | ${verdict(perHost === undefined ? undefined : perHost <= 20)} |`,
+          `| Bundles ≤ 300 KB (SDK excluded) | ${bundleMax !== undefined ? `largest ${n(bundleMax, 1)} KB` : '–'} | ${verdict(bundleMax === undefined ? undefined : bundleMax <= 300)} |`,
+          `| Bundle cold import ≤ 150 ms | ${importMax !== undefined ? `slowest ${n(importMax)} ms (median of 5)` : '–'} | ${verdict(importMax === undefined ? undefined : importMax <= 150)} |`,
+          `| 10× hosts → ≤ 11× time | ${[...timeRatios.map((x, i) => `${i === 0 && small ? 'small → medium' : 'medium → large'} ${n(x, 1)}×`), ...(largeProjected ? [`medium → large ≥ ${n(largeProjected, 1)}× (projected from the capped run: wall × hosts / hosts done)`] : [])].join(', ') || '–'} | ${verdict(timeRatios.length || largeProjected ? [...timeRatios, largeProjected ?? 0].every((x) => x <= 11) : undefined)} |`,
+          `| 10× hosts → ≤ 11× memory (peak RSS above baseline, local runtime) | ${[...memRatios.map((x, i) => `${i === 0 && small ? 'small → medium' : 'medium → large'} ${n(x, 1)}×`), ...(memProjected ? [`medium → large ≈ ${n(memProjected, 1)}× (projected linearly from the capped run)`] : [])].join(', ') || '–'} | ${verdict(memRatios.length || memProjected ? [...memRatios, memProjected ?? 0].every((x) => x <= 11) : undefined)} |`,
+        ]
+      : [];
+  push('## Targets', '', '| Target | Measured | |', '|---|---|:-:|', ...sizeTargets, ...fleetTargets(fleets), '');
 
   // ------------------------------------------------------------------ details per size
   const detailed = runs.filter((r): r is Ok => r.status === 'ok');
@@ -285,6 +307,9 @@ export const renderMarkdown = (report: Report): string => {
     );
   }
 
+  // ------------------------------------------------------------------ fleet
+  if (fleets.length) push(...fleetSection(fleets));
+
   // ------------------------------------------------------------------ API
   if (report.api) {
     const { api } = report;
@@ -352,4 +377,58 @@ export const renderMarkdown = (report: Report): string => {
     '',
   );
   return out.join('\n');
+};
+
+const fleetOf = (run: WorkflowRun): FleetResult | undefined => (run.status === 'ok' ? run.fleet : undefined);
+
+/** Rows of the Targets table: the rollout's wall time against its bound, and its width never exceeded. */
+const fleetTargets = (fleets: WorkflowRun[]): string[] =>
+  fleets.flatMap((run) => {
+    const fleet = fleetOf(run);
+    const spec = run.size.fleet;
+    if (!spec) return [];
+    const label = `${n(run.size.hosts)} hosts, ${spec.maxParallel} at a time`;
+    if (!fleet || run.status !== 'ok')
+      return [`| Fleet rollout ≤ ${FLEET_MAX_RATIO}× the capacity bound | ${label}: did not finish | ❌ |`];
+    const peak = Math.max(fleet.peakInMaintenanceFromEvents, fleet.peakInFlightSampled);
+    return [
+      `| Fleet rollout ≤ ${FLEET_MAX_RATIO}× the capacity bound (${fleet.waves} waves × ${n(fleet.hostSeconds, 1)} s) | ${label}: ${
+        fleet.ratio === null
+          ? `${run.outcome}`
+          : `${n(run.wallMs / 1000, 1)} s = ${n(fleet.ratio, 2)}× ${n(fleet.boundMs / 1000)} s`
+      } | ${verdict(fleet.ratio === null ? false : fleet.ratio <= FLEET_MAX_RATIO)} |`,
+      `| Fleet: never more than max_parallel_hosts in flight | ${label}: at most ${fleet.peakInMaintenanceFromEvents} in maintenance (events), ${fleet.peakInFlightSampled} in flight (sampled each second) | ${verdict(peak <= spec.maxParallel)} |`,
+    ];
+  });
+
+/** The fleet scenario's own section: what it is, the bound, what was measured. */
+const fleetSection = (fleets: WorkflowRun[]): string[] => {
+  const out = [
+    '## Fleet: a parallel rollout',
+    '',
+    "A fleet of computes with room to drain (a tenth empty, the others half full: 2 instances of 2 vCPUs on 8), no project waited for (every instance gets the default action, LIVE_MIGRATE), every instance action taking `FENIX_SIM_ACTION_SECONDS`, and the dummy plug-in taking `metadata.seconds` on every compute, with `rollout.max_parallel_hosts`. The capacity bound is what the width allows at best: ceil(hosts / max_parallel_hosts) waves × host time (the plug-in's seconds + one instance action). Wall time is `maintenance_at` → MAINTENANCE_DONE from the events. In flight: hosts between their `maintenance.host` IN_MAINTENANCE and MAINTENANCE_COMPLETE / MAINTENANCE_FAILED events, and (sampled each second from the session's records) hosts DRAINING or IN_MAINTENANCE.",
+    '',
+    '| Fleet (hosts, empty) | At a time | Plug-in · action | Outcome | Wall time | Bound | Ratio (≤ 1.2) | Peak in flight: events · sampled | Host time p50 · max | Transitions / host | Price / session |',
+    '|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const run of fleets) {
+    const spec = run.size.fleet;
+    if (!spec) continue;
+    const head = `| ${n(run.size.hosts)} (${spec.empty} empty) | ${spec.maxParallel} | ${n(spec.pluginSeconds, 1)} · ${n(spec.simActionSeconds, 1)} s`;
+    if (run.status !== 'ok') {
+      out.push(`${head} | crashed (${run.exit}): ${run.lastLines.at(-1) ?? ''} | | | | | | | |`);
+      continue;
+    }
+    const fleet = run.fleet;
+    const outcome = run.outcome === 'MAINTENANCE_DONE' ? 'DONE' : `${run.outcome}: ${run.failure?.reason ?? ''}`;
+    out.push(
+      `${head} | ${outcome} | ${n(run.wallMs / 1000, 1)} s | ${fleet ? `${n(fleet.boundMs / 1000)} s` : '–'} | ${fleet?.ratio != null ? `${n(fleet.ratio, 2)}× ${verdict(fleet.ratio <= FLEET_MAX_RATIO)}` : '–'} | ${fleet ? `${fleet.peakInMaintenanceFromEvents} · ${fleet.peakInFlightSampled} ${verdict(Math.max(fleet.peakInMaintenanceFromEvents, fleet.peakInFlightSampled) <= spec.maxParallel)}` : '–'} | ${fleet ? `${n(fleet.hostMs.p50 / 1000, 1)} · ${n(fleet.hostMs.max / 1000, 1)} s` : '–'} | ${n(run.stepFunctions.transitionsPerHost, 1)} | ${run.price ? usd(run.price.total) : '–'} |`,
+    );
+  }
+  out.push(
+    '',
+    'Run it alone: `npm run bench -- --fleet-only` (writes `bench/results/fleet.json` and `fleet.md`; `--fleet-hosts`, `--fleet-seconds` to vary it).',
+    '',
+  );
+  return out;
 };
