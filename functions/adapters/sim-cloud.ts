@@ -38,7 +38,8 @@ import { batchWrite, deleteRequests, isConditionFailure, putRequests, queryAll }
  * that keeps them is chosen (409 `no_capacity` when none does).
  */
 const HOST_PK = 'SIM#HOST';
-const INSTANCE_PK = 'SIM#INSTANCE';
+/** The partition of the instance items (the constraint routes read it: their IAM policy names it). */
+export const INSTANCE_PK = 'SIM#INSTANCE';
 const LOCK_PK = 'SIM#LOCK';
 /** How long a placement lease lasts if its holder dies (a placement takes a few table calls). */
 const LEASE_SECONDS = 10;

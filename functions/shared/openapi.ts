@@ -1,9 +1,12 @@
 import * as z from 'zod';
+import { groupConstraintSchema, instanceConstraintSchema, MAX_CONSTRAINT_SECONDS } from '../core/constraints.js';
 import {
   createSessionSchema,
   DEFAULT_ACTIONS,
   detailQuery,
+  groupId,
   idempotencyKey,
+  instanceId,
   ON_NO_REPLY,
   projectId,
   projectReplySchema,
@@ -198,12 +201,45 @@ export const sessionDetailResponse = z.strictObject({
   history_next: z.string().nullable().describe('Pass as `history_next` for the next page; null on the last.'),
 });
 
+const seconds = z.number().int().min(0).max(MAX_CONSTRAINT_SECONDS);
+
+/** What `GET /v1/instance/{instance_id}` answers: the stored constraint, defaults filled. */
+const instanceConstraintResponse = z.strictObject({
+  instance_id: z.string(),
+  project_id: z.string(),
+  group_id: z.string().nullable().describe('The group whose rules the instance keeps; null: a group of its own.'),
+  instance_name: z.string(),
+  max_interruption_time: seconds.nullable().describe('Seconds of interruption it takes unnoticed; null: not stated.'),
+  migration_type: z
+    .enum(INSTANCE_ACTIONS)
+    .nullable()
+    .describe(
+      "What the engine does for it when its project does not answer; null: the session policy's default_action.",
+    ),
+  resource_mitigation: z.boolean(),
+  lead_time: seconds.nullable().describe('Seconds of notice before its action; null: the maintenance reply window.'),
+});
+
+/** What `GET /v1/instance_group/{group_id}` answers. */
+const groupConstraintResponse = z.strictObject({
+  group_id: z.string(),
+  project_id: z.string(),
+  group_name: z.string(),
+  anti_affinity_group: z.boolean().describe('Members must sit on different hosts.'),
+  max_instances_per_host: z.number().int().min(0).describe('At most this many members on one host; 0 = no cap.'),
+  max_impacted_members: z.number().int().min(1).describe('At most this many members impacted at the same time.'),
+  recovery_time: seconds.describe('Seconds a member stays impacted after its action is done.'),
+  resource_mitigation: z.boolean(),
+});
+
 const RESPONSES = {
   CreateSessionResponse: z.strictObject({ session_id: z.uuid() }),
   SessionList: z.strictObject({ session_id: z.array(z.uuid()).describe('Sessions not yet deleted.') }),
   SessionState: z.strictObject({ session_id: z.uuid(), state: sessionState }),
   SessionDetail: sessionDetailResponse,
   ProjectInstances: z.strictObject({ instance_ids: z.array(z.string()) }),
+  InstanceConstraint: instanceConstraintResponse,
+  InstanceGroupConstraint: groupConstraintResponse,
   Empty: z.strictObject({}),
   OpenApiDocument: z.looseObject({
     openapi: z.string(),
@@ -230,7 +266,7 @@ interface RouteDoc {
   summary: string;
   description?: string;
   access: Access;
-  params?: ('session_id' | 'project_id')[];
+  params?: (keyof typeof PARAMS)[];
   query?: z.ZodObject;
   headers?: Record<string, z.ZodType>;
   body?: keyof typeof REQUESTS;
@@ -245,9 +281,16 @@ const REQUESTS = {
   CreateSessionRequest: createSessionSchema,
   UpdateSessionRequest: updateSessionSchema,
   ProjectReply: projectReplySchema,
+  InstanceConstraintRequest: instanceConstraintSchema,
+  InstanceGroupConstraintRequest: groupConstraintSchema,
 } as const;
 
 const SESSION = '/v1/maintenance/{session_id}';
+const INSTANCE = '/v1/instance/{instance_id}';
+const GROUP = '/v1/instance_group/{group_id}';
+/** Who may touch a constraint, said once for the six constraint routes. */
+const CONSTRAINT_ACCESS =
+  "An admin, or the project that owns the constraint; another project's constraint is a 404, as an unknown one.";
 
 /** `PUT` and `POST /v1/maintenance/{session_id}`: one operation under two methods. */
 const UPDATE_SESSION = {
@@ -367,6 +410,75 @@ export const routeDocs = (): RouteDoc[] => [
     ],
   },
   {
+    method: 'put',
+    path: INSTANCE,
+    operationId: 'putInstanceConstraint',
+    summary: "Create or replace an instance's constraint (ETSI FEAT03)",
+    description: `${CONSTRAINT_ACCESS} The cloud must know the instance as the project's (404 otherwise; an admin, who names the project in \`project_id\`, gets a 400 naming the real owner). \`instance_id\` and \`project_id\` in the body, when given, must be the path's and the caller's. A PUT replaces the whole object: fields left out take their defaults — \`group_id\` null (a group of its own), \`instance_name\` the cloud's name, \`max_interruption_time\` null, \`migration_type\` null (the session policy's \`default_action\`), \`resource_mitigation\` false, \`lead_time\` null (the maintenance reply window). Times are whole seconds, 0 to ${MAX_CONSTRAINT_SECONDS}.`,
+    access: 'any',
+    params: ['instance_id'],
+    body: 'InstanceConstraintRequest',
+    ok: 'Empty',
+    notFound: true,
+  },
+  {
+    method: 'get',
+    path: INSTANCE,
+    operationId: 'getInstanceConstraint',
+    summary: "An instance's stored constraint, defaults filled",
+    description: CONSTRAINT_ACCESS,
+    access: 'any',
+    params: ['instance_id'],
+    ok: 'InstanceConstraint',
+    notFound: true,
+  },
+  {
+    method: 'delete',
+    path: INSTANCE,
+    operationId: 'deleteInstanceConstraint',
+    summary: "Remove an instance's constraint (not the instance)",
+    description: CONSTRAINT_ACCESS,
+    access: 'any',
+    params: ['instance_id'],
+    ok: 'Empty',
+    notFound: true,
+  },
+  {
+    method: 'put',
+    path: GROUP,
+    operationId: 'putInstanceGroupConstraint',
+    summary: "Create or replace an instance group's constraint (ETSI FEAT03)",
+    description: `${CONSTRAINT_ACCESS} Defaults: \`group_name\` "", \`anti_affinity_group\` false, \`max_instances_per_host\` 0 (no cap), \`max_impacted_members\` 1, \`recovery_time\` 0, \`resource_mitigation\` false. The group's members are the project's instances whose constraint names it; placement (anti-affinity, \`max_instances_per_host\`) binds every move of them, and the simulated cloud refuses a move that would break it. An admin may not give a group to another project (409 \`owner_mismatch\`: delete it first).`,
+    access: 'any',
+    params: ['group_id'],
+    body: 'InstanceGroupConstraintRequest',
+    ok: 'Empty',
+    notFound: true,
+    conflicts: ['owner_mismatch'],
+  },
+  {
+    method: 'get',
+    path: GROUP,
+    operationId: 'getInstanceGroupConstraint',
+    summary: "An instance group's stored constraint, defaults filled",
+    description: CONSTRAINT_ACCESS,
+    access: 'any',
+    params: ['group_id'],
+    ok: 'InstanceGroupConstraint',
+    notFound: true,
+  },
+  {
+    method: 'delete',
+    path: GROUP,
+    operationId: 'deleteInstanceGroupConstraint',
+    summary: "Remove an instance group's constraint (its members keep theirs, and no longer have group rules)",
+    description: CONSTRAINT_ACCESS,
+    access: 'any',
+    params: ['group_id'],
+    ok: 'Empty',
+    notFound: true,
+  },
+  {
     method: 'get',
     path: '/v1/openapi.json',
     operationId: 'getOpenApi',
@@ -385,6 +497,8 @@ const ACCESS_TEXT: Record<Access, string> = {
 const PARAMS = {
   session_id: { schema: sessionIdParam, description: 'The session id (a UUID).' },
   project_id: { schema: projectId, description: 'The project (tenant) id.' },
+  instance_id: { schema: instanceId, description: 'The instance id, as the cloud knows it.' },
+  group_id: { schema: groupId, description: 'The instance group id (the Nova server-group id when there is one).' },
 } as const;
 
 // ---------------------------------------------------------------- JSON Schema conversion
@@ -457,7 +571,8 @@ const STANDARD_ERRORS = {
   NotFound: {
     status: '404',
     code: 'not_found',
-    description: 'No such session, or the project has no instances in it.',
+    description:
+      "No such session, or the project has no instances in it; no such constraint, or not the caller's; an instance the cloud does not know as the project's.",
   },
   PayloadTooLarge: { status: '413', code: 'payload_too_large', description: 'The request body is over 256 KiB.' },
   InternalError: {

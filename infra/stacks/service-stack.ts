@@ -64,14 +64,27 @@ export interface ServiceStackProps extends StackProps {
   readonly alarmTopicArn?: string;
   /**
    * The cloud maintained (context `cloud`): with OpenStack, the functions that call it (the
-   * workflow, creating and deleting a session) read its clouds.yaml entry from Secrets Manager
-   * and, with `vpc`, run in those subnets. No other function gets either.
+   * workflow, creating and deleting a session, storing an instance constraint) read its
+   * clouds.yaml entry from Secrets Manager and, with `vpc`, run in those subnets. No other
+   * function gets either.
    * @default - the simulated cloud
    */
   readonly cloud?: CloudSettings;
 }
 
 type TableAccess = 'read' | 'readWrite';
+
+/**
+ * Item access to some partitions only (IAM `dynamodb:LeadingKeys`): GetItem and `writes` on the
+ * table itself, no Query, no index. The patterns are partition keys the adapters write
+ * (functions/adapters/dynamo/keys.ts, sim-cloud.ts); test/infra/constraints.test.ts checks they match.
+ */
+interface ItemAccess {
+  readonly partitions: string[];
+  readonly writes?: ('PutItem' | 'DeleteItem')[];
+  /** Also reads the simulated cloud's instance items, when the stack runs on it (the route asks the cloud). */
+  readonly simInstances?: boolean;
+}
 type ExecutionAccess = 'start' | 'stop' | 'describe' | 'taskResponse';
 
 /** One Lambda per route; everything it may touch is listed here. */
@@ -83,6 +96,8 @@ interface RouteSpec {
   readonly scopes: string[];
   /** Table access; none when absent. */
   readonly table?: TableAccess;
+  /** Instead of `table`: item access to some partitions only. */
+  readonly items?: ItemAccess;
   readonly executions?: ExecutionAccess[];
   /** Needs the plug-in map (to validate `actions[].plugin`) and the session settings (reply window, download rules). */
   readonly plugins?: boolean;
@@ -95,6 +110,11 @@ interface RouteSpec {
 const ADMIN = [ADMIN_SCOPE];
 const ADMIN_OR_PROJECT = [ADMIN_SCOPE, PROJECT_SCOPE];
 const SESSION = '/v1/maintenance/{session_id}';
+const INSTANCE = '/v1/instance/{instance_id}';
+const GROUP = '/v1/instance_group/{group_id}';
+/** Partition keys of the constraints (functions/adapters/dynamo/keys.ts). */
+const INSTANCE_CONSTRAINTS = ['CONSTRAINT#INSTANCE#*'];
+const GROUP_CONSTRAINTS = ['CONSTRAINT#GROUP#*'];
 
 const UPDATE_SESSION = {
   path: SESSION,
@@ -178,6 +198,56 @@ const ROUTES: RouteSpec[] = [
     path: '/v1/openapi.json',
     entry: 'functions/api/get-openapi.ts',
     scopes: ADMIN_OR_PROJECT,
+  },
+  // Instance constraints (DESIGN §12): their own items only. The handlers check the owner project.
+  {
+    id: 'PutInstanceConstraint',
+    method: HttpMethod.PUT,
+    path: INSTANCE,
+    entry: 'functions/api/put-instance-constraint.ts',
+    scopes: ADMIN_OR_PROJECT,
+    items: { partitions: INSTANCE_CONSTRAINTS, writes: ['PutItem'], simInstances: true },
+    cloud: true,
+  },
+  {
+    id: 'GetInstanceConstraint',
+    method: HttpMethod.GET,
+    path: INSTANCE,
+    entry: 'functions/api/get-instance-constraint.ts',
+    scopes: ADMIN_OR_PROJECT,
+    items: { partitions: INSTANCE_CONSTRAINTS },
+  },
+  {
+    id: 'DeleteInstanceConstraint',
+    method: HttpMethod.DELETE,
+    path: INSTANCE,
+    entry: 'functions/api/delete-instance-constraint.ts',
+    scopes: ADMIN_OR_PROJECT,
+    items: { partitions: INSTANCE_CONSTRAINTS, writes: ['DeleteItem'] },
+  },
+  {
+    id: 'PutInstanceGroup',
+    method: HttpMethod.PUT,
+    path: GROUP,
+    entry: 'functions/api/put-instance-group.ts',
+    scopes: ADMIN_OR_PROJECT,
+    items: { partitions: GROUP_CONSTRAINTS, writes: ['PutItem'] },
+  },
+  {
+    id: 'GetInstanceGroup',
+    method: HttpMethod.GET,
+    path: GROUP,
+    entry: 'functions/api/get-instance-group.ts',
+    scopes: ADMIN_OR_PROJECT,
+    items: { partitions: GROUP_CONSTRAINTS },
+  },
+  {
+    id: 'DeleteInstanceGroup',
+    method: HttpMethod.DELETE,
+    path: GROUP,
+    entry: 'functions/api/delete-instance-group.ts',
+    scopes: ADMIN_OR_PROJECT,
+    items: { partitions: GROUP_CONSTRAINTS, writes: ['DeleteItem'] },
   },
 ];
 
@@ -316,7 +386,7 @@ export class ServiceStack extends Stack {
         description: `${route.method} ${route.path}`,
         environment: {
           ...authEnv,
-          ...(route.table && { TABLE_NAME: table.tableName }),
+          ...((route.table || route.items) && { TABLE_NAME: table.tableName }),
           ...(route.executions && { STATE_MACHINE_ARN: session.stateMachineArn }),
           ...(route.plugins && sessionSettings),
           ...(route.artifacts && { FENIX_ARTIFACTS_BUCKET: artifacts.bucketName }),
@@ -324,6 +394,7 @@ export class ServiceStack extends Stack {
       });
 
       if (route.table) grantTable(fn, route.table);
+      if (route.items) grantItems(fn, table, route.items, cloud.driver === 'sim');
       if (route.artifacts) grantRemoveArtifacts(artifacts, fn);
       if (route.cloud) openstack?.grant(fn);
 
@@ -396,6 +467,18 @@ function acknowledgeArtifactObjects(bucket: s3.Bucket, fn: ServiceFunction): voi
     id: `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>/*]`,
     reason: 'Objects of the artifacts bucket only; their keys (<session_id>/<name>) are chosen at run time',
   });
+}
+
+/** GetItem (and the writes) on the items whose partition key matches one of the patterns, nothing else. */
+function grantItems(fn: ServiceFunction, table: dynamodb.ITableV2, access: ItemAccess, simCloud: boolean): void {
+  const partitions = [...access.partitions, ...(access.simInstances && simCloud ? ['SIM#INSTANCE'] : [])];
+  fn.role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      actions: ['dynamodb:GetItem', ...(access.writes ?? []).map((action) => `dynamodb:${action}`)],
+      resources: [table.tableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': partitions } },
+    }),
+  );
 }
 
 /**

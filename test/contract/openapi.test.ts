@@ -325,6 +325,12 @@ describe('the OpenAPI document', () => {
         'GET /v1/maintenance/{session_id}/detail',
         'GET /v1/maintenance/{session_id}/{project_id}',
         'PUT /v1/maintenance/{session_id}/{project_id}',
+        'PUT /v1/instance/{instance_id}',
+        'GET /v1/instance/{instance_id}',
+        'DELETE /v1/instance/{instance_id}',
+        'PUT /v1/instance_group/{group_id}',
+        'GET /v1/instance_group/{group_id}',
+        'DELETE /v1/instance_group/{group_id}',
         'GET /v1/openapi.json',
       ].sort(),
     );
@@ -353,6 +359,15 @@ describe('the OpenAPI document', () => {
     const update = requestSchema('updateSession');
     expect(problems(update, { state: 'PLANNED_MAINTENANCE' })).toEqual([]);
     expect(problems(update, { state: 'MAINTENANCE_DONE' })).not.toEqual([]);
+    const instance = requestSchema('putInstanceConstraint');
+    expect(problems(instance, {})).toEqual([]);
+    expect(problems(instance, { migration_type: null, lead_time: 40, group_id: 'g-1' })).toEqual([]);
+    expect(problems(instance, { migration_type: 'TELEPORT' })).not.toEqual([]);
+    expect(problems(instance, { lead_time: -1 })).not.toEqual([]);
+    const group = requestSchema('putInstanceGroupConstraint');
+    expect(problems(group, { anti_affinity_group: true, max_instances_per_host: 1 })).toEqual([]);
+    expect(problems(group, { max_impacted_members: 0 })).not.toEqual([]);
+    expect(problems(group, { members: [] })).not.toEqual([]);
   });
 });
 
@@ -532,6 +547,92 @@ describe('every route answers every documented status, with the documented body'
     await expectStatus('deleteSession', 500, { path, broken: true });
     await expectStatus('deleteSession', 200, { path });
     await expectStatus('deleteSession', 404, { path });
+  });
+
+  // Constraints: project p owns its instance's constraint and the group g-contract.
+  const instancePath = async () => `/v1/instance/${(await t.runtime.cloud.listInstances('p'))[0]?.id}`;
+  const GROUP_PATH = '/v1/instance_group/g-contract';
+
+  it('putInstanceConstraint', async () => {
+    const path = await instancePath();
+    const body = { migration_type: 'MIGRATE', lead_time: 40, group_id: 'g-contract' };
+    expect(problems(requestSchema('putInstanceConstraint'), body)).toEqual([]);
+    await expectStatus('putInstanceConstraint', 200, { path, body, who: { project: 'p' } });
+    await expectStatus('putInstanceConstraint', 400, { path, body: { lead_time: -1 }, who: { project: 'p' } });
+    await expectStatus('putInstanceConstraint', 401, { path, body, who: 'none' });
+    await expectStatus('putInstanceConstraint', 403, { path, body, who: 'bare' });
+    await expectStatus('putInstanceConstraint', 404, { path, body, who: { project: 'q' } }); // not q's instance
+    await expectStatus('putInstanceConstraint', 413, { path, raw: hugeBody, who: { project: 'p' } });
+    await expectStatus('putInstanceConstraint', 500, { path, body, who: { project: 'p' }, broken: true });
+  });
+
+  it('getInstanceConstraint', async () => {
+    const path = await instancePath();
+    const got = await expectStatus('getInstanceConstraint', 200, { path, who: { project: 'p' } });
+    expect(got.body).toMatchObject({ project_id: 'p', migration_type: 'MIGRATE', lead_time: 40 });
+    await expectStatus('getInstanceConstraint', 200, { path }); // admin too
+    await expectStatus('getInstanceConstraint', 400, { path: '/v1/instance/no%20spaces' });
+    await expectStatus('getInstanceConstraint', 401, { path, who: 'none' });
+    await expectStatus('getInstanceConstraint', 403, { path, who: 'bare' });
+    await expectStatus('getInstanceConstraint', 404, { path, who: { project: 'q' } });
+    await expectStatus('getInstanceConstraint', 413, { path, raw: hugeBody });
+    await expectStatus('getInstanceConstraint', 500, { path, broken: true });
+  });
+
+  it('deleteInstanceConstraint', async () => {
+    const path = await instancePath();
+    await expectStatus('deleteInstanceConstraint', 400, { path: '/v1/instance/a%20b' });
+    await expectStatus('deleteInstanceConstraint', 401, { path, who: 'none' });
+    await expectStatus('deleteInstanceConstraint', 403, { path, who: 'bare' });
+    await expectStatus('deleteInstanceConstraint', 404, { path, who: { project: 'q' } });
+    await expectStatus('deleteInstanceConstraint', 413, { path, raw: hugeBody });
+    await expectStatus('deleteInstanceConstraint', 500, { path, broken: true });
+    await expectStatus('deleteInstanceConstraint', 200, { path, who: { project: 'p' } });
+    await expectStatus('deleteInstanceConstraint', 404, { path, who: { project: 'p' } });
+  });
+
+  it('putInstanceGroupConstraint', async () => {
+    const path = GROUP_PATH;
+    const body = { anti_affinity_group: true, max_instances_per_host: 1, max_impacted_members: 1, recovery_time: 4 };
+    expect(problems(requestSchema('putInstanceGroupConstraint'), body)).toEqual([]);
+    await expectStatus('putInstanceGroupConstraint', 200, { path, body, who: { project: 'p' } });
+    await expectStatus('putInstanceGroupConstraint', 400, {
+      path,
+      body: { max_impacted_members: 0 },
+      who: { project: 'p' },
+    });
+    await expectStatus('putInstanceGroupConstraint', 401, { path, body, who: 'none' });
+    await expectStatus('putInstanceGroupConstraint', 403, { path, body, who: 'bare' });
+    await expectStatus('putInstanceGroupConstraint', 404, { path, body, who: { project: 'q' } }); // p's group
+    const moved = await expectStatus('putInstanceGroupConstraint', 409, { path, body: { ...body, project_id: 'q' } });
+    expect(moved.body.error).toBe('owner_mismatch');
+    await expectStatus('putInstanceGroupConstraint', 413, { path, raw: hugeBody, who: { project: 'p' } });
+    await expectStatus('putInstanceGroupConstraint', 500, { path, body, who: { project: 'p' }, broken: true });
+  });
+
+  it('getInstanceGroupConstraint', async () => {
+    const path = GROUP_PATH;
+    const got = await expectStatus('getInstanceGroupConstraint', 200, { path, who: { project: 'p' } });
+    expect(got.body).toMatchObject({ project_id: 'p', anti_affinity_group: true, recovery_time: 4 });
+    await expectStatus('getInstanceGroupConstraint', 200, { path }); // admin too
+    await expectStatus('getInstanceGroupConstraint', 400, { path: '/v1/instance_group/a%00b' });
+    await expectStatus('getInstanceGroupConstraint', 401, { path, who: 'none' });
+    await expectStatus('getInstanceGroupConstraint', 403, { path, who: 'bare' });
+    await expectStatus('getInstanceGroupConstraint', 404, { path, who: { project: 'q' } });
+    await expectStatus('getInstanceGroupConstraint', 413, { path, raw: hugeBody });
+    await expectStatus('getInstanceGroupConstraint', 500, { path, broken: true });
+  });
+
+  it('deleteInstanceGroupConstraint', async () => {
+    const path = GROUP_PATH;
+    await expectStatus('deleteInstanceGroupConstraint', 400, { path: '/v1/instance_group/%20' });
+    await expectStatus('deleteInstanceGroupConstraint', 401, { path, who: 'none' });
+    await expectStatus('deleteInstanceGroupConstraint', 403, { path, who: 'bare' });
+    await expectStatus('deleteInstanceGroupConstraint', 404, { path, who: { project: 'q' } });
+    await expectStatus('deleteInstanceGroupConstraint', 413, { path, raw: hugeBody });
+    await expectStatus('deleteInstanceGroupConstraint', 500, { path, broken: true });
+    await expectStatus('deleteInstanceGroupConstraint', 200, { path, who: { project: 'p' } });
+    await expectStatus('deleteInstanceGroupConstraint', 404, { path });
   });
 
   it('getOpenApi', async () => {

@@ -7,8 +7,9 @@ import { build, ofType, type Resource } from './template.js';
 
 /**
  * Context `cloud` (DESIGN §13): with OpenStack, the functions that call the cloud driver (the
- * workflow, creating and deleting a session) get the driver, read the clouds.yaml secret and,
- * with `vpc`, run in those subnets; no other function gets any of it. Template assertions only.
+ * workflow, creating and deleting a session, storing an instance constraint) get the driver, read
+ * the clouds.yaml secret and, with `vpc`, run in those subnets; no other function gets any of it.
+ * Template assertions only.
  */
 
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
@@ -22,8 +23,13 @@ const VPC = {
 const OPENSTACK: CloudSettings = { driver: 'openstack', secretArn: SECRET };
 
 const WORKFLOW = 'Fenix workflow tasks (dispatches on the payload action)';
-/** The functions that reach the cloud, by description. */
-const CLOUD_FUNCTIONS = [WORKFLOW, 'POST /v1/maintenance', 'DELETE /v1/maintenance/{session_id}'].sort();
+/** The functions that reach the cloud, by description (storing an instance constraint asks it about the instance). */
+const CLOUD_FUNCTIONS = [
+  WORKFLOW,
+  'POST /v1/maintenance',
+  'DELETE /v1/maintenance/{session_id}',
+  'PUT /v1/instance/{instance_id}',
+].sort();
 
 const functions = (template: Template) => ofType(template, 'AWS::Lambda::Function');
 const env = (fn: Resource): Record<string, unknown> => fn.Properties.Environment?.Variables ?? {};
@@ -79,7 +85,7 @@ describe('cloud: openstack', () => {
     template = Template.fromStack(build({ cloud: OPENSTACK }).service);
   });
 
-  it('gives exactly the workflow, create-session and delete-session functions the driver and the secret', () => {
+  it('gives exactly the workflow, create-session, delete-session and put-instance-constraint functions the driver and the secret', () => {
     const withCloud = functions(template).filter(([, fn]) => env(fn).FENIX_CLOUD !== undefined);
     expect(descriptions(withCloud)).toEqual(CLOUD_FUNCTIONS);
     for (const [, fn] of withCloud) {
@@ -89,7 +95,7 @@ describe('cloud: openstack', () => {
     expect(descriptions(withSecret)).toEqual(CLOUD_FUNCTIONS);
   });
 
-  it('lets exactly those three roles call GetSecretValue, on that secret and nothing else', () => {
+  it('lets exactly those roles call GetSecretValue, on that secret and nothing else', () => {
     const cloudRoles = functions(template)
       .filter(([, fn]) => env(fn).FENIX_CLOUD)
       .map(([, fn]) => roleOf(fn))
@@ -111,7 +117,7 @@ describe('cloud: openstack', () => {
   it('grants any complete ARN of a secret given without its random suffix', () => {
     const partial = Template.fromStack(build({ cloud: { driver: 'openstack', secretArn: PARTIAL_SECRET } }).service);
     const grants = mentioning(partial, 'secretsmanager:');
-    expect(grants).toHaveLength(3);
+    expect(grants).toHaveLength(CLOUD_FUNCTIONS.length);
     for (const { statement } of grants) expect(statement.Resource).toBe(`${PARTIAL_SECRET}-??????`);
     const withCloud = functions(partial).filter(([, fn]) => env(fn).FENIX_OPENSTACK_SECRET_ARN === PARTIAL_SECRET);
     expect(descriptions(withCloud)).toEqual(CLOUD_FUNCTIONS);
@@ -124,7 +130,7 @@ describe('cloud: openstack in a VPC', () => {
     template = Template.fromStack(build({ cloud: { ...OPENSTACK, vpc: VPC } }).service);
   });
 
-  it('places exactly those three functions in the given subnets and groups', () => {
+  it('places exactly those functions in the given subnets and groups', () => {
     const inVpc = functions(template).filter(([, fn]) => fn.Properties.VpcConfig);
     expect(descriptions(inVpc)).toEqual(CLOUD_FUNCTIONS);
     for (const [, fn] of inVpc) {
@@ -142,7 +148,7 @@ describe('cloud: openstack in a VPC', () => {
     expect(policy?.Properties.Roles.map((role: { Ref: string }) => role.Ref).sort()).toEqual(
       inVpc.map(([, fn]) => roleOf(fn)).sort(),
     );
-    expect(mentioning(template, 'ec2:').flatMap(({ roles }) => roles)).toHaveLength(3);
+    expect(mentioning(template, 'ec2:').flatMap(({ roles }) => roles)).toHaveLength(CLOUD_FUNCTIONS.length);
     for (const [, fn] of inVpc) expect(fn.DependsOn).toContain(policyId);
   });
 
