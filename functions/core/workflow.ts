@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { groupMembersPlaced, placementConflict, placementGroupOf } from './constraints.js';
 import type { Deps } from './deps.js';
 import { type DownloadRecord, fetchDownload } from './downloads.js';
 import { ConflictError } from './errors.js';
@@ -821,18 +822,12 @@ const startActions = (session: Session, round: Round, deps: WorkflowDeps): Promi
  * `anti_affinity_group`, `max_instances_per_host`), from where the other members are now.
  */
 const placementFilter = async (instance: CloudInstance, deps: Deps): Promise<(host: string) => boolean> => {
-  const constraint = await deps.constraints.getInstance(instance.id);
-  if (!constraint?.group_id) return () => true;
-  const group = await deps.constraints.getGroup(constraint.group_id);
-  const cap = group?.anti_affinity_group ? 1 : group?.max_instances_per_host || 0;
-  if (!group || cap === 0) return () => true;
-  const others = (await deps.constraints.listGroupInstances(group.group_id)).filter(
-    (member) => member.instance_id !== instance.id,
+  const group = await placementGroupOf(instance, deps.constraints);
+  if (!group) return () => true;
+  const members = await groupMembersPlaced(group, deps.constraints, (ids) =>
+    Promise.all(ids.map(async (id) => (await deps.cloud.getInstance(id))?.host)),
   );
-  const count = new Map<string, number>();
-  for (const member of await Promise.all(others.map((m) => deps.cloud.getInstance(m.instance_id))))
-    if (member) count.set(member.host, (count.get(member.host) ?? 0) + 1);
-  return (host) => (count.get(host) ?? 0) < cap;
+  return (target) => placementConflict({ instanceId: instance.id, group, members, target }) === undefined;
 };
 
 /** Follows the round one step further (a Wait state, or a wake, sits between steps). */

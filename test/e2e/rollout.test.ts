@@ -106,7 +106,7 @@ describe('rollout: hosts in parallel', () => {
     const hosts = await t.runtime.cloud.listHosts();
     expect(hosts.filter((h) => h.disabled)).toEqual([]);
     const done = t.events.filter((e) => e.detail.session_id === id && e.detail.state === 'INSTANCE_ACTION_DONE');
-    expect(done.map((e) => e.detail.instance_ids[0]).sort()).toEqual(
+    expect(done.map((e) => (e.detail.instance_ids as string[])[0]).sort()).toEqual(
       (await t.runtime.cloud.listInstances()).map((i) => i.id).sort(),
     );
   });
