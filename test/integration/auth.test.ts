@@ -46,6 +46,12 @@ const routes = (): [string, string, unknown?][] => [
   ['PUT', `/v1/maintenance/${sessionId}/alpha`, { state: 'ACK_MAINTENANCE' }],
   ['GET', '/sim/v1/hosts'],
   ['GET', '/sim/v1/instances'],
+  ['PUT', '/v1/instance/a-1', { migration_type: 'MIGRATE' }],
+  ['GET', '/v1/instance/a-1'],
+  ['DELETE', '/v1/instance/a-1'],
+  ['PUT', '/v1/instance_group/g-1', { anti_affinity_group: true }],
+  ['GET', '/v1/instance_group/g-1'],
+  ['DELETE', '/v1/instance_group/g-1'],
 ];
 
 /** A well-formed admin token from a key pair the runtime does not trust. */
@@ -112,6 +118,24 @@ describe('authorization', () => {
     expect(member).toMatchObject({ status: 'REPLIED', replied_by: 'vnfm-alpha' });
     // beta's round membership is untouched.
     expect((await fx.runtime.store.getMember(sessionId, session?.round_seq ?? 0, 'beta'))?.status).toBe('EXPECTED');
+  });
+
+  it("keeps a project to its own constraints: another project's is a 404, as an unknown one", async () => {
+    const alpha = bearer(await fx.token({ project: 'alpha' }));
+    const beta = bearer(await fx.token({ project: 'beta' }));
+    expect((await fx.api('PUT', '/v1/instance/a-1', { lead_time: 30 }, alpha)).status).toBe(200);
+    expect((await fx.api('PUT', '/v1/instance_group/g-alpha', {}, alpha)).status).toBe(200);
+    for (const path of ['/v1/instance/a-1', '/v1/instance_group/g-alpha']) {
+      expect((await fx.api('GET', path, undefined, beta)).status, path).toBe(404);
+      expect((await fx.api('DELETE', path, undefined, beta)).status, path).toBe(404);
+      expect((await fx.api('PUT', path, {}, beta)).status, path).toBe(404);
+      expect((await fx.api('GET', path)).body.project_id, path).toBe('alpha'); // the admin sees it, unchanged
+      expect((await fx.api('DELETE', path, undefined, alpha)).status, path).toBe(200);
+    }
+    // Beta's own instance is beta's to describe, not alpha's.
+    expect((await fx.api('PUT', '/v1/instance/b-1', {}, alpha)).status).toBe(404);
+    expect((await fx.api('PUT', '/v1/instance/b-1', {}, beta)).status).toBe(200);
+    expect((await fx.api('DELETE', '/v1/instance/b-1', undefined, beta)).status).toBe(200);
   });
 
   it('lets an admin act for any project', async () => {

@@ -207,6 +207,9 @@ const NOT_UUIDS = ['null', 'undefined', '0', '-1', 'alpha', 'latest', 'detail', 
 const createBase = () => ({ state: 'MAINTENANCE', maintenance_at: fenixTimeIn(3600), hosts: ['c-2'] });
 const replyBase = () => ({ state: 'ACK_MAINTENANCE' });
 const simCreateBase = () => ({ name: 'vm', project_id: 'alpha', vcpus: 1 });
+/** Valid constraint bodies for an admin (alpha's instance a-2; group g-1, not stored): each mutation below must be refused. */
+const instanceConstraintBase = () => ({ project_id: 'alpha', migration_type: 'MIGRATE', lead_time: 40 });
+const groupConstraintBase = () => ({ project_id: 'alpha', anti_affinity_group: true, max_instances_per_host: 1 });
 
 /** Values that are wrong wherever a string (or list, or object) is expected. */
 const WRONG_TYPES: unknown[] = [null, 0, -1, 1.5, true, false, [], {}, [null], { $gt: '' }];
@@ -433,6 +436,58 @@ const simCreateBodies = (): unknown[] => [
   null,
 ];
 
+/** Wrong wherever a whole number of seconds (or null) is expected. */
+const BAD_SECONDS: unknown[] = [-1, 1.5, '40', 86_401, 1e9, true, [], {}, Number.MAX_SAFE_INTEGER];
+const notNull = (values: unknown[]) => values.filter((value) => value !== null);
+
+const instanceConstraintBodies = (): unknown[] => [
+  ...mutations(instanceConstraintBase(), {
+    migration_type: [...notNull(WRONG_TYPES), ...ODD_STRINGS, 'migrate', 'MIGRATION', 'TELEPORT', 'MIGRATE\u0000'],
+    lead_time: BAD_SECONDS,
+    max_interruption_time: BAD_SECONDS,
+    resource_mitigation: [null, 0, 1, 'true', [], {}],
+    group_id: [...notNull(WRONG_TYPES), ...ODD_STRINGS, 'g 1', 'x'.repeat(200)],
+    instance_name: [
+      ...WRONG_TYPES,
+      '\u0000',
+      'x\u0000y',
+      '\ud800',
+      '\udfff\ud800',
+      '\r\nX-Injected: 1',
+      'x'.repeat(300),
+    ],
+    instance_id: ['a-1', 'b-1', '', null, 1],
+    project_id: ['beta', '', null, 1, '../alpha', 'ALPHA'],
+    extra: [1],
+    constructor: [{}],
+    '': [1],
+  }),
+  { migration_type: 'MIGRATE' }, // an admin must name the project
+  [],
+  null,
+  'MIGRATE',
+  0,
+];
+
+const groupConstraintBodies = (): unknown[] => [
+  ...mutations(groupConstraintBase(), {
+    anti_affinity_group: [null, 0, 1, 'true', [], {}],
+    max_instances_per_host: [-1, 1.5, '1', 10_001, null, true, []],
+    max_impacted_members: [0, -1, 1.5, '1', 10_001, null, true],
+    recovery_time: [...BAD_SECONDS, null],
+    group_name: [...WRONG_TYPES, '\u0000', '\ud800', 'x'.repeat(300)],
+    resource_mitigation: [null, 'yes'],
+    group_id: ['g-2', '', null, 1],
+    project_id: ['', null, 1, '../alpha'],
+    members: [['a-2']],
+    extra: [1],
+  }),
+  { anti_affinity_group: true }, // an admin must name the project
+  [],
+  null,
+  true,
+];
+
 /** Raw texts that are not one valid JSON document (or are JSON no route accepts). */
 const INVALID_JSON = [
   '{',
@@ -519,6 +574,12 @@ const routes = (s: string) => {
     simCreate: { method: 'POST', path: '/sim/v1/instances' },
     simDelete: { method: 'DELETE', path: '/sim/v1/instances/a-2' },
     simMove: { method: 'POST', path: '/sim/v1/instances/a-2/move' },
+    instancePut: { method: 'PUT', path: '/v1/instance/a-2' },
+    instanceGet: { method: 'GET', path: '/v1/instance/a-2' },
+    instanceDelete: { method: 'DELETE', path: '/v1/instance/a-2' },
+    groupPut: { method: 'PUT', path: '/v1/instance_group/g-1' },
+    groupGet: { method: 'GET', path: '/v1/instance_group/g-1' },
+    groupDelete: { method: 'DELETE', path: '/v1/instance_group/g-1' },
   };
 };
 
@@ -531,7 +592,7 @@ const generate = (s: string, tokens: { admin: string; alpha: string; beta: strin
   const add = (name: string, c: Omit<Case, 'name'>) => cases.push({ name, ...c, headers: { ...admin, ...c.headers } });
   const withSlash = (path: string) => (path.includes('?') ? path : `${path}/`);
   const all = Object.entries(r);
-  const bodyRoutes = [r.create, r.reply, r.update, r.updatePost, r.simCreate];
+  const bodyRoutes = [r.create, r.reply, r.update, r.updatePost, r.simCreate, r.instancePut, r.groupPut];
   const goodReply = json(replyBase());
 
   // 1. Bodies with wrong types, nulls, huge and odd strings, extra and missing fields (both path forms).
@@ -541,6 +602,8 @@ const generate = (s: string, tokens: { admin: string; alpha: string; beta: strin
     [r.update, updateBodies()],
     [r.updatePost, updateBodies()],
     [r.simCreate, simCreateBodies()],
+    [r.instancePut, instanceConstraintBodies()],
+    [r.groupPut, groupConstraintBodies()],
   ] as const) {
     bodies.forEach((body, i) => {
       add(`body #${i} ${route.method} ${route.path}`, { ...route, body: json(body), headers: JSON_TYPE });
@@ -606,7 +669,18 @@ const generate = (s: string, tokens: { admin: string; alpha: string; beta: strin
   });
 
   // 4. A body where none is taken (GET and DELETE), including on the live session.
-  for (const route of [r.list, r.get, r.remove, r.project, r.detail, r.openapi]) {
+  for (const route of [
+    r.list,
+    r.get,
+    r.remove,
+    r.project,
+    r.detail,
+    r.openapi,
+    r.instanceGet,
+    r.instanceDelete,
+    r.groupGet,
+    r.groupDelete,
+  ]) {
     for (const body of ['{}', 'null', '[]', '"x"', '{"state":"MAINTENANCE"}', '{', ' ']) {
       add(`body on ${route.method} ${route.path}`, { ...route, body, headers: JSON_TYPE });
     }
@@ -618,7 +692,17 @@ const generate = (s: string, tokens: { admin: string; alpha: string; beta: strin
   }
 
   // Query strings: refused where a route takes none, checked where it does (the detail view's pages).
-  for (const route of [r.create, r.list, r.get, r.remove, r.project, r.reply, r.openapi]) {
+  for (const route of [
+    r.create,
+    r.list,
+    r.get,
+    r.remove,
+    r.project,
+    r.reply,
+    r.openapi,
+    r.instanceGet,
+    r.groupDelete,
+  ]) {
     for (const query of ['debug=true', 'session_id=x', '__proto__=1', '%zz=%zz', 'a=%00']) {
       const body = route === r.create ? json(createBase()) : route === r.reply ? goodReply : undefined;
       add(`?${query} on ${route.method} ${route.path}`, {
@@ -703,6 +787,16 @@ const generate = (s: string, tokens: { admin: string; alpha: string; beta: strin
       headers: { ...JSON_TYPE, ...alpha },
     });
     add(`sim list ?project_id=${id.slice(0, 30)}`, { method: 'GET', path: `/sim/v1/instances?project_id=${id}` });
+    for (const base of ['/v1/instance', '/v1/instance_group']) {
+      add(`GET ${base}/${id.slice(0, 30)}`, { method: 'GET', path: `${base}/${id}` });
+      add(`DELETE ${base}/${id.slice(0, 30)}`, { method: 'DELETE', path: `${base}/${id}` });
+      add(`PUT ${base}/${id.slice(0, 30)}`, {
+        method: 'PUT',
+        path: `${base}/${id}`,
+        body: json(base === '/v1/instance' ? instanceConstraintBase() : groupConstraintBase()),
+        headers: JSON_TYPE,
+      });
+    }
     add(`sim delete ${id.slice(0, 30)}`, { method: 'DELETE', path: `/sim/v1/instances/${id}` });
     add(`sim move ${id.slice(0, 30)}`, {
       method: 'POST',
@@ -831,6 +925,42 @@ const generate = (s: string, tokens: { admin: string; alpha: string; beta: strin
     });
   }
   cases.push({ name: 'beta moves alpha', ...r.simMove, body: '{}', headers: { ...JSON_TYPE, ...beta }, status: 403 });
+  // Constraints of another project's instance: as if there were none (404), and nothing stored.
+  for (const body of ['{}', json({ project_id: 'beta' }), json({ migration_type: 'EVICTION' })]) {
+    cases.push({
+      name: `beta constrains alpha ${body}`,
+      ...r.instancePut,
+      body,
+      headers: { ...JSON_TYPE, ...beta },
+      status: 404,
+    });
+  }
+  cases.push({
+    name: 'alpha constrains a foreign project',
+    ...r.instancePut,
+    body: json({ project_id: 'beta' }),
+    headers: { ...JSON_TYPE, ...alpha },
+    status: 400,
+  });
+  cases.push({
+    name: 'alpha constrains beta',
+    method: 'PUT',
+    path: '/v1/instance/b-1',
+    body: '{}',
+    headers: { ...JSON_TYPE, ...alpha },
+    status: 404,
+  });
+  cases.push({
+    name: 'alpha constrains an unknown instance',
+    method: 'PUT',
+    path: '/v1/instance/no-such-vm',
+    body: '{}',
+    headers: { ...JSON_TYPE, ...alpha },
+    status: 404,
+  });
+  for (const route of [r.instanceGet, r.instanceDelete, r.groupGet, r.groupDelete]) {
+    cases.push({ name: `beta ${route.method} ${route.path}`, ...route, headers: beta, status: 404 });
+  }
   cases.push({ name: 'beta deletes alpha', ...r.simDelete, headers: beta, status: 403 });
   cases.push({
     name: 'beta creates for alpha',
