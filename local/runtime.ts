@@ -218,6 +218,11 @@ const API_ROUTES = [
   ['GET', '/v1/maintenance/{session_id}/detail', () => import('../functions/api/get-session-detail.js')],
   ['GET', '/v1/maintenance/{session_id}/{project_id}', () => import('../functions/api/get-project.js')],
   ['PUT', '/v1/maintenance/{session_id}/{project_id}', () => import('../functions/api/put-project-reply.js')],
+  [
+    'PUT',
+    '/v1/maintenance/{session_id}/{project_id}/{instance_id}',
+    () => import('../functions/api/put-instance-reply.js'),
+  ],
   // Instance constraints (DESIGN §12), apart from sessions.
   ['PUT', '/v1/instance/{instance_id}', () => import('../functions/api/put-instance-constraint.js')],
   ['GET', '/v1/instance/{instance_id}', () => import('../functions/api/get-instance-constraint.js')],

@@ -7,6 +7,7 @@ import {
   groupId,
   idempotencyKey,
   instanceId,
+  instanceReplySchema,
   ON_NO_REPLY,
   projectId,
   projectReplySchema,
@@ -112,6 +113,15 @@ export const sessionDetailResponse = z.strictObject({
         ),
       })
       .describe('The tenant policy, defaults filled in.'),
+    rollout: z
+      .strictObject({
+        max_parallel_hosts: z.number().int().min(1),
+        max_failed_hosts: z.number().int().min(0),
+      })
+      .describe('How many hosts may be in flight at once, and how many may fail before no new one starts.'),
+    hosts_in_flight: z
+      .array(z.string())
+      .describe('Hosts being emptied (DRAINING) or maintained (IN_MAINTENANCE) now, by name.'),
     created_at: fenixTime,
     updated_at: fenixTime,
     percent_done: z.number().int().min(0).max(100),
@@ -127,7 +137,8 @@ export const sessionDetailResponse = z.strictObject({
   round: z
     .strictObject({
       state: roundState,
-      host: z.string().nullable().describe('The host being emptied (PREPARE/PLANNED rounds).'),
+      host: z.string().nullable().describe('The (first) host being emptied (PREPARE/PLANNED rounds).'),
+      hosts: z.array(z.string()).describe('Every host the round empties (a rollout drains several at once).'),
       status: z.enum(['OPEN', 'CLOSED']),
       outcome: z.enum(['ACK', 'NACK', 'TIMEOUT']).nullable(),
       reply_at: fenixTime,
@@ -139,7 +150,11 @@ export const sessionDetailResponse = z.strictObject({
     z.strictObject({
       name: z.string(),
       type: z.enum(HOST_TYPES),
-      phase: z.enum(['PENDING', 'IN_MAINTENANCE', 'MAINTAINED', 'FAILED']),
+      phase: z
+        .enum(['PENDING', 'DRAINING', 'IN_MAINTENANCE', 'MAINTAINED', 'FAILED'])
+        .describe(
+          'DRAINING: its instances are being moved off; IN_MAINTENANCE: its plug-ins run; FAILED: it failed and stays disabled.',
+        ),
       disabled: z.boolean(),
       disabled_outside: z
         .string()
@@ -150,7 +165,10 @@ export const sessionDetailResponse = z.strictObject({
       maintained: z.boolean(),
       started_at: nullableTime,
       finished_at: nullableTime,
-      blocking_reason: z.string().nullable().describe('What the host waits for, or why it failed.'),
+      blocking_reason: z
+        .string()
+        .nullable()
+        .describe('What the host waits for (a reply, a group budget, room), or why it failed.'),
     }),
   ),
   projects: z.array(
@@ -281,6 +299,7 @@ const REQUESTS = {
   CreateSessionRequest: createSessionSchema,
   UpdateSessionRequest: updateSessionSchema,
   ProjectReply: projectReplySchema,
+  InstanceReply: instanceReplySchema,
   InstanceConstraintRequest: instanceConstraintSchema,
   InstanceGroupConstraintRequest: groupConstraintSchema,
 } as const;
@@ -300,7 +319,15 @@ const UPDATE_SESSION = {
   body: 'UpdateSessionRequest',
   ok: 'Empty',
   notFound: true,
-  conflicts: ['session_running', 'session_done', 'host_work_started', 'host_in_session', 'state_changed', 'gone'],
+  conflicts: [
+    'session_running',
+    'session_done',
+    'host_work_started',
+    'host_in_session',
+    'state_changed',
+    'gone',
+    'hosts_in_flight',
+  ],
 } as const satisfies Partial<RouteDoc>;
 
 /** Every route the API serves, in the order of DESIGN §3. */
@@ -311,7 +338,7 @@ export const routeDocs = (): RouteDoc[] => [
     operationId: 'createSession',
     summary: 'Create a maintenance session and start its workflow',
     description:
-      'Hosts must exist and be enabled; none named means every compute and controller host. `maintenance_at` accepts "YYYY-MM-DD HH:MM:SS" (UTC) or ISO 8601 and must be a real time; `hosts` must not repeat a name; `metadata` is at most 8192 bytes of JSON; each `actions[].plugin` must be installed. `maintenance_at` must leave projects the MAINTENANCE reply window (else 400 naming the earliest time accepted). `policy` says what happens to projects that do not interact (no subscription delivers their notifications) or stay silent: `on_no_reply` DEFAULT_ACTION (default; their instances get `default_action`, LIVE_MIGRATE unless set) or FAIL, with per-project overrides (`interacting` overrides the detection). `download` entries (a URL or `{url, sha256?, name?}`) are fetched before the first notification; only https to public addresses, or a `host:port` the operator allowed (`FENIX_DOWNLOAD_ALLOW`), else 400. An `Idempotency-Key` makes a retry return the first answer.',
+      'Hosts must exist and be enabled; none named means every compute and controller host. `maintenance_at` accepts "YYYY-MM-DD HH:MM:SS" (UTC) or ISO 8601 and must be a real time; `hosts` must not repeat a name; `metadata` is at most 8192 bytes of JSON; each `actions[].plugin` must be installed. `maintenance_at` must leave projects the MAINTENANCE reply window (else 400 naming the earliest time accepted). `policy` says what happens to projects that do not interact (no subscription delivers their notifications) or stay silent: `on_no_reply` DEFAULT_ACTION (default; their instances get `default_action`, LIVE_MIGRATE unless set) or FAIL, with per-project overrides (`interacting` overrides the detection). `download` entries (a URL or `{url, sha256?, name?}`) are fetched before the first notification; only https to public addresses, or a `host:port` the operator allowed (`FENIX_DOWNLOAD_ALLOW`), else 400. `workflow` is `default` (project-level rounds) or `vnf` (PREPARE/PLANNED per instance, paced by the instance constraints: `lead_time`, `max_impacted_members`, `recovery_time`). `rollout` sets how many computes are emptied and maintained at once (`max_parallel_hosts`, default 1) and how many may fail before no new one starts (`max_failed_hosts`, default 0). An `Idempotency-Key` makes a retry return the first answer.',
     access: 'admin',
     headers: { 'Idempotency-Key': idempotencyKey },
     body: 'CreateSessionRequest',
@@ -407,6 +434,28 @@ export const routeDocs = (): RouteDoc[] => [
       'already_replied',
       'round_closed',
       'not_ready',
+    ],
+  },
+  {
+    method: 'put',
+    path: `${SESSION}/{project_id}/{instance_id}`,
+    operationId: 'putInstanceReply',
+    summary: 'Workflow vnf: the reply about one instance (its action, ACK or NACK)',
+    description:
+      "Answers a per-instance PREPARE_MAINTENANCE or PLANNED_MAINTENANCE notification (its `reply_url`) before its `reply_at` (the instance's `lead_time` after the notification). Any allowed action is accepted; a NACK fails the session. A repeat of the filed reply answers 200 and changes nothing; 409 `not_vnf` for a session of another workflow, `not_notified` before the instance was notified, `round_closed` after its reply_at or once its action is decided.",
+    access: 'project',
+    params: ['session_id', 'project_id', 'instance_id'],
+    body: 'InstanceReply',
+    ok: 'Empty',
+    notFound: true,
+    conflicts: [
+      'not_vnf',
+      'not_waiting',
+      'wrong_state',
+      'not_notified',
+      'not_interacting',
+      'already_replied',
+      'round_closed',
     ],
   },
   {

@@ -193,6 +193,16 @@ const ROUTES: RouteSpec[] = [
     executions: ['taskResponse'],
   },
   {
+    // Workflow `vnf`: a reply about one instance (it wakes the parked session execution).
+    id: 'PutInstanceReply',
+    method: HttpMethod.PUT,
+    path: `${SESSION}/{project_id}/{instance_id}`,
+    entry: 'functions/api/put-instance-reply.ts',
+    scopes: ADMIN_OR_PROJECT,
+    table: 'readWrite',
+    executions: ['taskResponse'],
+  },
+  {
     id: 'GetOpenApi',
     method: HttpMethod.GET,
     path: '/v1/openapi.json',

@@ -34,7 +34,7 @@ let keys: LocalKeys;
 const observed: { op: string; status: number }[] = [];
 
 /** Session fixtures made in beforeAll. */
-const fx = { running: '', failed: '', failedToo: '', spare: '', downloading: '' };
+const fx = { running: '', failed: '', failedToo: '', spare: '', downloading: '', vnf: '' };
 /** Holds the download of `fx.downloading` until the file ends, so that session has not listed its instances yet. */
 let heldDownload: Server;
 
@@ -176,6 +176,7 @@ const inventory = {
     { name: 'c-5', type: 'compute', vcpus: 8 },
     { name: 'c-6', type: 'compute', vcpus: 8 },
     { name: 'c-7', type: 'compute', vcpus: 8 },
+    { name: 'c-8', type: 'compute', vcpus: 8 },
   ],
   instances: [
     { name: 'p-0', project_id: 'p', host: 'c-1', vcpus: 1 },
@@ -183,6 +184,7 @@ const inventory = {
     { name: 'q-0', project_id: 'q', host: 'c-2', vcpus: 1 },
     { name: 'q-1', project_id: 'q', host: 'c-6', vcpus: 1 },
     { name: 's-0', project_id: 's', host: 'c-7', vcpus: 1 },
+    { name: 'v-0', project_id: 'v', host: 'c-8', vcpus: 1 },
   ],
 };
 
@@ -259,6 +261,18 @@ beforeAll(async () => {
   fx.spare = await createSession(['c-3']);
   fx.downloading = await createSession(['c-7'], { download: [`http://127.0.0.1:${heldPort}/held.bin`] });
   await waitForRound(fx.running, 'MAINTENANCE');
+  // A vnf session continued at PLANNED_MAINTENANCE: its one instance is notified and may be answered.
+  fx.vnf = await createSession(['c-8'], { workflow: 'vnf' });
+  await waitForRound(fx.vnf, 'MAINTENANCE');
+  expect((await t.api('PUT', `/v1/maintenance/${fx.vnf}/v`, { state: 'NACK_MAINTENANCE' })).status).toBe(200);
+  await t.waitForEvent((e) => e.detail.session_id === fx.vnf && e.detail.state === 'MAINTENANCE_FAILED');
+  expect((await t.api('PUT', `/v1/maintenance/${fx.vnf}`, { state: 'PLANNED_MAINTENANCE' })).status).toBe(200);
+  await t.waitForEvent(
+    (e) =>
+      e.detail.session_id === fx.vnf &&
+      e.detail.state === 'PLANNED_MAINTENANCE' &&
+      Array.isArray(e.detail.instance_ids),
+  );
   for (const failed of [fx.failed, fx.failedToo]) {
     await waitForRound(failed, 'MAINTENANCE');
     expect((await t.api('PUT', `/v1/maintenance/${failed}/q`, { state: 'NACK_MAINTENANCE' })).status).toBe(200);
@@ -325,6 +339,7 @@ describe('the OpenAPI document', () => {
         'GET /v1/maintenance/{session_id}/detail',
         'GET /v1/maintenance/{session_id}/{project_id}',
         'PUT /v1/maintenance/{session_id}/{project_id}',
+        'PUT /v1/maintenance/{session_id}/{project_id}/{instance_id}',
         'PUT /v1/instance/{instance_id}',
         'GET /v1/instance/{instance_id}',
         'DELETE /v1/instance/{instance_id}',
@@ -514,6 +529,41 @@ describe('every route answers every documented status, with the documented body'
       who: { project: 's' },
     });
     expect(early.body.error).toBe('not_ready');
+  });
+
+  it('putInstanceReply', async () => {
+    const instance = (await t.runtime.cloud.listInstances('v'))[0]?.id as string;
+    const path = `${session(fx.vnf)}/v/${instance}`;
+    const ack = { instance_action: 'MIGRATE', state: 'ACK_PLANNED_MAINTENANCE' };
+    const bad = { instance_action: 'TELEPORT', state: 'ACK_PLANNED_MAINTENANCE' };
+    expect(problems(requestSchema('putInstanceReply'), bad)).not.toEqual([]);
+    await expectStatus('putInstanceReply', 400, { path, body: bad, who: { project: 'v' } });
+    await expectStatus('putInstanceReply', 401, { path, body: ack, who: 'none' });
+    await expectStatus('putInstanceReply', 403, { path, body: ack, who: { project: 'q' } });
+    await expectStatus('putInstanceReply', 404, { path: `${session(fx.vnf)}/v/no-such-instance`, body: ack });
+    const wrong = await expectStatus('putInstanceReply', 409, {
+      path,
+      body: { ...ack, state: 'ACK_PREPARE_MAINTENANCE' },
+      who: { project: 'v' },
+    });
+    expect(wrong.body.error).toBe('wrong_state');
+    const notVnf = await expectStatus('putInstanceReply', 409, {
+      path: `${session(fx.running)}/p/${instance}`,
+      body: ack,
+      who: { project: 'p' },
+    });
+    expect(notVnf.body.error).toBe('not_vnf');
+    await expectStatus('putInstanceReply', 413, { path, raw: hugeBody, who: { project: 'v' } });
+    await expectStatus('putInstanceReply', 500, { path, body: ack, broken: true });
+    expect(problems(requestSchema('putInstanceReply'), ack)).toEqual([]);
+    await expectStatus('putInstanceReply', 200, { path, body: ack, who: { project: 'v' } });
+    await expectStatus('putInstanceReply', 200, { path, body: ack, who: { project: 'v' } }); // a repeat changes nothing
+    const changed = await expectStatus('putInstanceReply', 409, {
+      path,
+      body: { ...ack, instance_action: 'LIVE_MIGRATE' },
+      who: { project: 'v' },
+    });
+    expect(changed.body.error).toBe('already_replied');
   });
 
   // PUT and POST /v1/maintenance/{session_id} are one operation under two methods: each continues its own failed session.
