@@ -5,7 +5,7 @@
  *   --sizes a,b          pick sizes by name: small, medium, large, fleet (default: all four)
  *   --fleet-only         only the fleet scenario (a parallel rollout, DESIGN §12), written to
  *                        bench/results/fleet.json and fleet.md (latest.* keep the full run)
- *   --fleet-hosts <n>    computes in the fleet (default 100; a tenth of them empty)
+ *   --fleet-hosts <n>    computes in the fleet (default 100, 10 of them empty)
  *   --fleet-seconds <s>  the dummy plug-in's seconds on each fleet host (default 10)
  *   --out <name>         write bench/results/<name>.json and <name>.md (default latest; fleet with --fleet-only)
  *   --cap <seconds>      time cap per workflow run after maintenance_at (default 1200)
@@ -55,8 +55,10 @@ const fleetSeconds = Number(args['fleet-seconds']);
 if (!Number.isInteger(fleetHosts) || fleetHosts < 1) throw new Error(`--fleet-hosts must be ≥ 1, got ${fleetHosts}`);
 if (!Number.isFinite(fleetSeconds) || fleetSeconds < 0) throw new Error(`--fleet-seconds must be ≥ 0`);
 /** 10 at a time over a fleet with room: the wall time should be the waves of host time, little more. */
+// As many empty computes as the rollout's width, so that even its first wave is full (instances move
+// only onto maintained computes); then each wave leaves room for the next.
 const FLEET = fleetSize(fleetHosts, {
-  empty: Math.ceil(fleetHosts / 10),
+  empty: Math.min(fleetHosts, 10),
   instancesPerHost: 2,
   maxParallel: 10,
   pluginSeconds: fleetSeconds,

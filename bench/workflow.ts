@@ -219,6 +219,7 @@ sessionId = createdBody.session_id;
 vnfms = new AutoVnfms(runtime, sessionId, (message) => progress(`VNFM error: ${message}`), {
   action: args.action as 'MIGRATE' | 'OWN_ACTION',
   ownActionDelayMs: Number(args['own-action-delay']) * 1000,
+  reply: interacting === 'all',
 });
 for (const [event, at] of early.splice(0)) record(event, at);
 progress(

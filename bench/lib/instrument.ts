@@ -84,10 +84,11 @@ export const instrument = async (runtime: Runtime, options: { traceCallers?: boo
       const input = args.input as Record<string, unknown>;
       input.ReturnConsumedCapacity ??= 'TOTAL';
       noteItem(input.Item as Record<string, unknown> | undefined);
-      for (const requests of Object.values(
-        (input.RequestItems as Record<string, { PutRequest?: { Item: Record<string, unknown> } }[]> | undefined) ?? {},
-      )) {
-        for (const request of requests) noteItem(request.PutRequest?.Item);
+      // BatchWrite's RequestItems hold a list of requests per table; BatchGet's hold `{Keys}`: nothing written.
+      for (const requests of Object.values((input.RequestItems as Record<string, unknown> | undefined) ?? {})) {
+        if (!Array.isArray(requests)) continue;
+        for (const request of requests as { PutRequest?: { Item: Record<string, unknown> } }[])
+          noteItem(request.PutRequest?.Item);
       }
       const result = await next(args);
       const store = context.getStore();

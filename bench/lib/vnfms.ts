@@ -49,8 +49,11 @@ export class AutoVnfms {
     private readonly runtime: Runtime,
     private readonly sessionId: string,
     private readonly onRoundError: (message: string) => void = () => undefined,
-    /** MIGRATE (default): the engine moves instances. OWN_ACTION: the VNFM moves them itself, after `ownActionDelayMs`. */
-    private readonly options: { action?: 'MIGRATE' | 'OWN_ACTION'; ownActionDelayMs?: number } = {},
+    /**
+     * MIGRATE (default): the engine moves instances. OWN_ACTION: the VNFM moves them itself, after `ownActionDelayMs`.
+     * `reply: false`: no project is subscribed, so the notifications only inform (a reply would be refused): count them.
+     */
+    private readonly options: { action?: 'MIGRATE' | 'OWN_ACTION'; ownActionDelayMs?: number; reply?: boolean } = {},
   ) {}
 
   /** Feed every bus event here (the caller timestamps it at publication). */
@@ -67,6 +70,7 @@ export class AutoVnfms {
       this.instanceActionDone++;
       return;
     }
+    if (this.options.reply === false) return;
     void this.handle(detail, at).catch((error: unknown) => {
       const message = error instanceof Error ? error.message : String(error);
       this.failures.push(message);
