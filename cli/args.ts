@@ -36,6 +36,19 @@ const OPTIONS = {
   admin: { type: 'boolean' },
   project: { type: 'string' },
   ttl: { type: 'string' },
+  // constraints put (the body's fields, kebab-case)
+  'json-body': { type: 'string' },
+  'group-id': { type: 'string' },
+  'instance-name': { type: 'string' },
+  'max-interruption-time': { type: 'string' },
+  'migration-type': { type: 'string' },
+  'lead-time': { type: 'string' },
+  'resource-mitigation': { type: 'boolean' },
+  'group-name': { type: 'string' },
+  'anti-affinity-group': { type: 'boolean' },
+  'max-instances-per-host': { type: 'string' },
+  'max-impacted-members': { type: 'string' },
+  'recovery-time': { type: 'string' },
 } as const;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -65,6 +78,18 @@ export interface ParsedArgs {
     admin?: boolean;
     project?: string;
     ttl?: string;
+    'json-body'?: string;
+    'group-id'?: string;
+    'instance-name'?: string;
+    'max-interruption-time'?: string;
+    'migration-type'?: string;
+    'lead-time'?: string;
+    'resource-mitigation'?: boolean;
+    'group-name'?: string;
+    'anti-affinity-group'?: boolean;
+    'max-instances-per-host'?: string;
+    'max-impacted-members'?: string;
+    'recovery-time'?: string;
   };
   /** The options actually given, by name. */
   given: Set<OptionName>;

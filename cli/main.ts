@@ -1,4 +1,5 @@
 import { parse, UsageError } from './args.js';
+import { deleteConstraint, getConstraint, putConstraint } from './constraints.js';
 import type { Context, Io } from './context.js';
 import { Api, ApiError, DEFAULT_URL, parseBaseUrl, resolveAuth, UnreachableError } from './http.js';
 import { projectInstances, projectReply } from './project.js';
@@ -18,6 +19,9 @@ const HANDLERS: Record<string, Command> = {
   'session delete': deleteSession,
   'project instances': projectInstances,
   'project reply': projectReply,
+  'constraints put': putConstraint,
+  'constraints get': getConstraint,
+  'constraints delete': deleteConstraint,
 };
 
 /**
@@ -49,7 +53,7 @@ export const run = async (argv: string[], io: Io): Promise<number> => {
       return first || args.values.help ? 0 : 2;
     }
     if (command === undefined || !COMMANDS[command]) {
-      const known = first === 'session' || first === 'project';
+      const known = first === 'session' || first === 'project' || first === 'constraints';
       throw new UsageError(
         known && !second ? `${first} needs a subcommand` : `unknown command: ${args.positionals.slice(0, 2).join(' ')}`,
       );

@@ -38,6 +38,20 @@ export const COMMANDS: Record<string, string> = {
   'project reply': `fenix project reply <session_id> <project_id> --ack|--nack [--action <instance>=<ACTION>]… [--state <STATE>]
   Answers the round the session waits on (the state is read from the session unless --state).
   ACTION: MIGRATE, LIVE_MIGRATE, OWN_ACTION or EVICTION; <instance> "*" means every instance listed.`,
+  'constraints put': `fenix constraints put instance|group <id> [--project <project_id>] [--json-body <json>|@<file>]
+                    instance: [--group-id <id>] [--instance-name <name>] [--migration-type <ACTION>]
+                              [--lead-time <s>] [--max-interruption-time <s>] [--resource-mitigation]
+                    group:    [--group-name <name>] [--anti-affinity-group] [--max-instances-per-host <n>]
+                              [--max-impacted-members <n>] [--recovery-time <s>] [--resource-mitigation]
+  Creates or replaces an instance's or an instance group's constraint, then prints what is stored.
+  A PUT replaces the whole object: what is not given takes its default. The options override the
+  fields of --json-body. --project: the owner (speaks for it; an admin token must name one).
+  ACTION: MIGRATE, LIVE_MIGRATE, OWN_ACTION or EVICTION; times in seconds; an instance constraint
+  needs an instance the cloud knows as the project's.`,
+  'constraints get': `fenix constraints get instance|group <id> [--project <project_id>]
+  The stored constraint, defaults filled (another project's is not found).`,
+  'constraints delete': `fenix constraints delete instance|group <id> [--project <project_id>]
+  Removes the constraint (not the instance; a group's members keep theirs).`,
   token: `fenix token --admin | --project <project_id> [--ttl <seconds>]
   Prints a bearer token for the local runtime (keys in $FENIX_DATA_DIR, default .fenix-data).`,
 };
