@@ -36,7 +36,7 @@ export const replyForInstance = async (
   }
   const round = await currentRound(session, deps);
   const step = round?.instances?.[instanceId];
-  if (!round || !round.hosts?.length || session.state !== round.state)
+  if (!round?.hosts?.length || session.state !== round.state)
     throw new ConflictError(`session ${sessionId} is not moving instances now (state ${session.state})`, 'not_waiting');
   if (!step || step.project_id !== projectId)
     throw new NotFoundError(`instance ${instanceId} of project ${projectId} is not moved in this ${round.state} round`);

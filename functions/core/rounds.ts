@@ -47,7 +47,8 @@ const projectMissing = (session: Session, projectId: string) =>
 /**
  * `GET /v1/maintenance/{s}/{p}`: the project's instances affected by the current state. A host round
  * lists them on the project's membership (written when the round opened), so the read costs the
- * same whatever the size of the session; a project-wide round concerns all of them.
+ * same whatever the size of the session; a `vnf` SCALE_IN round lists those it asks to remove; any
+ * other project-wide round concerns all of them.
  */
 export const getProjectInstances = async (sessionId: string, projectId: string, deps: Deps): Promise<string[]> => {
   const { store } = deps;
@@ -57,10 +58,9 @@ export const getProjectInstances = async (sessionId: string, projectId: string, 
   ]);
   if (!project) throw projectMissing(session, projectId);
   const round = await currentRound(session, deps);
-  if (round && roundHosts(round).length > 0) {
-    const member = await store.getMember(sessionId, round.seq, projectId);
-    return [...(member?.instance_ids ?? [])].sort();
-  }
+  // A host round (and a vnf SCALE_IN round, sized by the group budgets) lists them on the membership.
+  const member = round ? await store.getMember(sessionId, round.seq, projectId) : undefined;
+  if (member?.instance_ids || (round && roundHosts(round).length > 0)) return [...(member?.instance_ids ?? [])].sort();
   return (await store.listProjectInstances(sessionId, projectId)).map((instance) => instance.instance_id).sort();
 };
 

@@ -297,7 +297,7 @@ export const enter = async (sessionId: string, state: SessionState, deps: Workfl
           deps,
         );
       }
-      return openRoundStep(session, state, split, deps);
+      return openRoundStep(session, state, split, deps, { instancesByProject: await scaleInSizing(session, deps) });
     }
     case 'PREPARE_MAINTENANCE':
     case 'PLANNED_MAINTENANCE': {
@@ -478,6 +478,39 @@ const roomToEmpty = async (sessionId: string, deps: Deps): Promise<{ candidate?:
     .filter((host) => host.name !== candidate?.name && !host.disabled)
     .reduce((sum, host) => sum + Math.max(0, host.vcpus - host.used_vcpus), 0);
   return { ...(candidate ? { candidate } : {}), free };
+};
+
+/**
+ * `vnf`: the instances a SCALE_IN round asks each project to remove (its GET lists them): just
+ * enough vCPUs to empty the least loaded compute, at most `max_impacted_members` of each group, those
+ * on that compute first. Undefined for `default` (Fenix leaves the amount to the VNFM there).
+ */
+const scaleInSizing = async (session: Session, deps: Deps): Promise<Map<string, string[]> | undefined> => {
+  if (session.workflow !== 'vnf') return undefined;
+  const { candidate, free } = await roomToEmpty(session.session_id, deps);
+  if (!candidate) return undefined;
+  let short = candidate.used_vcpus - free;
+  const instances = (await deps.store.listInstances(session.session_id)).sort(
+    (a, b) =>
+      Number(b.host === candidate.name) - Number(a.host === candidate.name) ||
+      a.instance_id.localeCompare(b.instance_id),
+  );
+  const groups = await groupsOf(
+    session,
+    instances.map((i) => ({ id: i.instance_id, project_id: i.project_id })),
+    deps,
+  );
+  const taken = new Map<string, number>();
+  const asked = new Map<string, string[]>();
+  for (const instance of instances) {
+    if (short <= 0) break;
+    const group = groups.get(instance.instance_id);
+    if (!group || (taken.get(group.group_id) ?? 0) >= group.max_impacted) continue;
+    taken.set(group.group_id, (taken.get(group.group_id) ?? 0) + 1);
+    asked.set(instance.project_id, [...(asked.get(instance.project_id) ?? []), instance.instance_id]);
+    short -= instance.vcpus;
+  }
+  return asked;
 };
 
 /** Why no compute can be emptied, in numbers. */

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EventEnvelope } from '../../local/eventbridge-shim.js';
 import { fenixTimeIn, startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 
 /**
@@ -144,9 +143,8 @@ describe('workflow vnf', () => {
     const [firstHa, secondHa] = perInstance.filter(
       (e) => groupOf((e.detail.instance_ids as string[])[0] as string) === 'ha',
     );
-    const firstDone = done.find(
-      (e) => (e.detail.instance_ids as string[])[0] === (firstHa?.detail.instance_ids as string[])[0],
-    );
+    const firstHaId = ((firstHa?.detail.instance_ids ?? []) as string[])[0];
+    const firstDone = done.find((e) => (e.detail.instance_ids as string[])[0] === firstHaId);
     expect(Date.parse(secondHa?.time ?? '') - Date.parse(firstDone?.time ?? '')).toBeGreaterThanOrEqual(
       HA_RECOVERY_SECONDS * 1000 - 200,
     );
@@ -182,6 +180,59 @@ describe('workflow vnf', () => {
         )
       ).status,
     ).toBe(403);
+    await t.api('DELETE', `/v1/maintenance/${id}`);
+  });
+});
+
+describe('workflow vnf: SCALE_IN sized from the group budgets', () => {
+  let t: TestRuntime;
+  beforeAll(async () => {
+    // Full: c-1 and c-2 hold two 1-vCPU instances each and have no room; nothing can be emptied.
+    t = await startTestRuntime({
+      inventory: {
+        hosts: ['c-1', 'c-2'].map((name) => ({ name, type: 'compute', vcpus: 2 })),
+        instances: [
+          { name: 'ha-1', project_id: 'vnf-a', host: 'c-1', vcpus: 1 },
+          { name: 'app-1', project_id: 'vnf-a', host: 'c-1', vcpus: 1 },
+          { name: 'ha-2', project_id: 'vnf-a', host: 'c-2', vcpus: 1 },
+          { name: 'app-2', project_id: 'vnf-a', host: 'c-2', vcpus: 1 },
+        ],
+      },
+    });
+  });
+  afterAll(async () => t?.stop());
+
+  it('asks each project for just enough instances to empty a compute, at most a group budget from each group', async () => {
+    const vnfa = { authorization: `Bearer ${await t.token({ project: 'vnf-a' })}` };
+    const instances = await t.runtime.cloud.listInstances();
+    const idOf = (name: string) => instances.find((i) => i.name === name)?.id as string;
+    for (const group of ['ha', 'app'])
+      expect((await t.api('PUT', `/v1/instance_group/${group}`, { max_impacted_members: 1 }, vnfa)).status).toBe(200);
+    for (const instance of instances) {
+      const group = instance.name.split('-')[0];
+      const put = await t.api('PUT', `/v1/instance/${instance.id}`, { group_id: group }, vnfa);
+      expect(put.status).toBe(200);
+    }
+    t.runtime.bus.onEvent((event) => {
+      if (event.detail.state === 'MAINTENANCE' && event['detail-type'] === 'maintenance.scheduled')
+        t.api('PUT', new URL(event.detail.reply_url as string).pathname, { state: 'ACK_MAINTENANCE' }, vnfa).catch(
+          () => undefined,
+        );
+    });
+    const created = await t.api('POST', '/v1/maintenance', {
+      state: 'MAINTENANCE',
+      maintenance_at: fenixTimeIn(3),
+      workflow: 'vnf',
+    });
+    const id = created.body.session_id as string;
+    const scaleIn = await t.waitForEvent(
+      (e) =>
+        e.detail.session_id === id && e.detail.state === 'SCALE_IN' && e['detail-type'] === 'maintenance.scheduled',
+      30_000,
+    );
+    // Emptying c-1 (the least loaded, by name) needs 2 vCPUs: one instance of each group, c-1's own.
+    const asked = await t.api('GET', new URL(scaleIn.detail.instance_ids as string).pathname, undefined, vnfa);
+    expect(asked.body.instance_ids).toEqual([idOf('app-1'), idOf('ha-1')].sort());
     await t.api('DELETE', `/v1/maintenance/${id}`);
   });
 });
