@@ -5,12 +5,13 @@ import type { Io } from '../../cli/context.js';
 import { run } from '../../cli/main.js';
 import { type Detail, duration, renderDetail, rolloutLines, rolloutOf, someNames } from '../../cli/render.js';
 import { toFenixTime } from '../../functions/core/time.js';
+import { FAST_ENV, fenixTimeIn, startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 
 /**
  * The CLI's view of a parallel rollout (DESIGN §12): hosts in flight with how long, failed hosts
  * with why, held-back hosts grouped by reason, the limits. The detail documents are fixtures served
- * by a stand-in API (the real engine's rollout is exercised by the e2e suites), so every case is
- * exact and fast.
+ * by a stand-in API, so every case is exact and fast; the last case watches a real rollout on the
+ * local runtime, with the dummy plug-in taking time and failing on one host.
  */
 
 const ID = '11111111-2222-4333-8444-555555555555';
@@ -124,15 +125,16 @@ afterAll(async () => {
   await new Promise((resolve) => server?.close(resolve));
 });
 
-const fenix = async (args: string[], tty = false) => {
+/** The CLI against the stand-in (polls without waiting), or with `env` against another server (real waits). */
+const fenix = async (args: string[], tty = false, env?: Record<string, string>) => {
   let out = '';
   let err = '';
   const io: Io = {
     stdout: (text) => (out += text),
     stderr: (text) => (err += text),
-    env: { FENIX_URL: url, FENIX_TOKEN: 'fixture' },
+    env: env ?? { FENIX_URL: url, FENIX_TOKEN: 'fixture' },
     isTTY: tty,
-    sleep: async () => undefined,
+    sleep: env ? (ms) => new Promise((resolve) => setTimeout(resolve, ms)) : async () => undefined,
   };
   const code = await run(args, io);
   return { code, out, err };
@@ -275,5 +277,47 @@ describe('session watch over a rollout', () => {
       ],
     });
     expect(statuses.at(-1)).toMatchObject({ state: 'MAINTENANCE_FAILED', in_flight: [], hosts_failed: 1 });
+  });
+});
+
+describe('session watch on the local runtime', () => {
+  let t: TestRuntime;
+  beforeAll(async () => {
+    t = await startTestRuntime({
+      inventory: { hosts: ['r-1', 'r-2', 'r-3', 'r-4'].map((name) => ({ name, type: 'compute', vcpus: 4 })) },
+      env: { ...FAST_ENV, FENIX_PROJECT_MAINTENANCE_REPLY: '1' },
+    });
+  });
+  afterAll(async () => {
+    await t?.stop();
+  });
+
+  it('2 hosts at a time, the dummy plug-in failing on r-2: in flight, failed, exit 1 naming it', async () => {
+    const created = await t.api('POST', '/v1/maintenance', {
+      state: 'MAINTENANCE',
+      maintenance_at: fenixTimeIn(3),
+      hosts: ['r-1', 'r-2', 'r-3', 'r-4'],
+      actions: [{ plugin: 'dummy', type: 'compute', metadata: { seconds: 1, fail_hosts: ['r-2'] } }],
+      rollout: { max_parallel_hosts: 2, max_failed_hosts: 1 },
+    });
+    expect(created.status).toBe(200);
+    const id = created.body.session_id as string;
+    const env = { FENIX_URL: t.url, FENIX_DATA_DIR: t.runtime.dataDir };
+    const watched = await fenix(['session', 'watch', id, '--interval', '0.2'], false, env);
+    expect(watched.code).toBe(1);
+    expect(watched.out).toMatch(
+      /\| in flight 2\/2, failed 0\/1: r-1 (DRAINING|IN_MAINTENANCE) since \d\d:\d\d:\d\d, r-2 (DRAINING|IN_MAINTENANCE) since/,
+    );
+    expect(watched.out).toContain(
+      'host r-2 MAINTENANCE_FAILED: plug-in dummy failed on r-2: dummy: failed on r-2 after 1 s as asked (metadata.fail_hosts)',
+    );
+    expect(watched.out).toMatch(
+      /\[MAINTENANCE_FAILED \| \[#{18}\.{6}\] 3\/4 hosts maintained, 1 failed \(75%\) \| in flight 0\/2, failed 1\/1 \| failed: r-2: .*dummy: failed on r-2/,
+    );
+    expect(watched.err).toMatch(new RegExp(`^fenix: session ${id} MAINTENANCE_FAILED: .*r-2.*\n$`));
+
+    const show = await fenix(['session', 'show', id], false, env);
+    expect(show.out).toMatch(/^Rollout +max_parallel_hosts 2, max_failed_hosts 1; in flight 0\/2, failed 1\/1$/m);
+    expect(show.out).toMatch(/^r-2 +compute +FAILED +yes +no +.*dummy: failed on r-2 after 1 s as asked/m);
   });
 });
