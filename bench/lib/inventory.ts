@@ -31,51 +31,6 @@ export interface Fleet {
   simActionSeconds: number;
 }
 
-const FLEET_HOST_VCPUS = 8;
-const FLEET_INSTANCE_VCPUS = 2;
-
-/** A fleet of `hosts` computes as {@link Fleet} says (the empty ones last). */
-export const fleetSize = (hosts: number, fleet: Fleet, projects = 10): Size => ({
-  name: 'fleet',
-  hosts,
-  instances: Math.max(0, hosts - fleet.empty) * fleet.instancesPerHost,
-  projects: Math.max(1, Math.min(projects, Math.max(0, hosts - fleet.empty) * fleet.instancesPerHost)),
-  fleet,
-});
-
-export const generateFleetInventory = (size: Size & { fleet: Fleet }): Inventory => {
-  const width = String(size.hosts).length;
-  const hostName = (index: number) => `compute-${pad(index + 1, width)}`;
-  const loaded = Math.max(0, size.hosts - size.fleet.empty);
-  const instances: Inventory['instances'] = [];
-  for (let host = 0; host < loaded; host++) {
-    for (let k = 0; k < size.fleet.instancesPerHost; k++) {
-      const i = instances.length;
-      instances.push({
-        name: `vm-${pad(i + 1, String(size.instances).length)}`,
-        project_id: projectName(i % size.projects),
-        host: hostName(host),
-        vcpus: FLEET_INSTANCE_VCPUS,
-      });
-    }
-  }
-  if (size.fleet.instancesPerHost * FLEET_INSTANCE_VCPUS * 2 > FLEET_HOST_VCPUS)
-    throw new Error(`fleet: ${size.fleet.instancesPerHost} instances per host would fill more than half a host`);
-  return {
-    hosts: Array.from({ length: size.hosts }, (_, index) => ({
-      name: hostName(index),
-      type: 'compute' as const,
-      vcpus: FLEET_HOST_VCPUS,
-    })),
-    instances,
-  };
-};
-
-export interface Inventory {
-  hosts: { name: string; type: 'compute'; vcpus: number }[];
-  instances: { name: string; project_id: string; host: string; vcpus: number }[];
-}
-
 /** mulberry32: a tiny deterministic PRNG. */
 const prng = (seed: number) => () => {
   seed = (seed + 0x6d2b79f5) | 0;
@@ -89,10 +44,15 @@ const pad = (value: number, width: number) => String(value).padStart(width, '0')
 
 export const projectName = (index: number) => `project-${pad(index, 3)}`;
 
+/** compute-1 … compute-N, zero-padded to N's width so that name order is number order. */
+const computeName = (count: number) => (index: number) => `compute-${pad(index + 1, String(count).length)}`;
+
+const computes = (count: number, vcpus: number): Inventory['hosts'] =>
+  Array.from({ length: count }, (_, index) => ({ name: computeName(count)(index), type: 'compute' as const, vcpus }));
+
 export const generateInventory = (size: Size, seed = 42): Inventory => {
   const random = prng(seed);
-  const width = String(size.hosts).length;
-  const hostName = (index: number) => `compute-${pad(index + 1, width)}`;
+  const hostName = computeName(size.hosts);
   const instances: Inventory['instances'] = [];
   const load = new Array<number>(size.hosts).fill(0);
   for (let i = 0; i < size.instances; i++) {
@@ -109,12 +69,42 @@ export const generateInventory = (size: Size, seed = 42): Inventory => {
     });
   }
   const capacity = Math.ceil(Math.max(...load) * 1.5) + 2;
-  return {
-    hosts: Array.from({ length: size.hosts }, (_, index) => ({
-      name: hostName(index),
-      type: 'compute' as const,
-      vcpus: capacity,
-    })),
-    instances,
-  };
+  return { hosts: computes(size.hosts, capacity), instances };
 };
+
+const FLEET_HOST_VCPUS = 8;
+const FLEET_INSTANCE_VCPUS = 2;
+
+/** A fleet of `hosts` computes as {@link Fleet} says (the empty ones last). */
+export const fleetSize = (hosts: number, fleet: Fleet, projects = 10): Size => ({
+  name: 'fleet',
+  hosts,
+  instances: Math.max(0, hosts - fleet.empty) * fleet.instancesPerHost,
+  projects: Math.max(1, Math.min(projects, Math.max(0, hosts - fleet.empty) * fleet.instancesPerHost)),
+  fleet,
+});
+
+export const generateFleetInventory = (size: Size & { fleet: Fleet }): Inventory => {
+  const hostName = computeName(size.hosts);
+  const loaded = Math.max(0, size.hosts - size.fleet.empty);
+  const instances: Inventory['instances'] = [];
+  for (let host = 0; host < loaded; host++) {
+    for (let k = 0; k < size.fleet.instancesPerHost; k++) {
+      const i = instances.length;
+      instances.push({
+        name: `vm-${pad(i + 1, String(size.instances).length)}`,
+        project_id: projectName(i % size.projects),
+        host: hostName(host),
+        vcpus: FLEET_INSTANCE_VCPUS,
+      });
+    }
+  }
+  if (size.fleet.instancesPerHost * FLEET_INSTANCE_VCPUS * 2 > FLEET_HOST_VCPUS)
+    throw new Error(`fleet: ${size.fleet.instancesPerHost} instances per host would fill more than half a host`);
+  return { hosts: computes(size.hosts, FLEET_HOST_VCPUS), instances };
+};
+
+export interface Inventory {
+  hosts: { name: string; type: 'compute'; vcpus: number }[];
+  instances: { name: string; project_id: string; host: string; vcpus: number }[];
+}
