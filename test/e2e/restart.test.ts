@@ -32,10 +32,10 @@ const freePort = async () => {
 };
 
 /** Starts `local/main.ts` as its own process; resolves when it prints its ready line. */
-const startFenix = (port: number, env: Record<string, string>) =>
+const startFenix = (port: number, env: Record<string, string>, dir = dataDir) =>
   new Promise<ChildProcess>((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts'], {
-      env: { ...process.env, PORT: String(port), FENIX_DATA_DIR: dataDir, POWERTOOLS_LOG_LEVEL: 'ERROR', ...env },
+      env: { ...process.env, PORT: String(port), FENIX_DATA_DIR: dir, POWERTOOLS_LOG_LEVEL: 'ERROR', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(child);
@@ -159,5 +159,97 @@ describe('restart', () => {
       (await (await fetch(`${base}/sim/v1/instances`, { headers: admin })).json()) as { instances: { id: string }[] }
     ).instances;
     expect(instances.map((i) => i.id).sort()).toEqual(inventory.instances.map((i) => i.id).sort());
+  }, 120_000);
+
+  it('restarts the hosts that were in flight when killed, and completes each host once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fenix-restart-rollout-'));
+    const hosts = Array.from({ length: 6 }, (_, i) => ({ name: `c-${i + 1}`, type: 'compute', vcpus: 4 }));
+    const inventory = {
+      hosts,
+      instances: [0, 1].map((i) => ({
+        id: `vm-${i}`,
+        name: `vm-${i}`,
+        project_id: 'tenant',
+        host: `c-${i + 1}`,
+        vcpus: 1,
+      })),
+    };
+    // A webhook for host and session events only: no project is interacting (default actions).
+    const seen: Record<string, any>[] = [];
+    const waiters: { test: () => boolean; resolve: () => void }[] = [];
+    const hookServer = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk) => (body += chunk));
+      request.on('end', () => {
+        response.end('{}');
+        const event = JSON.parse(body);
+        seen.push({ type: event['detail-type'], ...event.detail });
+        for (const w of waiters.splice(0)) (w.test() ? w.resolve : () => waiters.push(w))();
+      });
+    });
+    await new Promise<void>((done) => hookServer.listen(0, '127.0.0.1', done));
+    const until = (test: () => boolean) =>
+      test() ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ test, resolve }));
+    writeFileSync(join(dir, 'inventory.json'), JSON.stringify(inventory));
+    writeFileSync(
+      join(dir, 'subscriptions.json'),
+      JSON.stringify([
+        {
+          pattern: { source: ['fenix'], 'detail-type': ['maintenance.host', 'maintenance.session'] },
+          url: `http://127.0.0.1:${(hookServer.address() as AddressInfo).port}`,
+        },
+      ]),
+    );
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const admin = { authorization: `Bearer ${await LocalKeys.load(dir).issue({ admin: true })}` };
+    const env = {
+      FENIX_INVENTORY: join(dir, 'inventory.json'),
+      FENIX_SUBSCRIPTIONS: join(dir, 'subscriptions.json'),
+      FENIX_PROJECT_MAINTENANCE_REPLY: '2',
+      FENIX_EMPTY_CHECK_SECONDS: '1',
+    };
+    const first = await startFenix(port, env, dir);
+    const created = await fetch(`${base}/v1/maintenance`, {
+      method: 'POST',
+      headers: { ...admin, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        state: 'MAINTENANCE',
+        maintenance_at: fenixTimeIn(3),
+        actions: [{ plugin: 'dummy', type: 'compute', metadata: { seconds: 4 } }],
+        rollout: { max_parallel_hosts: 2 },
+      }),
+    });
+    expect(created.status).toBe(200);
+    const { session_id: id } = (await created.json()) as { session_id: string };
+    const hostEvents = (state: string) =>
+      seen.filter((d) => d.type === 'maintenance.host' && d.session_id === id && d.state === state);
+
+    // Kill it hard while two hosts are in their 4-second plug-in.
+    await until(() => hostEvents('IN_MAINTENANCE').length >= 2);
+    first.kill('SIGKILL');
+    await new Promise((done) => first.once('exit', done));
+    expect(hostEvents('MAINTENANCE_COMPLETE')).toEqual([]);
+
+    await startFenix(port, env, dir);
+    await until(() =>
+      seen.some(
+        (d) =>
+          d.type === 'maintenance.session' &&
+          d.session_id === id &&
+          (d.state === 'MAINTENANCE_DONE' || d.state === 'MAINTENANCE_FAILED'),
+      ),
+    );
+    const detail = (await (await fetch(`${base}/v1/maintenance/${id}/detail`, { headers: admin })).json()) as {
+      session: { state: string };
+      hosts: { name: string; phase: string }[];
+    };
+    expect(detail.session.state).toBe('MAINTENANCE_DONE');
+    expect(detail.hosts.every((h) => h.phase === 'MAINTAINED')).toBe(true);
+    // Each host completed once (a re-sent event carries the same event_seq).
+    const completions = new Map(hostEvents('MAINTENANCE_COMPLETE').map((d) => [d.event_seq, d.host]));
+    expect([...completions.values()].sort()).toEqual(hosts.map((h) => h.name).sort());
+    await new Promise((done) => hookServer.close(done));
+    rmSync(dir, { recursive: true, force: true });
   }, 120_000);
 });
