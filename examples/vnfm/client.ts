@@ -5,7 +5,9 @@
  *   destination, the local runtime's FENIX_SUBSCRIPTIONS …) and returns it typed by `detail-type`.
  * - `Deduper` drops redeliveries: EventBridge is at-least-once, and every Fenix event carries a
  *   per-session `event_seq` that stays the same across redeliveries and retried steps.
- * - `FenixClient` reads the affected instances and PUTs the project's reply.
+ * - `FenixClient` reads the affected instances and PUTs the project's reply (or, in the `vnf`
+ *   workflow, one instance's reply); it also stores the project's instance and instance-group
+ *   constraints (`/v1/instance/{id}`, `/v1/instance_group/{id}`).
  * - `SimClient` acts on the project's own instances in the local simulated cloud (scale in/out,
  *   OWN_ACTION moves).
  *
@@ -177,6 +179,63 @@ export class Deduper {
   }
 }
 
+/**
+ * A per-instance event of the `vnf` workflow (PREPARE/PLANNED_MAINTENANCE about one instance):
+ * `instance_ids` is a one-id list and `reply_url` ends with that id. Answers the id, or undefined
+ * for a project-wide event.
+ */
+export const instanceOfEvent = (event: ScheduledEvent | ScheduledDetail): string | undefined => {
+  const detail = 'detail' in event ? event.detail : event;
+  if (detail.state !== 'PREPARE_MAINTENANCE' && detail.state !== 'PLANNED_MAINTENANCE') return undefined;
+  if (!Array.isArray(detail.instance_ids) || detail.instance_ids.length !== 1) return undefined;
+  const [id] = detail.instance_ids as [string];
+  return new URL(detail.reply_url).pathname.endsWith(`/${encodeURIComponent(id)}`) ? id : undefined;
+};
+
+// ---------------------------------------------------------------- constraints (ETSI FEAT03)
+
+/** What Fenix stores for an instance (`GET /v1/instance/{id}`); null fields take the session's defaults. */
+export interface InstanceConstraint {
+  instance_id: string;
+  project_id: string;
+  /** The group whose rules it keeps; null: a group of its own. */
+  group_id: string | null;
+  instance_name: string;
+  max_interruption_time: number | null;
+  /** What Fenix does for it when the project does not answer; null: the session policy's default_action. */
+  migration_type: InstanceAction | null;
+  resource_mitigation: boolean;
+  /** Seconds of notice before its action; null: the maintenance reply window. */
+  lead_time: number | null;
+}
+
+/** What Fenix stores for an instance group (`GET /v1/instance_group/{id}`). */
+export interface InstanceGroupConstraint {
+  group_id: string;
+  project_id: string;
+  group_name: string;
+  /** Members on different hosts. */
+  anti_affinity_group: boolean;
+  /** At most this many members on one host; 0 = no cap. */
+  max_instances_per_host: number;
+  /** At most this many members impacted at once (≥ 1). */
+  max_impacted_members: number;
+  /** Seconds a member stays impacted after its action. */
+  recovery_time: number;
+  resource_mitigation: boolean;
+}
+
+/** A PUT body: every field optional (a PUT replaces the whole object; what is left out takes its default). */
+export type InstanceConstraintBody = Partial<InstanceConstraint>;
+export type InstanceGroupConstraintBody = Partial<InstanceGroupConstraint>;
+
+/** One instance's reply in the `vnf` workflow. */
+export interface InstanceReplyBody {
+  instance_action: InstanceAction;
+  /** `ACK_<STATE>` or `NACK_<STATE>`, STATE being PREPARE_MAINTENANCE or PLANNED_MAINTENANCE. */
+  state: string;
+}
+
 // ---------------------------------------------------------------- HTTP
 
 /** A 4xx from the API (or a 5xx after the retries): the status and the API's `{error, message}`. */
@@ -338,6 +397,87 @@ export class FenixClient {
     await this.http.request('PUT', detail.reply_url, body);
   }
 
+  /**
+   * `PUT /v1/maintenance/{session_id}/{project_id}/{instance_id}` (workflow `vnf`):
+   * `{"instance_action": "<ACTION>", "state": "ACK_<STATE>"|"NACK_<STATE>"}` about one instance.
+   */
+  async replyInstance(
+    sessionId: string,
+    projectId: string,
+    instanceId: string,
+    body: InstanceReplyBody,
+  ): Promise<void> {
+    const path = [sessionId, projectId, instanceId].map(encodeURIComponent).join('/');
+    await this.http.request('PUT', `${this.baseUrl}/v1/maintenance/${path}`, body);
+  }
+
+  /**
+   * Answers a per-instance event (see `instanceOfEvent`) on its own `reply_url`: `verdict` and the
+   * action wanted for the instance (normally its `migration_type`).
+   */
+  async replyInstanceEvent(
+    event: ScheduledEvent | ScheduledDetail,
+    verdict: 'ACK' | 'NACK',
+    action: InstanceAction,
+  ): Promise<void> {
+    const detail = 'detail' in event ? event.detail : event;
+    if (instanceOfEvent(detail) === undefined)
+      throw new Error(`not a per-instance event (state ${detail.state}, reply_url ${detail.reply_url})`);
+    await this.http.request('PUT', detail.reply_url, { instance_action: action, state: `${verdict}_${detail.state}` });
+  }
+
+  /** `PUT /v1/instance/{id}`: creates or replaces the instance's constraint (the project's own instance). */
+  async putInstanceConstraint(instanceId: string, body: InstanceConstraintBody): Promise<void> {
+    await this.http.request('PUT', this.constraintUrl('instance', instanceId), body);
+  }
+
+  /** The stored constraint, or undefined when there is none (or it is another project's). */
+  async getInstanceConstraint(instanceId: string): Promise<InstanceConstraint | undefined> {
+    return this.getOrUndefined(this.constraintUrl('instance', instanceId));
+  }
+
+  /** Removes it; answers false when there was none. */
+  async deleteInstanceConstraint(instanceId: string): Promise<boolean> {
+    return this.deleteIfThere(this.constraintUrl('instance', instanceId));
+  }
+
+  /** `PUT /v1/instance_group/{id}`: creates or replaces the group's constraint. */
+  async putInstanceGroup(groupId: string, body: InstanceGroupConstraintBody): Promise<void> {
+    await this.http.request('PUT', this.constraintUrl('instance_group', groupId), body);
+  }
+
+  async getInstanceGroup(groupId: string): Promise<InstanceGroupConstraint | undefined> {
+    return this.getOrUndefined(this.constraintUrl('instance_group', groupId));
+  }
+
+  /** Removes it (members keep theirs); answers false when there was none. */
+  async deleteInstanceGroup(groupId: string): Promise<boolean> {
+    return this.deleteIfThere(this.constraintUrl('instance_group', groupId));
+  }
+
+  private constraintUrl(kind: 'instance' | 'instance_group', id: string): string {
+    return `${this.baseUrl}/v1/${kind}/${encodeURIComponent(id)}`;
+  }
+
+  private async getOrUndefined<T>(url: string): Promise<T | undefined> {
+    try {
+      return await this.http.request<T>('GET', url);
+    } catch (error) {
+      if (error instanceof FenixApiError && error.status === 404) return undefined;
+      throw error;
+    }
+  }
+
+  private async deleteIfThere(url: string): Promise<boolean> {
+    try {
+      await this.http.request('DELETE', url);
+      return true;
+    } catch (error) {
+      if (error instanceof FenixApiError && error.status === 404) return false;
+      throw error;
+    }
+  }
+
   /** `GET /v1/maintenance/{session_id}` → the session's state (admin token). */
   async getSession(sessionId: string): Promise<{ session_id: string; state: SessionState }> {
     return this.http.request('GET', `${this.baseUrl}/v1/maintenance/${encodeURIComponent(sessionId)}`);
@@ -386,12 +526,16 @@ export class SimClient {
       .instances;
   }
 
-  /** Creates an instance; without `host` the simulator places it on an enabled compute with room. */
+  /**
+   * Creates an instance; without `host` the simulator places it on an enabled compute with room.
+   * With `group_id` (a stored group of the project) the group's placement rules hold for it.
+   */
   async createInstance(input: {
     name: string;
     project_id: string;
     vcpus: number;
     host?: string;
+    group_id?: string;
   }): Promise<SimInstance> {
     return this.http.request('POST', `${this.baseUrl}/sim/v1/instances`, input, { retry: false });
   }

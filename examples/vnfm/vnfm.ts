@@ -12,22 +12,42 @@
  *   MAINTENANCE_COMPLETE  → re-create what it removed (same names and vCPUs; the simulator places them) → ACK
  *   INSTANCE_ACTION_DONE  → log only
  *
+ * Workflow `vnf`: a PREPARE/PLANNED event about one instance (`instance_ids` a one-id list, `reply_url`
+ * ending with that id) is answered on that reply_url with the instance's `migration_type` and ACK
+ * (an OWN_ACTION instance is first moved by the VNFM itself, through the sim API).
+ *
+ * Constraints (DESIGN §12), as the Doctor sample pushed them: at start — or, when the API URL is only
+ * known later, before the first event — the VNFM PUTs its instance groups and one instance constraint
+ * per instance it has (listed through the sim API). By default (`defaultConstraints`): an HA group
+ * (instances named "-ha-": anti-affinity, one per host, one impacted at a time, 4 s recovery) and a
+ * non-HA group (the rest: two impacted at a time, 2 s recovery), every instance with the mode's
+ * action as `migration_type`. `constraints` (`--constraints <file.json>`) replaces them, `false`
+ * (`--no-constraints`) pushes none. Scaling in deletes the removed instance's constraint, scaling
+ * out stores the new one's. Nothing else is deleted on stop, unless `deleteConstraintsOnStop`
+ * (`--delete-constraints-on-exit`).
+ *
  * The webhook answers 200 at once and handles events one at a time in arrival order, after dropping
  * repeats by (session_id, event_seq). Other projects' events and non-scheduled types are ignored.
  *
  * Command line:
  *   npx tsx examples/vnfm/vnfm.ts --fenix http://127.0.0.1:12347 --project vnf-a --port 12348 [--own-action | --live-migrate] [--token T]
+ *     [--constraints file.json | --no-constraints] [--delete-constraints-on-exit]
  */
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { z } from 'zod';
 import {
   Deduper,
   FenixClient,
   type InstanceAction,
+  type InstanceConstraintBody,
+  type InstanceGroupConstraintBody,
   InvalidEventError,
+  instanceOfEvent,
   type MaintenanceEvent,
   parseMaintenanceEvent,
   type ScheduledEvent,
@@ -37,6 +57,87 @@ import {
 } from './client.js';
 
 export type VnfmMode = 'migrate' | 'live_migrate' | 'own_action';
+
+/** The action each mode asks for, and the `migration_type` its instances get by default. */
+const MODE_ACTION: Record<VnfmMode, InstanceAction> = {
+  migrate: 'MIGRATE',
+  live_migrate: 'LIVE_MIGRATE',
+  own_action: 'OWN_ACTION',
+};
+
+/** An instance group the VNFM pushes, and which of its instances belong to it. */
+export interface VnfmGroup extends InstanceGroupConstraintBody {
+  group_id: string;
+  /** Instances whose name contains this are members ('' = every instance no earlier group took). */
+  name_contains: string;
+}
+
+/** The constraints a VNFM pushes (the shape of `--constraints <file.json>`). */
+export interface VnfmConstraints {
+  /** In order: an instance joins the first group whose `name_contains` its name contains. */
+  groups: VnfmGroup[];
+  /** Fields every instance constraint gets; `migration_type` defaults to the mode's action. */
+  instance?: Pick<
+    InstanceConstraintBody,
+    'max_interruption_time' | 'migration_type' | 'resource_mitigation' | 'lead_time'
+  >;
+}
+
+const seconds = z.number().int().min(0).nullable();
+/** `--constraints <file.json>`: the shape of VnfmConstraints (Fenix checks the values). */
+export const vnfmConstraintsSchema = z.strictObject({
+  groups: z.array(
+    z.strictObject({
+      group_id: z.string().min(1),
+      name_contains: z.string().default(''),
+      group_name: z.string().optional(),
+      anti_affinity_group: z.boolean().optional(),
+      max_instances_per_host: z.number().int().optional(),
+      max_impacted_members: z.number().int().optional(),
+      recovery_time: z.number().int().optional(),
+      resource_mitigation: z.boolean().optional(),
+    }),
+  ),
+  instance: z
+    .strictObject({
+      max_interruption_time: seconds.optional(),
+      migration_type: z.enum(['MIGRATE', 'LIVE_MIGRATE', 'OWN_ACTION', 'EVICTION']).nullable().optional(),
+      resource_mitigation: z.boolean().optional(),
+      lead_time: seconds.optional(),
+    })
+    .optional(),
+});
+
+/**
+ * Doctor's sample app: an HA pair that must never share a host nor be down together, and non-HA
+ * workers that tolerate two at a time. Group ids are derived from the project, so a restarted VNFM
+ * replaces its own groups.
+ */
+export const defaultConstraints = (projectId: string, mode: VnfmMode = 'migrate'): VnfmConstraints => ({
+  groups: [
+    {
+      group_id: `${projectId}-ha`,
+      group_name: `${projectId} HA`,
+      name_contains: '-ha-',
+      anti_affinity_group: true,
+      max_instances_per_host: 1,
+      max_impacted_members: 1,
+      recovery_time: 4,
+      resource_mitigation: true,
+    },
+    {
+      group_id: `${projectId}-non-ha`,
+      group_name: `${projectId} non-HA`,
+      name_contains: '',
+      anti_affinity_group: false,
+      max_instances_per_host: 0,
+      max_impacted_members: 2,
+      recovery_time: 2,
+      resource_mitigation: true,
+    },
+  ],
+  instance: { migration_type: MODE_ACTION[mode], max_interruption_time: 120, resource_mitigation: true },
+});
 
 export interface VnfmOptions {
   /**
@@ -57,6 +158,10 @@ export interface VnfmOptions {
   mode?: VnfmMode;
   /** Instances removed per SCALE_IN round (default 1). */
   scaleInCount?: number;
+  /** The constraints to push (default `defaultConstraints(projectId, mode)`); false: none. */
+  constraints?: VnfmConstraints | false;
+  /** Delete the constraints it pushed when stopped (default false: they outlive the VNFM, as its VNF does). */
+  deleteConstraintsOnStop?: boolean;
   /** One line per event handled (default console.log). */
   log?: (line: string) => void;
   /** Retry settings of the API calls (default: 3 retries, 250 ms first backoff). */
@@ -82,12 +187,15 @@ export interface Vnfm {
   url: string;
   port: number;
   stats: VnfmStats;
+  /** The constraints pushed so far (group and instance ids). */
+  constraints: { groups: string[]; instances: string[] };
   /** Resolves when every event received so far has been handled. */
   settled: () => Promise<void>;
   stop: () => Promise<void>;
 }
 
 const MAX_BODY_BYTES = 1024 * 1024;
+const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 const isHa = (instance: { name: string }) => instance.name.includes('-ha-');
 const naturalDesc = (a: string, b: string) => b.localeCompare(a, 'en', { numeric: true });
 
@@ -132,6 +240,55 @@ export const startVnfm = async (options: VnfmOptions): Promise<Vnfm> => {
   /** Ids this VNFM created, oldest first: the newest go first when scaling in. */
   const created: string[] = [];
 
+  // ---------------------------------------------------------------- constraints
+
+  const config =
+    options.constraints === false ? undefined : (options.constraints ?? defaultConstraints(projectId, mode));
+  const pushed = { groups: [] as string[], instances: [] as string[] };
+  const groupOf = (name: string) => config?.groups.find((group) => name.includes(group.name_contains));
+
+  const putInstanceConstraint = async (fenix: FenixClient, instance: { id: string; name: string }) => {
+    if (!config) return;
+    await fenix.putInstanceConstraint(instance.id, {
+      ...config.instance,
+      migration_type: config.instance?.migration_type ?? MODE_ACTION[mode],
+      project_id: projectId,
+      group_id: groupOf(instance.name)?.group_id ?? null,
+      instance_name: instance.name,
+    });
+    if (!pushed.instances.includes(instance.id)) pushed.instances.push(instance.id);
+  };
+
+  /** The groups, then one constraint per instance the sim API lists (without it, the groups only). */
+  const pushConstraints = async (fenix: FenixClient, sim: SimClient) => {
+    if (!config) return;
+    for (const { name_contains: _, ...group } of config.groups) {
+      await fenix.putInstanceGroup(group.group_id, { ...group, project_id: projectId });
+      if (!pushed.groups.includes(group.group_id)) pushed.groups.push(group.group_id);
+    }
+    let instances: SimInstance[];
+    try {
+      instances = await sim.listInstances(projectId);
+    } catch (error) {
+      say(
+        `constraints: ${pushed.groups.length} groups stored; no instance constraints (cannot list the instances: ${message(error)})`,
+      );
+      return;
+    }
+    for (const instance of instances) await putInstanceConstraint(fenix, instance);
+    say(`constraints: ${pushed.groups.length} groups and ${pushed.instances.length} instances stored`);
+  };
+
+  /** Pushes once; a failure is logged and tried again before the next event. */
+  let constraintsPushed: Promise<void> | undefined;
+  const ensureConstraints = (fenix: FenixClient, sim: SimClient): Promise<void> => {
+    constraintsPushed ??= pushConstraints(fenix, sim).catch((error: unknown) => {
+      constraintsPushed = undefined;
+      say(`constraints not stored: ${message(error)}`);
+    });
+    return constraintsPushed;
+  };
+
   const newestNonHa = (instances: SimInstance[]): SimInstance[] =>
     instances
       .filter((instance) => !isHa(instance))
@@ -152,19 +309,33 @@ export const startVnfm = async (options: VnfmOptions): Promise<Vnfm> => {
       for (const victim of victims) {
         await sim.deleteInstance(victim.id);
         list.push({ name: victim.name, vcpus: victim.vcpus });
+        if (pushed.instances.includes(victim.id)) {
+          await fenix.deleteInstanceConstraint(victim.id);
+          pushed.instances.splice(pushed.instances.indexOf(victim.id), 1);
+        }
       }
       await fenix.reply(event, 'ACK');
       return `removed ${victims.map((v) => `${v.name} (${v.host})`).join(', ') || 'nothing (no non-HA instance left)'} → ACK`;
     },
-    PREPARE_MAINTENANCE: (event, fenix, sim) => emptyHost(event, fenix, sim),
-    PLANNED_MAINTENANCE: (event, fenix, sim) => emptyHost(event, fenix, sim),
+    PREPARE_MAINTENANCE: (event, fenix, sim) =>
+      instanceOfEvent(event) ? answerInstance(event, fenix, sim) : emptyHost(event, fenix, sim),
+    PLANNED_MAINTENANCE: (event, fenix, sim) =>
+      instanceOfEvent(event) ? answerInstance(event, fenix, sim) : emptyHost(event, fenix, sim),
     MAINTENANCE_COMPLETE: async (event, fenix, sim) => {
       const list = removed.get(event.detail.session_id) ?? [];
       const back: string[] = [];
       while (list.length > 0) {
         const { name, vcpus } = list[0] as { name: string; vcpus: number };
-        const instance = await sim.createInstance({ name, project_id: projectId, vcpus });
+        // In its group again (the simulator keeps the group's placement rules for it).
+        const group = groupOf(name)?.group_id;
+        const instance = await sim.createInstance({
+          name,
+          project_id: projectId,
+          vcpus,
+          ...(group && pushed.groups.includes(group) ? { group_id: group } : {}),
+        });
         created.push(instance.id);
+        await putInstanceConstraint(fenix, instance);
         list.shift();
         back.push(`${name} (${instance.host})`);
       }
@@ -173,6 +344,23 @@ export const startVnfm = async (options: VnfmOptions): Promise<Vnfm> => {
       return `${back.length > 0 ? `re-created ${back.join(', ')}` : 'nothing to scale out'} → ACK`;
     },
     INSTANCE_ACTION_DONE: async (event) => `instance ${[event.detail.instance_ids].flat().join(', ')} moved by Fenix`,
+  };
+
+  /** Workflow `vnf`: one instance, answered on its own reply_url with its migration_type. */
+  const answerInstance = async (event: ScheduledEvent, fenix: FenixClient, sim: SimClient): Promise<string> => {
+    const id = instanceOfEvent(event) as string;
+    let action = (await fenix.getInstanceConstraint(id))?.migration_type ?? MODE_ACTION[mode];
+    let note = '';
+    if (action === 'OWN_ACTION') {
+      try {
+        note = `${id} moved to ${(await sim.moveInstance(id)).host}; `;
+      } catch (error) {
+        action = 'MIGRATE';
+        note = `${id} could not move (${message(error)}), asking MIGRATE; `;
+      }
+    }
+    await fenix.replyInstanceEvent(event, 'ACK', action);
+    return `${note}ACK ${id}=${action}`;
   };
 
   const emptyHost = async (event: ScheduledEvent, fenix: FenixClient, sim: SimClient): Promise<string> => {
@@ -206,12 +394,13 @@ export const startVnfm = async (options: VnfmOptions): Promise<Vnfm> => {
     const { state, session_id: session, event_seq: seq } = event.detail;
     try {
       const { fenix, sim } = api();
+      await ensureConstraints(fenix, sim);
       const outcome = await handlers[state](event, fenix, sim);
       stats.handled[state] = (stats.handled[state] ?? 0) + 1;
       say(`${state} session ${session} seq ${seq}: ${outcome}`);
     } catch (error) {
       stats.errors += 1;
-      say(`${state} session ${session} seq ${seq}: FAILED ${error instanceof Error ? error.message : String(error)}`);
+      say(`${state} session ${session} seq ${seq}: FAILED ${message(error)}`);
     }
   };
 
@@ -256,6 +445,11 @@ export const startVnfm = async (options: VnfmOptions): Promise<Vnfm> => {
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => done((server.address() as AddressInfo).port));
   });
   const url = `http://${options.host ?? '127.0.0.1'}:${port}/maintenance`;
+  // With the API's URL known now, the constraints are in place before the first event.
+  if (typeof options.fenixUrl === 'string') {
+    const { fenix, sim } = api();
+    await ensureConstraints(fenix, sim);
+  }
 
   const settled = async () => {
     let current: Promise<void>;
@@ -268,11 +462,21 @@ export const startVnfm = async (options: VnfmOptions): Promise<Vnfm> => {
     url,
     port,
     stats,
+    constraints: pushed,
     settled,
     stop: async () => {
       server.closeAllConnections();
       await new Promise((done) => server.close(() => done(undefined)));
       await settled();
+      if (options.deleteConstraintsOnStop && clients) {
+        const { fenix } = clients;
+        try {
+          for (const id of pushed.instances.splice(0)) await fenix.deleteInstanceConstraint(id);
+          for (const id of pushed.groups.splice(0)) await fenix.deleteInstanceGroup(id);
+        } catch (error) {
+          say(`constraints not deleted: ${message(error)}`);
+        }
+      }
     },
   };
 };
@@ -291,11 +495,14 @@ if (isMain) {
       token: { type: 'string' },
       'keystone-token': { type: 'boolean', default: false },
       'scale-in-count': { type: 'string', default: '1' },
+      constraints: { type: 'string' },
+      'no-constraints': { type: 'boolean', default: false },
+      'delete-constraints-on-exit': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   const usage =
-    'usage: npx tsx examples/vnfm/vnfm.ts --project <id> [--fenix http://127.0.0.1:12347] [--port 12348] [--own-action | --live-migrate] [--token T | env FENIX_TOKEN] [--keystone-token] [--scale-in-count 1]';
+    'usage: npx tsx examples/vnfm/vnfm.ts --project <id> [--fenix http://127.0.0.1:12347] [--port 12348] [--own-action | --live-migrate] [--token T | env FENIX_TOKEN] [--keystone-token] [--scale-in-count 1] [--constraints file.json | --no-constraints] [--delete-constraints-on-exit]';
   if (values.help || !values.project) {
     console.error(usage);
     process.exit(values.help ? 0 : 2);
@@ -308,6 +515,19 @@ if (isMain) {
   }
   const token = values.token ?? process.env.FENIX_TOKEN;
   const mode: VnfmMode = values['own-action'] ? 'own_action' : values['live-migrate'] ? 'live_migrate' : 'migrate';
+  let constraints: VnfmConstraints | false | undefined;
+  try {
+    constraints = values['no-constraints']
+      ? false
+      : values.constraints
+        ? vnfmConstraintsSchema.parse(JSON.parse(readFileSync(values.constraints, 'utf8')))
+        : undefined;
+  } catch (error) {
+    console.error(
+      `vnfm: --constraints ${values.constraints}: ${error instanceof z.ZodError ? z.prettifyError(error) : message(error)}`,
+    );
+    process.exit(2);
+  }
   try {
     const vnfm = await startVnfm({
       fenixUrl: values.fenix,
@@ -315,6 +535,8 @@ if (isMain) {
       port,
       mode,
       scaleInCount,
+      ...(constraints !== undefined ? { constraints } : {}),
+      deleteConstraintsOnStop: values['delete-constraints-on-exit'],
       ...(values['keystone-token'] ? { tokenType: 'keystone' as const } : {}),
       ...(token ? { token } : {}),
     });

@@ -211,7 +211,14 @@ describe('FenixClient', () => {
   it('VNFM webhook: answers at once, replies once per (session_id, event_seq), ignores other projects, refuses non-events', async () => {
     const { base, event, seen } = await fake([[200, {}]]);
     const log: string[] = [];
-    const vnfm = await startVnfm({ fenixUrl: base, projectId: 'vnf-a', token: 'tok', log: (line) => log.push(line) });
+    // No constraints pushed at start: the fake API sees the reply only.
+    const vnfm = await startVnfm({
+      fenixUrl: base,
+      projectId: 'vnf-a',
+      token: 'tok',
+      constraints: false,
+      log: (line) => log.push(line),
+    });
     try {
       const post = async (body: unknown) => {
         const response = await fetch(vnfm.url, {
