@@ -1160,23 +1160,24 @@ export const nextHost = async (sessionId: string, deps: WorkflowDeps, started = 
   const pendingComputes = (await deps.store.pendingHosts(sessionId, 'compute', failed.size + 1)).filter(
     (name) => !failed.has(name),
   );
-  if (failed.size > 0 && (stopped || pendingComputes.length === 0))
-    return failForHosts(session, [...failed].sort(), deps);
+  if (failed.size > 0 && stopped) return failForHosts(session, [...failed].sort(), deps);
   if (pendingComputes.length > 0)
     return failSession(
       sessionId,
       `START_MAINTENANCE: no compute can start (${pendingComputes[0]} is still pending)`,
       deps,
     );
-  const controllers = (await deps.store.pendingHosts(sessionId, 'controller', rollout.max_parallel_hosts)).filter(
-    (name) => !failed.has(name),
-  );
+  const controllers = (await deps.store.pendingHosts(sessionId, 'controller', failed.size + rollout.max_parallel_hosts))
+    .filter((name) => !failed.has(name))
+    .slice(0, rollout.max_parallel_hosts);
   if (controllers.length > 0)
     return startChildren(
       session,
       controllers.map((name) => childOf(session, name)),
       deps,
     );
+  // Within max_failed_hosts the others went on; now every host that could be maintained is.
+  if (failed.size > 0) return failForHosts(session, [...failed].sort(), deps);
   if (!session.post_done && sortedPlugins(session.actions, 'post').length > 0) return phaseChild('post');
   return { next: 'MAINTENANCE_COMPLETE' };
 };

@@ -281,7 +281,9 @@ export class ServiceStack extends Stack {
     // of the same name in props replaces it.
     const dummyPlugin = new ServiceFunction(this, 'DummyPluginFunction', {
       entry: 'functions/plugins/dummy.ts',
-      description: 'Fenix sample action plug-in: does nothing, reports DONE',
+      description: 'Fenix sample action plug-in: takes metadata.seconds, reports DONE (FAILED on metadata.fail_hosts)',
+      // metadata.seconds may be up to 840 s (14 minutes): the Lambda maximum leaves it room.
+      timeout: Duration.minutes(15),
     });
     const plugins = { dummy: dummyPlugin.function.functionArn, ...props.plugins };
     const pluginsJson = JSON.stringify(plugins);
