@@ -3,7 +3,6 @@ import { publish } from './history.js';
 import type { CloudInstance, InstanceStep, Rollout, Round, Session, SessionHost } from './model.js';
 import { projectPolicy } from './policy.js';
 import { currentRound } from './rounds.js';
-import { getSessionOrThrow } from './sessions.js';
 import type { InstanceAction } from './states.js';
 import { failSession } from './transitions.js';
 
@@ -152,7 +151,7 @@ export const markHostFailed = async (sessionId: string, host: string, reason: st
 };
 
 /** The session fails naming every failed host and why (once no host is in flight any more). */
-const failForHosts = async (session: Session, failed: string[], deps: Deps) => {
+export const failForHosts = async (session: Session, failed: string[], deps: Deps) => {
   const hosts = (await Promise.all(failed.map((name) => deps.store.getHost(session.session_id, name)))).filter(
     (host): host is SessionHost => host !== undefined,
   );
@@ -184,66 +183,69 @@ export interface Candidate {
  * `slots`, each only if its instances fit in the free vCPUs of the enabled computes (less what the
  * hosts picked before it take) and if it keeps every group within its budget together with the
  * members still impacted. A host holding more members of a group than the budget may start when no
- * other member of that group is impacted (its actions are then paced). Returns the picks and, for
- * every host held back, why.
+ * other member of that group is impacted (its actions are then paced). Candidates are read a few
+ * at a time, only as far as needed. Returns the picks and, for every host held back, why.
  */
 export const pickHostsToDrain = async (
   session: Session,
-  candidates: Candidate[],
+  names: string[],
   slots: number,
   deps: Deps,
 ): Promise<{ picked: Candidate[]; held: Map<string, string> }> => {
   const held = new Map<string, string>();
   const picked: Candidate[] = [];
-  if (slots <= 0 || candidates.length === 0) return { picked, held };
+  if (slots <= 0 || names.length === 0) return { picked, held };
   const cloud = (await deps.cloud.listHosts()).filter((host) => host.type === 'compute' && !host.disabled);
   let free = cloud.reduce((sum, host) => sum + Math.max(0, host.vcpus - host.used_vcpus), 0);
   const now = deps.clock.now().getTime();
   const impacted = impactedByGroup(await lastRoundSteps(session, deps), now);
-  const groups = await groupsOf(
-    session,
-    candidates.flatMap((c) => c.instances),
-    deps,
-  );
-  for (const candidate of candidates) {
-    if (picked.length >= slots) break;
-    const need = candidate.instances.reduce((sum, instance) => sum + instance.vcpus, 0);
-    if (need > free) {
-      held.set(
-        candidate.name,
-        `held back: its instances need ${need} vCPUs and the enabled computes have ${free} free`,
-      );
-      continue;
-    }
-    const members = new Map<string, { info: GroupInfo; count: number }>();
-    for (const instance of candidate.instances) {
-      const info = groups.get(instance.id);
-      if (!info) continue;
-      const entry = members.get(info.group_id) ?? { info, count: 0 };
-      entry.count += 1;
-      members.set(info.group_id, entry);
-    }
-    const over = [...members.values()].find(
-      ({ info, count }) =>
-        (impacted.get(info.group_id) ?? 0) > 0 && (impacted.get(info.group_id) ?? 0) + count > info.max_impacted,
+  let next = 0;
+  while (picked.length < slots && next < names.length) {
+    const batch = names.slice(next, next + slots - picked.length);
+    next += batch.length;
+    const candidates = await Promise.all(
+      batch.map(async (name) => ({ name, instances: await deps.cloud.listInstancesOnHost(name) })),
     );
-    if (over) {
-      const used = impacted.get(over.info.group_id) ?? 0;
-      held.set(
-        candidate.name,
-        `held back: group ${over.info.group_name} has ${used} of max_impacted_members ${over.info.max_impacted} impacted`,
+    const groups = await groupsOf(
+      session,
+      candidates.flatMap((c) => c.instances),
+      deps,
+    );
+    for (const candidate of candidates) {
+      if (picked.length >= slots) break;
+      const need = candidate.instances.reduce((sum, instance) => sum + instance.vcpus, 0);
+      if (need > free) {
+        held.set(
+          candidate.name,
+          `held back: its instances need ${need} vCPUs and the enabled computes have ${free} free`,
+        );
+        continue;
+      }
+      const members = new Map<string, { info: GroupInfo; count: number }>();
+      for (const instance of candidate.instances) {
+        const info = groups.get(instance.id);
+        if (!info) continue;
+        const entry = members.get(info.group_id) ?? { info, count: 0 };
+        entry.count += 1;
+        members.set(info.group_id, entry);
+      }
+      const over = [...members.values()].find(
+        ({ info, count }) =>
+          (impacted.get(info.group_id) ?? 0) > 0 && (impacted.get(info.group_id) ?? 0) + count > info.max_impacted,
       );
-      continue;
+      if (over) {
+        const used = impacted.get(over.info.group_id) ?? 0;
+        held.set(
+          candidate.name,
+          `held back: group ${over.info.group_name} has ${used} of max_impacted_members ${over.info.max_impacted} impacted`,
+        );
+        continue;
+      }
+      picked.push(candidate);
+      free -= need;
+      for (const { info, count } of members.values())
+        impacted.set(info.group_id, (impacted.get(info.group_id) ?? 0) + count);
     }
-    picked.push(candidate);
-    free -= need;
-    for (const { info, count } of members.values())
-      impacted.set(info.group_id, (impacted.get(info.group_id) ?? 0) + count);
   }
   return { picked, held };
 };
-
-/** A fresh look at the session for the dispatcher. */
-export const loadSession = (sessionId: string, deps: Deps) => getSessionOrThrow(sessionId, deps);
-
-export { failForHosts };

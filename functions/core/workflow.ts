@@ -1120,10 +1120,7 @@ export const nextHost = async (sessionId: string, deps: WorkflowDeps, started = 
     const names = (
       await deps.store.pendingHosts(sessionId, 'compute', inFlight.size + failed.size + slots + PENDING_LOOKAHEAD)
     ).filter((name) => !inFlight.has(name) && !failed.has(name));
-    const candidates = await Promise.all(
-      names.map(async (name) => ({ name, instances: await deps.cloud.listInstancesOnHost(name) })),
-    );
-    const { picked, held } = await pickHostsToDrain(session, candidates, slots, deps);
+    const { picked, held } = await pickHostsToDrain(session, names, slots, deps);
     for (const [name, reason] of held) await deps.store.updateHost(sessionId, name, { blocking_reason: reason });
     const empty = picked.filter((c) => c.instances.length === 0);
     if (empty.length > 0)

@@ -160,7 +160,7 @@ describe('detail and continue', () => {
       actions: [{ plugin: 'firmware', type: 'compute' }],
     });
     const id = body.session_id as string;
-    await t.waitForEvent((e) => e.detail.session_id === id && e.detail.state === 'MAINTENANCE_FAILED');
+    await t.waitForState(id, 'MAINTENANCE_FAILED');
     const detail = (await t.api('GET', `/v1/maintenance/${id}/detail`)).body;
     expect(detail.plugin_runs).toContainEqual(
       expect.objectContaining({ plugin: 'firmware', host: 'c-2', state: 'FAILED', message: 'firmware image missing' }),

@@ -124,7 +124,7 @@ describe('sessions', () => {
     [{ hosts: ['cmp-4', 'cmp-4'] }, 'hosts'],
     [{ hosts: ['../etc/passwd'] }, 'hosts.0'],
     [{ hosts: ['no-such-host'] }, 'no-such-host'],
-    [{ workflow: 'vnf' }, 'workflow'],
+    [{ workflow: 'k8s' }, 'workflow'],
     [{ metadata: [] }, 'metadata'],
     [{ actions: [{ plugin: 'dummy', type: 'sometimes' }] }, 'actions.0.type'],
     [{ actions: [{ plugin: 'nope', type: 'host' }] }, 'nope'],

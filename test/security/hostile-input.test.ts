@@ -278,7 +278,7 @@ const createBodies = (): unknown[] => [
       ['x'.repeat(300)],
       Array.from({ length: 5001 }, (_, i) => `h-${i}`),
     ],
-    workflow: [...WRONG_TYPES, 'vnf', 'DEFAULT', 'default\u0000', '../default', 'x'.repeat(100_000)],
+    workflow: [...WRONG_TYPES, 'k8s', 'VNF', 'DEFAULT', 'default\u0000', '../default', 'x'.repeat(100_000)],
     metadata: [null, [], 'text', 1, true, { big: 'x'.repeat(9000) }, { ['k'.repeat(300)]: 1 }],
     actions: [
       'dummy',

@@ -48,6 +48,7 @@ describe('schemas', () => {
       metadata: {},
       actions: [],
       policy: { on_no_reply: 'DEFAULT_ACTION', default_action: 'LIVE_MIGRATE', projects: {} },
+      rollout: { max_parallel_hosts: 1, max_failed_hosts: 0 },
     });
   });
 
