@@ -217,6 +217,8 @@ export interface InstanceStep {
   default_action: InstanceAction;
   /** The owner is asked per instance (`vnf`, interacting project). */
   ask: boolean;
+  /** Its group limits placement: targets are checked against the other members. */
+  placement?: boolean;
   notified_at?: string;
   reply_at?: string;
   event_seq?: number;

@@ -53,6 +53,8 @@ export interface GroupInfo {
   recovery_seconds: number;
   lead_seconds: number;
   default_action: InstanceAction;
+  /** Its group limits where members may go (anti-affinity or a per-host cap). */
+  placement: boolean;
 }
 
 /**
@@ -89,6 +91,7 @@ export const groupsOf = async (
         recovery_seconds: group?.recovery_time ?? 0,
         lead_seconds: constraint?.lead_time ?? window,
         default_action: constraint?.migration_type ?? projectPolicy(session, instance.project_id).default_action,
+        placement: Boolean(group && (group.anti_affinity_group || group.max_instances_per_host > 0)),
       };
       return [instance.id, info];
     }),

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { mapLimit } from '../shared/concurrency.js';
 import { groupMembersPlaced, placementConflict, placementGroupOf } from './constraints.js';
 import type { Deps } from './deps.js';
 import { type DownloadRecord, fetchDownload } from './downloads.js';
@@ -232,9 +233,7 @@ const hostsToDrain = async (session: Session, deps: Deps): Promise<string[]> => 
     const first = await deps.store.firstPendingHost(sessionId, 'compute');
     hosts = first ? [first] : [];
   }
-  for (const name of hosts) {
-    await deps.store.updateHost(sessionId, name, { phase: 'DRAINING', epoch: undefined });
-  }
+  await mapLimit(hosts, 8, (name) => deps.store.updateHost(sessionId, name, { phase: 'DRAINING', epoch: undefined }));
   await deps.store.changeHostSet(sessionId, 'in_flight', 'add', hosts);
   return hosts;
 };
@@ -597,6 +596,7 @@ const planSteps = async (session: Session, round: Round, deps: WorkflowDeps): Pr
       lead_seconds: info.lead_seconds,
       default_action: info.default_action,
       ask,
+      ...(info.placement ? { placement: true } : {}),
       ...(action ? { action } : vnf && !ask ? { action: info.default_action } : {}),
     };
   }
@@ -713,10 +713,6 @@ const advanceRound = async (session: Session, round: Round, deps: WorkflowDeps):
       step.reply_at = step.started_at;
       notified.push(step);
     }
-    await deps.store.updateInstance(sessionId, step.project_id, step.instance_id, {
-      action: step.action,
-      action_done: false,
-    });
     if (step.action === 'OWN_ACTION') continue;
     hosts ??= await targetHosts(sessionId, deps);
     const instance = await deps.cloud.getInstance(step.instance_id);
@@ -730,7 +726,7 @@ const advanceRound = async (session: Session, round: Round, deps: WorkflowDeps):
     };
     try {
       if (!instance || instance.host !== step.host) throw new Error(`the instance is no longer on ${step.host}`);
-      Object.assign(action, await startAction(instance, step.action, hosts, deps));
+      Object.assign(action, await startAction(instance, step.action, hosts, step.placement === true, deps));
     } catch (error) {
       Object.assign(action, { status: 'FAILED', reason: actionFailure(action, errorMessage(error)) });
     }
@@ -756,6 +752,13 @@ const advanceRound = async (session: Session, round: Round, deps: WorkflowDeps):
       dirty.value = true;
     }
   }
+  // The detail view's instance list: what each started instance gets.
+  await mapLimit(started, 8, (step) =>
+    deps.store.updateInstance(sessionId, step.project_id, step.instance_id, {
+      action: step.action,
+      action_done: false,
+    }),
+  );
   if (notified.length > 0) {
     // One number per instance of the round, reserved once: a retried step re-sends the same events.
     const first = await deps.store.stampEventSeq(
@@ -829,14 +832,18 @@ const tellDone = async (
     'actions_first_event_seq',
     Math.max(1, order.length),
   );
-  for (const action of untold) {
-    await deps.store.updateInstance(session.session_id, action.project_id, action.instance_id, {
+  await mapLimit(untold, 8, (action) =>
+    deps.store.updateInstance(session.session_id, action.project_id, action.instance_id, {
       action_done: true,
       ...(action.host ? { host: action.host } : {}),
-    });
-    await publish([actionDoneEvent(session, action, firstSeq + order.indexOf(action.instance_id), deps)], deps);
-    action.told = true;
-  }
+    }),
+  );
+  // Told at once, not at the end of the host: the owner may be waiting to re-point traffic.
+  await publish(
+    untold.map((action) => actionDoneEvent(session, action, firstSeq + order.indexOf(action.instance_id), deps)),
+    deps,
+  );
+  for (const action of untold) action.told = true;
   await deps.store.setRoundProgress(session.session_id, round.seq, { actions });
 };
 
@@ -930,11 +937,12 @@ const startAction = async (
   instance: CloudInstance,
   action: CloudAction['action'],
   hosts: CloudHost[],
+  placement: boolean,
   deps: Deps,
 ): Promise<Pick<CloudAction, 'target' | 'driver'>> => {
   if (action === 'EVICTION') return deps.cloud.startAction(instance, action);
   const type = hosts.find((h) => h.name === instance.host)?.type ?? 'compute';
-  const allowed = await placementFilter(instance, deps);
+  const allowed = placement ? await placementFilter(instance, deps) : () => true;
   const target = pickTarget(
     hosts.filter((host) => allowed(host.name)),
     instance.vcpus,
@@ -1031,9 +1039,9 @@ const childOf = (session: Session, host: string): HostChild => ({
 /** Sends the execution to start `children`, remembered on the session so a retried step starts the same ones. */
 const startChildren = async (session: Session, children: HostChild[], deps: Deps): Promise<Step> => {
   const epoch = session.epoch ?? 0;
-  for (const { host } of children) {
-    await deps.store.updateHost(session.session_id, host, { phase: 'DRAINING', epoch, blocking_reason: undefined });
-  }
+  await mapLimit(children, 8, ({ host }) =>
+    deps.store.updateHost(session.session_id, host, { phase: 'DRAINING', epoch, blocking_reason: undefined }),
+  );
   await deps.store.changeHostSet(
     session.session_id,
     'in_flight',
@@ -1121,7 +1129,9 @@ export const nextHost = async (sessionId: string, deps: WorkflowDeps, started = 
       await deps.store.pendingHosts(sessionId, 'compute', inFlight.size + failed.size + slots + PENDING_LOOKAHEAD)
     ).filter((name) => !inFlight.has(name) && !failed.has(name));
     const { picked, held } = await pickHostsToDrain(session, names, slots, deps);
-    for (const [name, reason] of held) await deps.store.updateHost(sessionId, name, { blocking_reason: reason });
+    await mapLimit([...held], 8, ([name, reason]) =>
+      deps.store.updateHost(sessionId, name, { blocking_reason: reason }),
+    );
     const empty = picked.filter((c) => c.instances.length === 0);
     if (empty.length > 0)
       return startChildren(
@@ -1131,12 +1141,13 @@ export const nextHost = async (sessionId: string, deps: WorkflowDeps, started = 
       );
     if (picked.length > 0) {
       const drain = picked.map((c) => c.name);
-      for (const name of drain)
-        await deps.store.updateHost(sessionId, name, {
+      await mapLimit(drain, 8, (name) =>
+        deps.store.updateHost(sessionId, name, {
           phase: 'DRAINING',
           blocking_reason: undefined,
           started_at: deps.clock.now().toISOString(),
-        });
+        }),
+      );
       await deps.store.changeHostSet(sessionId, 'in_flight', 'add', drain);
       await deps.store.updateSession(sessionId, { drain_hosts: drain });
       return { next: 'PLANNED_MAINTENANCE' };
