@@ -67,7 +67,7 @@ const hostDetail = z.object({
   service: z.literal('fenix'),
   session_id: text,
   host: text,
-  state: z.enum(['IN_MAINTENANCE', 'MAINTENANCE_COMPLETE']),
+  state: z.enum(['IN_MAINTENANCE', 'MAINTENANCE_COMPLETE', 'MAINTENANCE_FAILED']),
   event_seq: seq,
 });
 

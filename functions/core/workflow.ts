@@ -443,11 +443,11 @@ const treatAsNonInteracting = async (session: Session, round: Round, projectIds:
  */
 const assignDefaultActions = async (session: Session, round: Round, members: RoundMember[], deps: Deps) => {
   const unheard = members.filter((m) => m.status !== 'REPLIED' && m.instance_actions === undefined);
-  for (const member of unheard) {
+  await mapLimit(unheard, 8, (member) => {
     const action = projectPolicy(session, member.project_id).default_action;
     const actions = Object.fromEntries((member.instance_ids ?? []).map((id) => [id, action] as const));
-    await deps.store.setDefaultActions(session.session_id, round.seq, member.project_id, actions);
-  }
+    return deps.store.setDefaultActions(session.session_id, round.seq, member.project_id, actions);
+  });
 };
 
 /**
@@ -697,7 +697,6 @@ const advanceRound = async (session: Session, round: Round, deps: WorkflowDeps):
   // 4. Start what the budgets allow, then (vnf) notify what they allow.
   const started: InstanceStep[] = [];
   const notified: InstanceStep[] = [];
-  let hosts: CloudHost[] | undefined;
   for (const step of Object.values(steps)) {
     if (!live(step) || step.started_at || !step.action) continue;
     if (!step.notified_at) {
@@ -713,34 +712,27 @@ const advanceRound = async (session: Session, round: Round, deps: WorkflowDeps):
       step.reply_at = step.started_at;
       notified.push(step);
     }
-    if (step.action === 'OWN_ACTION') continue;
-    hosts ??= await targetHosts(sessionId, deps);
-    const instance = await deps.cloud.getInstance(step.instance_id);
-    const action: CloudAction = {
-      instance_id: step.instance_id,
-      project_id: step.project_id,
-      action: step.action,
-      from: step.host,
-      started_at: step.started_at,
-      status: 'RUNNING',
-    };
-    try {
-      if (!instance || instance.host !== step.host) throw new Error(`the instance is no longer on ${step.host}`);
-      Object.assign(action, await startAction(instance, step.action, hosts, step.placement === true, deps));
-    } catch (error) {
-      Object.assign(action, { status: 'FAILED', reason: actionFailure(action, errorMessage(error)) });
-    }
-    actions[step.instance_id] = action;
-    // Recorded before the next one starts: a retried step starts only what is not yet started.
-    await deps.store.setRoundProgress(sessionId, round.seq, { actions, instances: steps });
-    if (action.status !== 'FAILED') continue;
-    if (round.state === 'PREPARE_MAINTENANCE')
-      return cannotEmpty(sessionId, round.state, action.reason ?? 'an instance action failed', deps);
-    // Moving more off a host that stays disabled would only disturb them: its other instances stay.
-    await markHostFailed(sessionId, step.host, `${round.state}: ${action.reason}`, deps);
-    action.host_failed = true;
-    dead.add(step.host);
   }
+  const moves = started.filter((step) => step.action !== 'OWN_ACTION');
+  const hosts = moves.length > 0 ? await targetHosts(sessionId, deps) : [];
+  // A few at a time; each batch is recorded before the next starts, so a retried step starts only
+  // what is not yet recorded (the cloud refuses a second move of an instance already moving).
+  for (let i = 0; i < moves.length; i += START_BATCH) {
+    const batch = moves.slice(i, i + START_BATCH).filter(live);
+    const begun = await Promise.all(batch.map((step) => startMove(step, hosts, deps)));
+    for (const action of begun) actions[action.instance_id] = action;
+    await deps.store.setRoundProgress(sessionId, round.seq, { actions, instances: steps });
+    for (const action of begun.filter((a) => a.status === 'FAILED')) {
+      if (round.state === 'PREPARE_MAINTENANCE')
+        return cannotEmpty(sessionId, round.state, action.reason ?? 'an instance action failed', deps);
+      if (dead.has(action.from)) continue;
+      // Moving more off a host that stays disabled would only disturb them: its other instances stay.
+      await markHostFailed(sessionId, action.from, `${round.state}: ${action.reason}`, deps);
+      action.host_failed = true;
+      dead.add(action.from);
+    }
+  }
+  for (const step of moves) if (!actions[step.instance_id]) delete step.started_at; // its host failed first
   if (vnf) {
     for (const step of Object.values(steps)) {
       if (!live(step) || step.notified_at || step.action) continue;
@@ -753,11 +745,14 @@ const advanceRound = async (session: Session, round: Round, deps: WorkflowDeps):
     }
   }
   // The detail view's instance list: what each started instance gets.
-  await mapLimit(started, 8, (step) =>
-    deps.store.updateInstance(sessionId, step.project_id, step.instance_id, {
-      action: step.action,
-      action_done: false,
-    }),
+  await mapLimit(
+    started.filter((step) => step.started_at),
+    8,
+    (step) =>
+      deps.store.updateInstance(sessionId, step.project_id, step.instance_id, {
+        action: step.action,
+        action_done: false,
+      }),
   );
   if (notified.length > 0) {
     // One number per instance of the round, reserved once: a retried step re-sends the same events.
@@ -845,6 +840,29 @@ const tellDone = async (
   );
   for (const action of untold) action.told = true;
   await deps.store.setRoundProgress(session.session_id, round.seq, { actions });
+};
+
+/** Moves started at once in a round (a few: each still waits for the cloud to accept it). */
+const START_BATCH = 4;
+
+/** Starts the move (or eviction) of one instance; a refusal or an error comes back as a FAILED action. */
+const startMove = async (step: InstanceStep, hosts: CloudHost[], deps: Deps): Promise<CloudAction> => {
+  const action: CloudAction = {
+    instance_id: step.instance_id,
+    project_id: step.project_id,
+    action: step.action as CloudAction['action'],
+    from: step.host,
+    started_at: step.started_at ?? deps.clock.now().toISOString(),
+    status: 'RUNNING',
+  };
+  try {
+    const instance = await deps.cloud.getInstance(step.instance_id);
+    if (!instance || instance.host !== step.host) throw new Error(`the instance is no longer on ${step.host}`);
+    Object.assign(action, await startAction(instance, action.action, hosts, step.placement === true, deps));
+  } catch (error) {
+    Object.assign(action, { status: 'FAILED', reason: actionFailure(action, errorMessage(error)) });
+  }
+  return action;
 };
 
 /** The hosts moves may land on, read once per step and kept current as moves are started. */
@@ -949,16 +967,18 @@ const startAction = async (
     type,
     instance.host,
   );
-  let started: Pick<CloudAction, 'target' | 'driver'>;
+  // Taken at once in the local copy, so moves started alongside do not count on the same room.
+  if (target) target.used_vcpus += instance.vcpus;
   try {
-    started = await deps.cloud.startAction(instance, action, target?.name);
+    return await deps.cloud.startAction(instance, action, target?.name);
   } catch (error) {
     if (!(error instanceof ConflictError) || !target) throw error;
-    started = await deps.cloud.startAction(instance, action);
+    target.used_vcpus -= instance.vcpus;
+    const started = await deps.cloud.startAction(instance, action);
+    const landed = hosts.find((h) => h.name === started.target);
+    if (landed) landed.used_vcpus += instance.vcpus;
+    return started;
   }
-  const landed = hosts.find((h) => h.name === (started.target ?? target?.name));
-  if (landed) landed.used_vcpus += instance.vcpus;
-  return started;
 };
 
 /** PREPARE falls back to SCALE_IN when a host cannot be emptied; PLANNED fails (Fenix's rules). */
@@ -1091,8 +1111,9 @@ export const nextHost = async (sessionId: string, deps: WorkflowDeps, started = 
   // Hosts in flight: a drained one gets its child; one whose child an earlier epoch started (the
   // runtime restarted) gets a new one; a drain that did not finish (the round failed) is undone.
   const children: HostChild[] = [];
-  for (const name of inFlight) {
-    const host = await deps.store.getHost(sessionId, name);
+  const flying = await Promise.all([...inFlight].map((name) => deps.store.getHost(sessionId, name)));
+  for (const [index, name] of [...inFlight].entries()) {
+    const host = flying[index];
     if (!host || host.maintained || host.phase === 'FAILED') {
       await deps.store.changeHostSet(sessionId, 'in_flight', 'delete', [name]);
       inFlight.delete(name);
@@ -1212,12 +1233,14 @@ const disableHost = async (sessionId: string, host: SessionHost, deps: Deps) => 
 
 /** Starts a host (or a pre/post phase): checks it is empty, announces it, returns its plug-ins in order. */
 export const hostBegin = async (sessionId: string, host: string, phase: string, deps: WorkflowDeps): Promise<Step> => {
-  const session = await getSessionOrThrow(sessionId, deps);
+  const [session, hostItem, left] = await Promise.all([
+    getSessionOrThrow(sessionId, deps),
+    phase === 'host' ? deps.store.getHost(sessionId, host) : undefined,
+    phase === 'host' ? deps.cloud.listInstancesOnHost(host) : [],
+  ]);
   let plugins: ActionPlugin[];
   if (phase === 'host') {
-    const hostItem = await deps.store.getHost(sessionId, host);
     if (!hostItem) throw new ConflictError(`host ${host} is not in session ${sessionId}`, 'unknown_host');
-    const left = await deps.cloud.listInstancesOnHost(host);
     if (left.length > 0)
       throw new ConflictError(
         `host ${host} is not empty (${left.map((i) => i.id).join(', ')} still on it)`,
@@ -1284,15 +1307,18 @@ export const hostEnd = async (sessionId: string, host: string, phase: string, de
     await deps.store.updateSession(sessionId, phase === 'pre' ? { pre_done: true } : { post_done: true });
     return { next: 'DONE' };
   }
-  await hostEvent(sessionId, host, 'MAINTENANCE_COMPLETE', deps);
   // Only what this session disabled is enabled again: a host disabled before it, or by someone else
   // meanwhile (another reason), stays as they left it.
-  if (await deps.cloud.enableHost(host, disableReason(sessionId)))
-    await deps.store.updateHost(sessionId, host, { disabled: false });
+  const [, enabled] = await Promise.all([
+    hostEvent(sessionId, host, 'MAINTENANCE_COMPLETE', deps),
+    deps.cloud.enableHost(host, disableReason(sessionId)),
+  ]);
+  if (enabled) await deps.store.updateHost(sessionId, host, { disabled: false });
+  const started = (await deps.store.getHost(sessionId, host))?.started_at;
   if (await deps.store.markHostMaintained(sessionId, host)) await deps.store.increment(sessionId, 'maintained_count');
+  // Then its slot is free: the session's execution, parked on the hosts in flight, fills it.
   await deps.store.changeHostSet(sessionId, 'in_flight', 'delete', [host]);
   await wake(sessionId, deps);
-  const started = (await deps.store.getHost(sessionId, host))?.started_at;
   // Reported for the host-maintenance-duration metric (a CloudWatch metric filter on the logs).
   return { next: 'DONE', ...(started ? { host_duration_ms: Date.now() - new Date(started).getTime() } : {}) };
 };
