@@ -56,9 +56,14 @@ export interface SessionRecords {
   /** Atomically adds `by` to a numeric session field; returns the new value. */
   increment(
     sessionId: string,
-    field: 'scale_in_rounds' | 'empty_checks' | 'maintained_count' | 'wake_seq' | 'execution_events',
+    field: 'scale_in_rounds' | 'empty_checks' | 'maintained_count' | 'execution_events',
     by?: number,
   ): Promise<number>;
+  /**
+   * Bumps the session's wake counter (and, for a host that ends, takes it out of the hosts in flight
+   * and counts it maintained) in one write; answers the parked execution's task token, if any.
+   */
+  bumpWake(sessionId: string, freed?: { host: string; maintained: boolean }): Promise<string | undefined>;
   /** Atomically adds hosts to, or removes them from, one of the session's host sets. */
   changeHostSet(
     sessionId: string,

@@ -26,9 +26,12 @@ export const hostSet = (set: Iterable<string> | undefined): Set<string> => new S
  * reads the counter, so at least one of the two sees the other and the execution never sleeps
  * through a change. A token already used is refused by Step Functions and ignored here.
  */
-export const wake = async (sessionId: string, deps: Pick<Deps, 'store' | 'engine'>): Promise<void> => {
-  await deps.store.increment(sessionId, 'wake_seq');
-  const token = (await deps.store.getSession(sessionId))?.wake_token;
+export const wake = async (
+  sessionId: string,
+  deps: Pick<Deps, 'store' | 'engine'>,
+  freed?: { host: string; maintained: boolean },
+): Promise<void> => {
+  const token = await deps.store.bumpWake(sessionId, freed);
   if (token) await deps.engine.succeedTask(token, { woken: true });
 };
 

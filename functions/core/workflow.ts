@@ -1315,10 +1315,8 @@ export const hostEnd = async (sessionId: string, host: string, phase: string, de
   ]);
   if (enabled) await deps.store.updateHost(sessionId, host, { disabled: false });
   const started = (await deps.store.getHost(sessionId, host))?.started_at;
-  if (await deps.store.markHostMaintained(sessionId, host)) await deps.store.increment(sessionId, 'maintained_count');
   // Then its slot is free: the session's execution, parked on the hosts in flight, fills it.
-  await deps.store.changeHostSet(sessionId, 'in_flight', 'delete', [host]);
-  await wake(sessionId, deps);
+  await wake(sessionId, deps, { host, maintained: await deps.store.markHostMaintained(sessionId, host) });
   // Reported for the host-maintenance-duration metric (a CloudWatch metric filter on the logs).
   return { next: 'DONE', ...(started ? { host_duration_ms: Date.now() - new Date(started).getTime() } : {}) };
 };

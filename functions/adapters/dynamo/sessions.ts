@@ -328,6 +328,25 @@ export const sessionRecords = (table: Table): SessionRecords => {
 
     increment: async (sessionId, field, by = 1) => add(sessionId, field, by),
 
+    async bumpWake(sessionId, freed) {
+      // One write: the wake counter, and (a host ending) its slot and the maintained count.
+      const result = await db.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { pk: sessionPk(sessionId), sk: SESSION_SK },
+          UpdateExpression: [
+            `ADD wake_seq :one${freed?.maintained ? ', maintained_count :one' : ''}`,
+            freed ? 'DELETE in_flight :host' : '',
+          ].join(' '),
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':one': 1, ...(freed ? { ':host': new Set([freed.host]) } : {}) },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      const token = result.Attributes?.wake_token;
+      return typeof token === 'string' ? token : undefined;
+    },
+
     async changeHostSet(sessionId, field, change, hosts) {
       if (hosts.length === 0) return;
       // ADD and DELETE on a string set are atomic: parallel host executions never lose each other's change.
