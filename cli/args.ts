@@ -26,6 +26,8 @@ const OPTIONS = {
   'on-no-reply': { type: 'string' },
   'default-action': { type: 'string' },
   download: { type: 'string', multiple: true },
+  parallel: { type: 'string' },
+  'max-failed': { type: 'string' },
   state: { type: 'string' },
   // session watch
   interval: { type: 'string' },
@@ -71,6 +73,8 @@ export interface ParsedArgs {
     'on-no-reply'?: string;
     'default-action'?: string;
     download?: string[];
+    parallel?: string;
+    'max-failed'?: string;
     state?: string;
     interval?: string;
     ack?: boolean;
@@ -216,4 +220,24 @@ export const positiveNumber = (text: string | undefined, option: string, fallbac
   const value = Number(text);
   if (!Number.isFinite(value) || value <= 0) throw new UsageError(`--${option} must be a positive number, got ${text}`);
   return value;
+};
+
+/**
+ * `--parallel` / `--max-failed` → the create body's `rollout` (the API checks the ranges and
+ * answers a 400 naming the field); undefined when neither is given.
+ */
+export const rolloutOptions = (values: ParsedArgs['values']): Record<string, number> | undefined => {
+  const number = (raw: string | undefined, flag: string) => {
+    if (raw === undefined) return undefined;
+    const value = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(value)) throw new UsageError(`${flag} must be a number, got "${raw}"`);
+    return value;
+  };
+  const parallel = number(values.parallel, '--parallel');
+  const failed = number(values['max-failed'], '--max-failed');
+  if (parallel === undefined && failed === undefined) return undefined;
+  return {
+    ...(parallel !== undefined ? { max_parallel_hosts: parallel } : {}),
+    ...(failed !== undefined ? { max_failed_hosts: failed } : {}),
+  };
 };

@@ -7,6 +7,7 @@ import {
   parseJsonObject,
   parsePluginAction,
   policyOptions,
+  rolloutOptions,
   UsageError,
 } from './args.js';
 import { type Context, printJson } from './context.js';
@@ -30,6 +31,8 @@ export const createSession = async (ctx: Context): Promise<number> => {
     'on-no-reply',
     'default-action',
     'download',
+    'parallel',
+    'max-failed',
   ]);
   operands(args, 2, [], 'session create');
   const { values } = args;
@@ -44,6 +47,8 @@ export const createSession = async (ctx: Context): Promise<number> => {
   const policy = policyOptions(values);
   if (policy) body.policy = policy;
   if (values.download?.length) body.download = values.download.map(parseDownload);
+  const rollout = rolloutOptions(values);
+  if (rollout) body.rollout = rollout;
   const key = values['idempotency-key'];
   const created = await ctx.api.request<{ session_id: string }>('POST', '/v1/maintenance', {
     body,

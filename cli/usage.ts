@@ -11,8 +11,11 @@ export const COMMANDS: Record<string, string> = {
   'session create': `fenix session create [--host <name>[,<name>…]]… [--at <time>] [--workflow <name>]
                     [--metadata <json>] [--action <plugin>:<type>[:<json>]]… [--idempotency-key <key>]
                     [--on-no-reply DEFAULT_ACTION|FAIL] [--default-action LIVE_MIGRATE|MIGRATE|EVICTION]
-                    [--policy <json>] [--download <url>|<json>]…
+                    [--policy <json>] [--download <url>|<json>]… [--parallel <n>] [--max-failed <n>]
   Creates a session (state MAINTENANCE) and prints its id. No --host: every host of the cloud.
+  --workflow: default, or vnf (PREPARE/PLANNED asked per instance, paced by the instance constraints).
+  --parallel: computes emptied and maintained at once (rollout.max_parallel_hosts, default 1);
+  --max-failed: hosts that may fail before no new one starts (rollout.max_failed_hosts, default 0).
   --at: "YYYY-MM-DD HH:MM:SS" (UTC), ISO 8601, "now" or "+90s" / "+5m" / "+1h" (default +60s);
         it must leave projects the MAINTENANCE reply window.
   --action: a plug-in run, type pre, post, host, compute or controller, e.g. dummy:compute.

@@ -268,6 +268,36 @@ describe('commands', () => {
     expect(gone).toEqual({ code: 1, out: '', err: `fenix: 404 not_found: no maintenance session ${id}\n` });
   });
 
+  it('session create --workflow vnf --parallel --max-failed: the rollout and workflow asked for, bad values refused', async () => {
+    const id = (
+      await ok([
+        'session',
+        'create',
+        '--host',
+        'x-1',
+        '--at',
+        '+120s',
+        '--workflow',
+        'vnf',
+        '--parallel',
+        '3',
+        '--max-failed',
+        '1',
+      ])
+    ).out.trim();
+    const detail = JSON.parse((await ok(['session', 'show', id, '--json'])).out);
+    expect(detail.session).toMatchObject({ workflow: 'vnf', rollout: { max_parallel_hosts: 3, max_failed_hosts: 1 } });
+    await ok(['session', 'delete', id]);
+    expect(await fenix(['session', 'create', '--parallel', 'many'])).toEqual({
+      code: 2,
+      out: '',
+      err: expect.stringContaining('--parallel must be a number, got "many"'),
+    });
+    const zero = await fenix(['session', 'create', '--host', 'x-1', '--parallel', '0']);
+    expect(zero.code).toBe(1);
+    expect(zero.err).toContain('rollout.max_parallel_hosts');
+  });
+
   it('project instances / reply: by hand, through every round, to MAINTENANCE_DONE', async () => {
     // +9 s: the 5 s window plus room for a loaded machine between the create and the workflow's check.
     const id = (await ok(['session', 'create', '--host', 'm-1,m-2', '--at', '+9s'])).out.trim();
