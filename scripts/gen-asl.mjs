@@ -167,7 +167,8 @@ Object.assign(states, {
   },
   ChooseNextState: task('choose_next', {}, 'AfterChooseNextState'),
   AfterChooseNextState: choice(pick('START_MAINTENANCE', 'SCALE_IN', 'PREPARE_MAINTENANCE', 'MAINTENANCE_FAILED')),
-  EnterStartMaintenance: task('enter', { state: 'START_MAINTENANCE' }, 'NextHost'),
+  // Entering START_MAINTENANCE also takes the rollout's first decision (it answers as NextHost does).
+  EnterStartMaintenance: task('enter', { state: 'START_MAINTENANCE' }, 'AfterNextHost'),
   NextHost: task('next_host', {}, 'AfterNextHost'),
   AfterNextHost: choice({
     START_HOSTS: 'StartHosts',

@@ -341,7 +341,8 @@ export const enter = async (sessionId: string, state: SessionState, deps: Workfl
         const hosts = computes(await deps.store.listHosts(sessionId));
         for (const host of hosts.filter((h) => !h.disabled && !h.maintained)) await disableHost(sessionId, host, deps);
       }
-      return { next: 'NEXT_HOST' };
+      // The rollout's first decision in the same step (one Lambda call less between a round and its hosts).
+      return nextHost(sessionId, deps);
     }
     default:
       throw new ConflictError(`cannot enter ${state}`, 'bad_state');
@@ -1247,11 +1248,13 @@ export const hostBegin = async (sessionId: string, host: string, phase: string, 
         'host_not_empty',
       );
     if (!hostItem.disabled) await disableHost(sessionId, hostItem, deps);
-    await deps.store.updateHost(sessionId, host, {
-      phase: 'IN_MAINTENANCE',
-      started_at: hostItem.started_at ?? deps.clock.now().toISOString(),
-    });
-    await hostEvent(sessionId, host, 'IN_MAINTENANCE', deps);
+    await Promise.all([
+      deps.store.updateHost(sessionId, host, {
+        phase: 'IN_MAINTENANCE',
+        started_at: hostItem.started_at ?? deps.clock.now().toISOString(),
+      }),
+      hostEvent(sessionId, host, 'IN_MAINTENANCE', deps),
+    ]);
     plugins = [...sortedPlugins(session.actions, 'host'), ...sortedPlugins(session.actions, hostItem.type)];
   } else {
     plugins = sortedPlugins(session.actions, phase);
