@@ -1,7 +1,7 @@
 import { type EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import { mapLimit } from '../core/concurrency.js';
 import { EVENT_SOURCE, type FenixEvent } from '../core/events.js';
 import type { EventPublisher } from '../core/ports.js';
-import { mapLimit } from '../shared/concurrency.js';
 
 /** PutEvents takes at most 10 entries per call. */
 const BATCH = 10;

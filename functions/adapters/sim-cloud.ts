@@ -8,6 +8,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
+import { mapLimit } from '../core/concurrency.js';
 import {
   type ConstraintStore,
   type GroupConstraint,
@@ -21,7 +22,6 @@ import type { CloudAction, CloudHost, CloudInstance } from '../core/model.js';
 import { pickTarget } from '../core/placement.js';
 import type { ActionProgress, CloudDriver } from '../core/ports.js';
 import type { HostType } from '../core/states.js';
-import { mapLimit } from '../shared/concurrency.js';
 import { DynamoConstraintStore } from './dynamo/constraints.js';
 import { batchWrite, deleteRequests, isConditionFailure, putRequests, queryAll } from './dynamo/helpers.js';
 

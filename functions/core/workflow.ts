@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mapLimit } from '../shared/concurrency.js';
+import { mapLimit } from './concurrency.js';
 import { groupMembersPlaced, placementConflict, placementGroupOf } from './constraints.js';
 import type { Deps } from './deps.js';
 import { type DownloadRecord, fetchDownload } from './downloads.js';
@@ -400,7 +400,7 @@ export const afterRound = async (sessionId: string, state: RoundState, deps: Wor
     case 'PREPARE_MAINTENANCE':
     case 'PLANNED_MAINTENANCE':
       return roundHosts(round).length > 0 && round
-        ? startActions(session, round, deps)
+        ? advanceRound(session, round, deps)
         : emptied(sessionId, state, deps);
     case 'MAINTENANCE_COMPLETE':
       await moveTo(sessionId, 'MAINTENANCE_DONE', deps);
@@ -872,10 +872,6 @@ const targetHosts = async (sessionId: string, deps: Deps): Promise<CloudHost[]> 
   return (await deps.cloud.listHosts()).map((h) => ({ ...h, maintained: h.maintained || maintained.has(h.name) }));
 };
 
-/** Starts (or, after the replies, takes up again) the instance actions of a PREPARE/PLANNED round. */
-const startActions = (session: Session, round: Round, deps: WorkflowDeps): Promise<Step> =>
-  advanceRound(session, round, deps);
-
 /**
  * The hosts an instance may move to without breaking its group's placement rules (DESIGN §12:
  * `anti_affinity_group`, `max_instances_per_host`), from where the other members are now.
@@ -1017,7 +1013,7 @@ const refreshMoved = async (round: Round, deps: Deps): Promise<void> => {
 export const emptied = async (sessionId: string, state: RoundState, deps: WorkflowDeps): Promise<Step> => {
   const session = await getSessionOrThrow(sessionId, deps);
   const round = await roundOfThisStep(session, state, deps);
-  const failed = hostSet((await getSessionOrThrow(sessionId, deps)).failed_hosts);
+  const failed = hostSet(session.failed_hosts);
   const hosts = roundHosts(round).filter((host) => !failed.has(host));
   const left = (await Promise.all(hosts.map((host) => deps.cloud.listInstancesOnHost(host)))).flat();
   if (left.length === 0) {

@@ -8,8 +8,8 @@ import {
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
+import { mapLimit } from '../../core/concurrency.js';
 import { ValidationError } from '../../core/errors.js';
-import { mapLimit } from '../../shared/concurrency.js';
 import { sessionPk, strip } from './keys.js';
 
 type WriteRequest = NonNullable<ConstructorParameters<typeof BatchWriteCommand>[0]['RequestItems']>[string][number];

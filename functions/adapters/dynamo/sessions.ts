@@ -1,9 +1,9 @@
 import { DeleteCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { mapLimit } from '../../core/concurrency.js';
 import { ConflictError } from '../../core/errors.js';
 import type { Session } from '../../core/model.js';
 import type { SessionRecords } from '../../core/ports.js';
 import { isTerminal } from '../../core/states.js';
-import { mapLimit } from '../../shared/concurrency.js';
 import { batchDelete, batchPut, getItem, isConditionFailure, numberAttribute, readAll, type Table } from './helpers.js';
 import {
   ACTIVE_SESSIONS_PK,

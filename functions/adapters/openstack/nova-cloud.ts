@@ -1,7 +1,7 @@
+import { mapLimit } from '../../core/concurrency.js';
 import { ConflictError } from '../../core/errors.js';
 import type { CloudAction, CloudHost, CloudInstance } from '../../core/model.js';
 import type { ActionProgress, CloudDriver } from '../../core/ports.js';
-import { mapLimit } from '../../shared/concurrency.js';
 import { type OpenStackClient, OpenStackError } from './client.js';
 
 /**
