@@ -38,7 +38,7 @@ const { values: args } = parseArgs({
     out: { type: 'string' },
     cap: { type: 'string', default: '1200' },
     'reply-window': { type: 'string', default: '10' },
-    'hosts-per-execution': { type: 'string' },
+    'history-events': { type: 'string' },
     'trace-callers': { type: 'boolean', default: false },
     'heap-snapshot': { type: 'string' },
     action: { type: 'string', default: 'MIGRATE' },
@@ -111,7 +111,7 @@ const runtime = await startRuntime({
     FENIX_PROJECT_MAINTENANCE_REPLY: String(replyWindow),
     FENIX_PROJECT_SCALE_IN_REPLY: String(replyWindow),
     FENIX_EMPTY_CHECK_SECONDS: args['empty-check-seconds'],
-    ...(args['hosts-per-execution'] ? { FENIX_HOSTS_PER_EXECUTION: args['hosts-per-execution'] } : {}),
+    ...(args['history-events'] ? { FENIX_HISTORY_EVENTS: args['history-events'] } : {}),
     // Instance actions that take time, polled as soon as the engine polls at all (after 1 s).
     ...(fleet ? { FENIX_SIM_ACTION_SECONDS: String(fleet.simActionSeconds), FENIX_ACTION_POLL_SECONDS: '1' } : {}),
   },

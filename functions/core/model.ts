@@ -51,6 +51,8 @@ export interface Session {
   failed_hosts?: Set<string>;
   /** Child executions the last rollout step asked to start (kept until started, so a retried step starts the same). */
   starting?: { host: string; phase: 'host'; execution_name: string }[];
+  /** PLANNED rounds whose moves the rollout follows (handed over once every move was started). */
+  draining_rounds?: number[];
   /** The computes the next PLANNED round drains (the rollout picked them). */
   drain_hosts?: string[];
   /** Bumped by whatever the parked execution waits for (a host ending, an instance reply); see rollout.ts. */

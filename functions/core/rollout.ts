@@ -173,10 +173,15 @@ export const failForHosts = async (session: Session, failed: string[], deps: Dep
 
 // ---------------------------------------------------------------- choosing what starts
 
-/** The last host round's instances, for the groups still recovering from it. */
+/** The instances of the last host round and of those whose moves are still followed: who is impacted. */
 const lastRoundSteps = async (session: Session, deps: Deps): Promise<InstanceStep[]> => {
-  const round: Round | undefined = await currentRound(session, deps);
-  return Object.values(round?.instances ?? {});
+  const rounds: (Round | undefined)[] = await Promise.all([
+    currentRound(session, deps),
+    ...(session.draining_rounds ?? [])
+      .filter((seq) => seq !== session.round_seq)
+      .map((seq) => deps.store.getRound(session.session_id, seq)),
+  ]);
+  return rounds.flatMap((round) => Object.values(round?.instances ?? {}));
 };
 
 export interface Candidate {

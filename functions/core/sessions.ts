@@ -251,6 +251,7 @@ export const continueSession = async (sessionId: string, request: UpdateSessionR
     'delete',
     failed.map((h) => h.name),
   );
+  await deps.store.updateSession(sessionId, { draining_rounds: [] });
   const stillFlying = [...(session.in_flight ?? [])];
   await deps.store.changeHostSet(sessionId, 'in_flight', 'delete', stillFlying);
   for (const name of stillFlying) await deps.store.updateHost(sessionId, name, { phase: 'PENDING' });

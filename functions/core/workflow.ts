@@ -780,7 +780,63 @@ const advanceRound = async (session: Session, round: Round, deps: WorkflowDeps):
     (s) => live(s) && (!s.started_at || (s.action !== 'OWN_ACTION' && !s.done_at)),
   );
   if (pending.length === 0) return emptied(sessionId, round.state, deps);
+  if (canHandOver(session, round, Object.values(steps), pending)) {
+    // Only moves the cloud is carrying out are left: the rollout follows them from here, so
+    // hosts that end meanwhile get their slots filled without waiting for these moves.
+    await deps.store.updateSession(sessionId, { draining_rounds: [...(session.draining_rounds ?? []), round.seq] });
+    return { next: 'START_MAINTENANCE' };
+  }
   return waitFor(pending, Object.values(steps), actions, vnf, session, deps);
+};
+
+/**
+ * A parallel rollout's PLANNED round whose instances are all on their way (every move started, none
+ * left to the project, nothing paced or asked) needs no more of the session's attention than a poll.
+ */
+const canHandOver = (session: Session, round: Round, steps: InstanceStep[], pending: InstanceStep[]) =>
+  rolloutOf(session).max_parallel_hosts > 1 &&
+  round.state === 'PLANNED_MAINTENANCE' &&
+  session.workflow !== 'vnf' &&
+  steps.every((step) => step.action !== 'OWN_ACTION') &&
+  pending.every((step) => step.started_at && !step.done_at);
+
+/**
+ * Follows the moves of the PLANNED rounds handed over to the rollout (one poll each): each move done
+ * is told to its owner, a failed one fails its host. Answers the hosts still being emptied and the
+ * moves still running; a round with nothing running is dropped from the list.
+ */
+const followHandedOver = async (
+  session: Session,
+  deps: WorkflowDeps,
+): Promise<{ draining: Set<string>; running: CloudAction[] }> => {
+  const draining = new Set<string>();
+  const running: CloudAction[] = [];
+  const seqs = session.draining_rounds ?? [];
+  if (seqs.length === 0) return { draining, running };
+  const kept: number[] = [];
+  for (const seq of seqs) {
+    const round = await deps.store.getRound(session.session_id, seq);
+    if (!round) continue;
+    const actions = { ...round.actions };
+    const steps = { ...round.instances };
+    const changed = await pollCloudActions(actions, deps);
+    for (const action of Object.values(actions)) {
+      const step = steps[action.instance_id];
+      if (action.status === 'DONE' && step && !step.done_at) step.done_at = deps.clock.now().toISOString();
+      if (action.status === 'FAILED' && !action.host_failed) {
+        await markHostFailed(session.session_id, action.from, `${round.state}: ${action.reason}`, deps);
+        action.host_failed = true;
+      }
+    }
+    if (changed) await deps.store.setRoundProgress(session.session_id, seq, { actions, instances: steps });
+    await tellDone(session, round, actions, Object.keys(steps), deps);
+    const still = Object.values(actions).filter((action) => action.status === 'RUNNING');
+    for (const action of still) draining.add(action.from);
+    running.push(...still);
+    if (still.length > 0) kept.push(seq);
+  }
+  if (kept.length !== seqs.length) await deps.store.updateSession(session.session_id, { draining_rounds: kept });
+  return { draining, running };
 };
 
 /** How long to wait, and on what: replies wake a `vnf` round; cloud actions and recovery are timed. */
@@ -1102,8 +1158,14 @@ export const nextHost = async (sessionId: string, deps: WorkflowDeps, started = 
   }
   const rollout = rolloutOf(session);
   const epoch = session.epoch ?? 0;
-  const inFlight = hostSet(session.in_flight);
-  const failed = hostSet(session.failed_hosts);
+  const { draining, running } = await followHandedOver(session, deps);
+  // Re-read what following the handed-over moves may have changed (a host failed).
+  const now =
+    running.length > 0 || (session.draining_rounds ?? []).length > 0
+      ? await getSessionOrThrow(sessionId, deps)
+      : session;
+  const inFlight = hostSet(now.in_flight);
+  const failed = hostSet(now.failed_hosts);
 
   // Hosts in flight: a drained one gets its child; one whose child an earlier epoch started (the
   // runtime restarted) gets a new one; a drain that did not finish (the round failed) is undone.
@@ -1111,6 +1173,7 @@ export const nextHost = async (sessionId: string, deps: WorkflowDeps, started = 
   const flying = await Promise.all([...inFlight].map((name) => deps.store.getHost(sessionId, name)));
   for (const [index, name] of [...inFlight].entries()) {
     const host = flying[index];
+    if (draining.has(name)) continue; // its moves are still running
     if (!host || host.maintained || host.phase === 'FAILED') {
       await deps.store.changeHostSet(sessionId, 'in_flight', 'delete', [name]);
       inFlight.delete(name);
@@ -1182,7 +1245,11 @@ export const nextHost = async (sessionId: string, deps: WorkflowDeps, started = 
     }
   }
   if (inFlight.size > 0)
-    return { next: 'WAIT_HOSTS', wake_seq: session.wake_seq ?? 0, wait_seconds: WAKE_CHECK_SECONDS };
+    return {
+      next: 'WAIT_HOSTS',
+      wake_seq: session.wake_seq ?? 0,
+      wait_seconds: running.length > 0 ? pollWait(running, deps) : WAKE_CHECK_SECONDS,
+    };
   const pendingComputes = (await deps.store.pendingHosts(sessionId, 'compute', failed.size + 1)).filter(
     (name) => !failed.has(name),
   );

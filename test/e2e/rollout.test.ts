@@ -66,6 +66,8 @@ describe('rollout: hosts in parallel', () => {
       },
       subscriptions: [],
       plugins: { gated: gate.plugin },
+      // Moves that take a second: the rollout follows them while it fills other slots.
+      env: { FENIX_SIM_ACTION_SECONDS: '1' },
     });
   });
   afterAll(async () => t?.stop());
