@@ -237,3 +237,37 @@ describe('rollout: failed hosts', () => {
     expect((await t.runtime.cloud.listHosts()).filter((h) => h.disabled)).toEqual([]);
   });
 });
+
+describe('rollout: the history budget', () => {
+  let t: TestRuntime;
+  beforeAll(async () => {
+    t = await startTestRuntime({
+      inventory: {
+        hosts: computes(6),
+        instances: [1, 2, 3].map((i) => ({ name: `vm-${i}`, project_id: 'vnf-a', host: `c-${i}`, vcpus: 1 })),
+      },
+      subscriptions: [],
+      // A tiny budget: the session hands over to a fresh execution every few steps.
+      env: { FENIX_HISTORY_EVENTS: '100' },
+    });
+  });
+  afterAll(async () => t?.stop());
+
+  it('hands the session over to fresh executions by history events, and still maintains every host once', async () => {
+    const created = await t.api('POST', '/v1/maintenance', {
+      state: 'MAINTENANCE',
+      maintenance_at: fenixTimeIn(3),
+      rollout: { max_parallel_hosts: 2 },
+    });
+    const id = created.body.session_id as string;
+    await t.waitForState(id, 'MAINTENANCE_DONE', 60_000);
+    const session = await t.runtime.store.getSession(id);
+    expect(session?.execution_count).toBeGreaterThan(1);
+    const completions = hostEvents(t, id).filter((e) => e.detail.state === 'MAINTENANCE_COMPLETE');
+    expect(completions.map((e) => e.detail.host).sort()).toEqual(
+      computes(6)
+        .map((h) => h.name)
+        .sort(),
+    );
+  });
+});
