@@ -202,14 +202,20 @@ export const pickHostsToDrain = async (
   names: string[],
   slots: number,
   deps: Deps,
-): Promise<{ picked: Candidate[]; held: Map<string, string> }> => {
+): Promise<{ picked: Candidate[]; held: Map<string, string>; recoveredAt?: number }> => {
   const held = new Map<string, string>();
   const picked: Candidate[] = [];
   if (slots <= 0 || names.length === 0) return { picked, held };
   const cloud = (await deps.cloud.listHosts()).filter((host) => host.type === 'compute' && !host.disabled);
   let free = cloud.reduce((sum, host) => sum + Math.max(0, host.vcpus - host.used_vcpus), 0);
   const now = deps.clock.now().getTime();
-  const impacted = impactedByGroup(await lastRoundSteps(session, deps), now);
+  const recent = await lastRoundSteps(session, deps);
+  const impacted = impactedByGroup(recent, now);
+  // When the members done but still recovering free their groups' budgets again.
+  const recovering = recent
+    .filter((step) => step.done_at && isImpacted(step, now))
+    .map((step) => Date.parse(step.done_at as string) + step.recovery_seconds * 1000);
+  let heldByRecovery = false;
   let next = 0;
   while (picked.length < slots && next < names.length) {
     const batch = names.slice(next, next + slots - picked.length);
@@ -245,6 +251,7 @@ export const pickHostsToDrain = async (
           (impacted.get(info.group_id) ?? 0) > 0 && (impacted.get(info.group_id) ?? 0) + count > info.max_impacted,
       );
       if (over) {
+        heldByRecovery ||= recovering.length > 0;
         const used = impacted.get(over.info.group_id) ?? 0;
         held.set(
           candidate.name,
@@ -258,5 +265,5 @@ export const pickHostsToDrain = async (
         impacted.set(info.group_id, (impacted.get(info.group_id) ?? 0) + count);
     }
   }
-  return { picked, held };
+  return { picked, held, ...(heldByRecovery ? { recoveredAt: Math.min(...recovering) } : {}) };
 };

@@ -1209,7 +1209,7 @@ export const nextHost = async (sessionId: string, deps: WorkflowDeps, started = 
     const names = (
       await deps.store.pendingHosts(sessionId, 'compute', inFlight.size + failed.size + slots + PENDING_LOOKAHEAD)
     ).filter((name) => !inFlight.has(name) && !failed.has(name));
-    const { picked, held } = await pickHostsToDrain(session, names, slots, deps);
+    const { picked, held, recoveredAt } = await pickHostsToDrain(session, names, slots, deps);
     await mapLimit([...held], 8, ([name, reason]) =>
       deps.store.updateHost(sessionId, name, { blocking_reason: reason }),
     );
@@ -1233,7 +1233,13 @@ export const nextHost = async (sessionId: string, deps: WorkflowDeps, started = 
       await deps.store.updateSession(sessionId, { drain_hosts: drain });
       return { next: 'PLANNED_MAINTENANCE' };
     }
-    if (inFlight.size === 0 && held.size > 0 && failed.size === 0) {
+    if (inFlight.size === 0 && picked.length === 0 && recoveredAt !== undefined) {
+      // Held back only until a group's recovery time has passed.
+      const seconds = Math.ceil((recoveredAt - deps.clock.now().getTime()) / 1000);
+      return { next: 'WAIT_HOSTS', wake_seq: session.wake_seq ?? 0, wait_seconds: Math.max(1, seconds) };
+    }
+    if (inFlight.size === 0 && held.size > 0) {
+      if (failed.size > 0) return failForHosts(session, [...failed].sort(), deps);
       return failSession(
         sessionId,
         `START_MAINTENANCE: no compute can start: ${[...held]
