@@ -646,13 +646,7 @@ const advanceRound = async (session: Session, round: Round, deps: WorkflowDeps):
   }
   const live = (step: InstanceStep) => !dead.has(step.host);
 
-  for (const step of Object.values(steps)) {
-    const action = actions[step.instance_id];
-    if (action?.status === 'DONE' && !step.done_at) {
-      step.done_at = now().toISOString();
-      dirty.value = true;
-    }
-  }
+  if (markEnded(steps, actions, deps)) dirty.value = true;
 
   // 3. vnf: replies, and the defaults of those silent at their reply_at.
   if (vnf) {
@@ -765,6 +759,7 @@ const advanceRound = async (session: Session, round: Round, deps: WorkflowDeps):
     );
     for (const step of notified) step.event_seq = first + order.indexOf(step.instance_id);
   }
+  if (markEnded(steps, actions, deps)) dirty.value = true;
   if (dirty.value) await deps.store.setRoundProgress(sessionId, round.seq, { actions, instances: steps });
   if (notified.length > 0) {
     await publish(
@@ -787,6 +782,23 @@ const advanceRound = async (session: Session, round: Round, deps: WorkflowDeps):
     return { next: 'START_MAINTENANCE' };
   }
   return waitFor(pending, Object.values(steps), actions, vnf, session, deps);
+};
+
+/**
+ * Stamps `done_at` on every instance whose action ended, done or failed: from then on its group
+ * counts it impacted only for its recovery time (a failed move is over, its host failed). True when
+ * any changed.
+ */
+const markEnded = (steps: Record<string, InstanceStep>, actions: Record<string, CloudAction>, deps: Deps): boolean => {
+  let changed = false;
+  for (const step of Object.values(steps)) {
+    const status = actions[step.instance_id]?.status;
+    if ((status === 'DONE' || status === 'FAILED') && !step.done_at) {
+      step.done_at = deps.clock.now().toISOString();
+      changed = true;
+    }
+  }
+  return changed;
 };
 
 /**
@@ -819,10 +831,9 @@ const followHandedOver = async (
     if (!round) continue;
     const actions = { ...round.actions };
     const steps = { ...round.instances };
-    const changed = await pollCloudActions(actions, deps);
+    const polled = await pollCloudActions(actions, deps);
+    const changed = markEnded(steps, actions, deps) || polled;
     for (const action of Object.values(actions)) {
-      const step = steps[action.instance_id];
-      if (action.status === 'DONE' && step && !step.done_at) step.done_at = deps.clock.now().toISOString();
       if (action.status === 'FAILED' && !action.host_failed) {
         await markHostFailed(session.session_id, action.from, `${round.state}: ${action.reason}`, deps);
         action.host_failed = true;
