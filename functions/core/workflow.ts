@@ -616,7 +616,7 @@ const planSteps = async (session: Session, round: Round, deps: WorkflowDeps): Pr
  * Each step's outcome is written on the round before anything is announced, so a retried step
  * neither starts nor sends anything twice.
  */
-const advanceRound = async (session: Session, round: Round, deps: WorkflowDeps): Promise<Step> => {
+const advanceRound = async (session: Session, round: Round, deps: WorkflowDeps, first = true): Promise<Step> => {
   const sessionId = session.session_id;
   const vnf = session.workflow === 'vnf';
   const steps: Record<string, InstanceStep> = { ...(round.instances ?? (await planSteps(session, round, deps))) };
@@ -769,6 +769,10 @@ const advanceRound = async (session: Session, round: Round, deps: WorkflowDeps):
   }
   // 5. Tell each action done to its owner, at once (the owner may be waiting to re-point traffic).
   await tellDone(session, round, actions, order, deps);
+
+  // One look at once at what was just started: a move the cloud finished already (the simulated
+  // cloud's, or a fast one) goes on without a Wait state, and one it refused fails its host now.
+  if (first && moves.length > 0) return advanceRound(session, { ...round, actions, instances: steps }, deps, false);
 
   // 6. Where the round stands.
   const pending = Object.values(steps).filter(
