@@ -79,7 +79,7 @@ export const config = {
   /** Hosts one execution maintains before it hands the session to a fresh one (history bound). */
   /** Step Functions history events one session execution uses before a fresh one takes over (AWS caps it at 25,000). */
   get historyEvents() {
-    return integer('FENIX_HISTORY_EVENTS', 10000, 100);
+    return integer('FENIX_HISTORY_EVENTS', 5000, 100);
   },
   /** `host:port` entries that downloads may reach over http or at private addresses (DESIGN §11). */
   get downloadAllow(): string[] {
