@@ -22,8 +22,8 @@ export const hostSet = (set: Iterable<string> | undefined): Set<string> => new S
 
 /**
  * Something the parked session execution waits for happened (a host ended, an instance reply came).
- * The counter is bumped first, then the stored token read: the waiter stores its token first, then
- * reads the counter, so at least one of the two sees the other and the execution never sleeps
+ * One write bumps the counter and reads back the stored token; the waiter stores its token first,
+ * then reads the counter, so at least one of the two sees the other and the execution never sleeps
  * through a change. A token already used is refused by Step Functions and ignored here.
  */
 export const wake = async (
