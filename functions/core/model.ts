@@ -51,6 +51,8 @@ export interface Session {
   failed_hosts?: Set<string>;
   /** Child executions the last rollout step asked to start (kept until started, so a retried step starts the same). */
   starting?: { host: string; phase: 'host'; execution_name: string }[];
+  /** Host rounds whose instances still count against their groups' budgets (impacted or recovering). */
+  recent_rounds?: number[];
   /** PLANNED rounds whose moves the rollout follows (handed over once every move was started). */
   draining_rounds?: number[];
   /** The computes the next PLANNED round drains (the rollout picked them). */

@@ -2,7 +2,6 @@ import type { Deps } from './deps.js';
 import { publish } from './history.js';
 import type { CloudInstance, InstanceStep, Rollout, Round, Session, SessionHost } from './model.js';
 import { projectPolicy } from './policy.js';
-import { currentRound } from './rounds.js';
 import type { InstanceAction } from './states.js';
 import { failSession } from './transitions.js';
 
@@ -173,15 +172,23 @@ export const failForHosts = async (session: Session, failed: string[], deps: Dep
 
 // ---------------------------------------------------------------- choosing what starts
 
-/** The instances of the last host round and of those whose moves are still followed: who is impacted. */
+/**
+ * The instances of the recent host rounds that still count against their groups (impacted, or
+ * recovering). The rounds are remembered on the session from one pick to the next — the latest round
+ * joins them here, since every new round is opened after a pick — and dropped once nothing in them
+ * is impacted any more.
+ */
 const lastRoundSteps = async (session: Session, deps: Deps): Promise<InstanceStep[]> => {
-  const rounds: (Round | undefined)[] = await Promise.all([
-    currentRound(session, deps),
-    ...(session.draining_rounds ?? [])
-      .filter((seq) => seq !== session.round_seq)
-      .map((seq) => deps.store.getRound(session.session_id, seq)),
-  ]);
-  return rounds.flatMap((round) => Object.values(round?.instances ?? {}));
+  const seqs = [...new Set([...(session.recent_rounds ?? []), session.round_seq])].filter((seq) => seq > 0);
+  const rounds = (await Promise.all(seqs.map((seq) => deps.store.getRound(session.session_id, seq)))).filter(
+    (round): round is Round => round !== undefined,
+  );
+  const now = deps.clock.now().getTime();
+  const live = rounds.filter((round) => Object.values(round.instances ?? {}).some((step) => isImpacted(step, now)));
+  const keep = live.map((round) => round.seq);
+  if (keep.join() !== (session.recent_rounds ?? []).join())
+    await deps.store.updateSession(session.session_id, { recent_rounds: keep });
+  return live.flatMap((round) => Object.values(round.instances ?? {}));
 };
 
 export interface Candidate {

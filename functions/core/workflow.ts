@@ -1058,6 +1058,15 @@ const cannotEmpty = async (sessionId: string, state: RoundState, why: string, de
   return failSession(sessionId, `${state}: ${why}`, deps);
 };
 
+/** The OWN_ACTION instances of a round are done once its hosts are empty (or given up on): their impact ends. */
+const ownActionsDone = async (round: Round, deps: Deps): Promise<void> => {
+  const steps = { ...round.instances };
+  const open = Object.values(steps).filter((step) => step.action === 'OWN_ACTION' && !step.done_at);
+  if (open.length === 0) return;
+  for (const step of open) step.done_at = deps.clock.now().toISOString();
+  await deps.store.setRoundProgress(round.session_id, round.seq, { instances: steps });
+};
+
 /**
  * After a host emptied, re-reads where the OWN_ACTION instances went (the engine recorded its own
  * moves as it made them): a moved instance follows its new host, a removed one leaves the session.
@@ -1088,6 +1097,7 @@ export const emptied = async (sessionId: string, state: RoundState, deps: Workfl
   const hosts = roundHosts(round).filter((host) => !failed.has(host));
   const left = (await Promise.all(hosts.map((host) => deps.cloud.listInstancesOnHost(host)))).flat();
   if (left.length === 0) {
+    if (round) await ownActionsDone(round, deps);
     if (round) await refreshMoved(round, deps);
     return { next: 'START_MAINTENANCE' };
   }
@@ -1101,6 +1111,7 @@ export const emptied = async (sessionId: string, state: RoundState, deps: Workfl
         .join(', ')}`;
     if (state === 'PREPARE_MAINTENANCE') return cannotEmpty(sessionId, state, full.map(holds).join('; '), deps);
     for (const host of full) await markHostFailed(sessionId, host, `${state}: ${holds(host)}`, deps);
+    if (round) await ownActionsDone(round, deps);
     if (round) await refreshMoved(round, deps);
     return { next: 'START_MAINTENANCE' };
   }
