@@ -69,7 +69,8 @@ export const replyForInstance = async (
     replied_by: repliedBy,
   };
   const now = deps.clock.now();
-  const filed = (await deps.store.listMembers(sessionId, round.seq)).find((m) => m.instance_id === instanceId);
+  // One read: a per-instance reply is filed under its project and instance (recordInstanceReply).
+  const filed = await deps.store.getMember(sessionId, round.seq, `${projectId}#${instanceId}`);
   if (filed) {
     if (filed.reply_state === reply.state && filed.instance_actions?.[instanceId] === reply.instance_action) return {};
     throw new ConflictError(`instance ${instanceId} already has the reply ${filed.reply_state}`, 'already_replied');

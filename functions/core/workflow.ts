@@ -233,7 +233,15 @@ const hostsToDrain = async (session: Session, deps: Deps): Promise<string[]> => 
     const first = await deps.store.firstPendingHost(sessionId, 'compute');
     hosts = first ? [first] : [];
   }
-  await mapLimit(hosts, 8, (name) => deps.store.updateHost(sessionId, name, { phase: 'DRAINING', epoch: undefined }));
+  const now = deps.clock.now().toISOString();
+  await mapLimit(hosts, 8, (name) =>
+    deps.store.updateHost(sessionId, name, {
+      phase: 'DRAINING',
+      epoch: undefined,
+      blocking_reason: undefined,
+      started_at: now,
+    }),
+  );
   await deps.store.changeHostSet(sessionId, 'in_flight', 'add', hosts);
   return hosts;
 };
@@ -1058,13 +1066,16 @@ const cannotEmpty = async (sessionId: string, state: RoundState, why: string, de
   return failSession(sessionId, `${state}: ${why}`, deps);
 };
 
-/** The OWN_ACTION instances of a round are done once its hosts are empty (or given up on): their impact ends. */
-const ownActionsDone = async (round: Round, deps: Deps): Promise<void> => {
+/**
+ * Once a round's hosts are empty (or given up on), its OWN_ACTION instances are done — their impact
+ * on their groups ends — and each is re-read where its project moved it.
+ */
+const settleOwnActions = async (round: Round, deps: Deps): Promise<void> => {
   const steps = { ...round.instances };
   const open = Object.values(steps).filter((step) => step.action === 'OWN_ACTION' && !step.done_at);
-  if (open.length === 0) return;
   for (const step of open) step.done_at = deps.clock.now().toISOString();
-  await deps.store.setRoundProgress(round.session_id, round.seq, { instances: steps });
+  if (open.length > 0) await deps.store.setRoundProgress(round.session_id, round.seq, { instances: steps });
+  await refreshMoved(round, deps);
 };
 
 /**
@@ -1097,8 +1108,7 @@ export const emptied = async (sessionId: string, state: RoundState, deps: Workfl
   const hosts = roundHosts(round).filter((host) => !failed.has(host));
   const left = (await Promise.all(hosts.map((host) => deps.cloud.listInstancesOnHost(host)))).flat();
   if (left.length === 0) {
-    if (round) await ownActionsDone(round, deps);
-    if (round) await refreshMoved(round, deps);
+    if (round) await settleOwnActions(round, deps);
     return { next: 'START_MAINTENANCE' };
   }
   const checks = await deps.store.increment(sessionId, 'empty_checks');
@@ -1111,8 +1121,7 @@ export const emptied = async (sessionId: string, state: RoundState, deps: Workfl
         .join(', ')}`;
     if (state === 'PREPARE_MAINTENANCE') return cannotEmpty(sessionId, state, full.map(holds).join('; '), deps);
     for (const host of full) await markHostFailed(sessionId, host, `${state}: ${holds(host)}`, deps);
-    if (round) await ownActionsDone(round, deps);
-    if (round) await refreshMoved(round, deps);
+    if (round) await settleOwnActions(round, deps);
     return { next: 'START_MAINTENANCE' };
   }
   return { next: 'WAIT_EMPTY', wait_seconds: deps.workflow.emptyCheckSeconds };
@@ -1247,16 +1256,8 @@ export const nextHost = async (sessionId: string, deps: WorkflowDeps, started = 
         deps,
       );
     if (picked.length > 0) {
-      const drain = picked.map((c) => c.name);
-      await mapLimit(drain, 8, (name) =>
-        deps.store.updateHost(sessionId, name, {
-          phase: 'DRAINING',
-          blocking_reason: undefined,
-          started_at: deps.clock.now().toISOString(),
-        }),
-      );
-      await deps.store.changeHostSet(sessionId, 'in_flight', 'add', drain);
-      await deps.store.updateSession(sessionId, { drain_hosts: drain });
+      // Entering PLANNED_MAINTENANCE puts them in flight (hostsToDrain).
+      await deps.store.updateSession(sessionId, { drain_hosts: picked.map((c) => c.name) });
       return { next: 'PLANNED_MAINTENANCE' };
     }
     if (inFlight.size === 0 && picked.length === 0 && recoveredAt !== undefined) {
